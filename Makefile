@@ -1,0 +1,32 @@
+# One entry point per job; each bootstraps .venv on first use (needs only python3 and make).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export SOLUTIONS_DATA_DIR ?= $(abspath ../shared/datasets)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: bootstrap quickstart test test-slow bench clean
+
+bootstrap: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+quickstart: $(STAMP)  ## train the default image classifier into saved_models/
+	$(BIN)/solutions train image-classification
+
+test: $(STAMP)  ## fast suite (under 10 minutes on 2 cores)
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP)  ## real-data runs at default settings, checked against the acceptance targets
+	$(BIN)/python -m pytest -q -m slow
+
+bench: $(STAMP)  ## default training of every domain, one table
+	$(BIN)/python -m benchmarks.bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,1 @@
+"""What every solution shares: registry, data catalogue, pipelines, training, export, reports, CLI."""

@@ -1,0 +1,103 @@
+"""Where named datasets live: the data directory, the cache, and checksummed downloads.
+
+Lookup order for the data directory: `--data-dir`, then `$SOLUTIONS_DATA_DIR`, then
+`~/.cache/solutions/datasets`. Files keep the publisher's names and layout so that a file a user
+downloaded by hand, or a shared copy, is read as is. A missing file is downloaded once with its
+checksum checked; offline, the error says where the file is expected and how to pass `--data`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from common.errors import UserError
+
+ENV_VAR = "SOLUTIONS_DATA_DIR"
+DEFAULT_CACHE = Path.home() / ".cache" / "solutions" / "datasets"
+
+
+def data_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """The directory named datasets are read from (and downloaded into)."""
+    if explicit:
+        return Path(explicit).expanduser()
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR]).expanduser()
+    return DEFAULT_CACHE
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A publisher's file: where it sits under the data directory, where to get it, its checksum."""
+
+    relpath: str
+    url: str
+    checksum: str  # "sha256:<hex>" or "md5:<hex>"
+
+    def verify(self, path: Path) -> None:
+        algo, _, expected = self.checksum.partition(":")
+        digest = file_digest(path, algo)
+        if digest != expected:
+            raise UserError(
+                f"checksum mismatch for {path} ({algo} {digest}, expected {expected}): "
+                "the file is corrupt or not the publisher's; delete it and retry"
+            )
+
+
+def file_digest(path: Path, algo: str = "sha256") -> str:
+    h = hashlib.new(algo)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fetch(remote: RemoteFile, directory: Path, dataset: str) -> Path:
+    """Return the local path of `remote`, downloading it into `directory` only when missing."""
+    target = directory / remote.relpath
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".download-")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(remote.url, timeout=30) as response:
+            shutil.copyfileobj(response, out)
+        remote.verify(tmp)
+        tmp.replace(target)
+    except UserError:
+        tmp.unlink(missing_ok=True)
+        raise
+    except OSError as exc:  # URLError, timeouts and refused connections are OSErrors
+        tmp.unlink(missing_ok=True)
+        raise UserError(
+            f"dataset {dataset!r} is not in the data directory (expected {target}) and the download "
+            f"from {remote.url} failed ({exc.__class__.__name__}); put the publisher's file there, "
+            f"point --data-dir / ${ENV_VAR} at a copy, or pass your own files with --data"
+        ) from None
+    return target
+
+
+def fingerprint_files(paths: list[Path]) -> str:
+    """sha256 over the files' names and bytes: identifies exactly which data a run saw."""
+    h = hashlib.sha256()
+    for path in sorted(paths):
+        h.update(path.name.encode())
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def fingerprint_arrays(*arrays) -> str:
+    """sha256 over in-memory arrays (datasets shipped inside a package)."""
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(str(a.shape).encode() + str(a.dtype).encode())
+        h.update(memoryview(a).cast("B") if a.flags.c_contiguous else a.tobytes())
+    return "sha256:" + h.hexdigest()

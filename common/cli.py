@@ -1,0 +1,155 @@
+"""The `solutions` command: list, train, evaluate, predict, export.
+
+Heavy imports (TensorFlow) happen only after the arguments and the data source have been checked,
+so a user's mistake is answered at once with one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+from common.errors import UserError
+
+TRAIN_DEFAULTS = dict(epochs=40, batch_size=64, learning_rate=3e-3, patience=10, seed=42, val_split=0.15, test_split=0.15)
+QUANTIZE = ("none", "dynamic", "float16", "int8", "all")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line (no usage block) with exit status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UserError(f"{self.prog}: {message}")
+
+
+def _add_train_options(parser: argparse.ArgumentParser, default_dataset: str) -> None:
+    d = TRAIN_DEFAULTS
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument("--dataset", default=None, help=f"a named dataset (default: {default_dataset})")
+    src.add_argument("--data", default=None, help="your own data (see the README for the layout)")
+    parser.add_argument("--data-dir", default=None, help="where named datasets are read from / downloaded to "
+                        "(default: $SOLUTIONS_DATA_DIR, else ~/.cache/solutions/datasets)")
+    parser.add_argument("--epochs", type=int, default=d["epochs"])
+    parser.add_argument("--batch-size", type=int, default=d["batch_size"])
+    parser.add_argument("--learning-rate", type=float, default=d["learning_rate"], help="peak learning rate")
+    parser.add_argument("--patience", type=int, default=d["patience"], help="early-stopping patience (epochs)")
+    parser.add_argument("--seed", type=int, default=d["seed"])
+    parser.add_argument("--val-split", type=float, default=d["val_split"])
+    parser.add_argument("--test-split", type=float, default=d["test_split"])
+    parser.add_argument("--output", default=None, help="the run directory (default saved_models/<domain>/<run-id>)")
+    parser.add_argument("--resume", action="store_true", help="continue the interrupted run (--output, else the newest)")
+    parser.add_argument("--quantize", choices=QUANTIZE, default="all",
+                        help="TFLite variants to build besides float32 (none: float32 only)")
+    parser.add_argument("--no-export", action="store_true", help="skip SavedModel/TFLite export")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from common.solution import all_solutions
+
+    parser = _Parser(prog="solutions", description="Train, evaluate and ship Keras models for five everyday problems.")
+    verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+    verbs.add_parser("list", help="domains, their datasets and models")
+
+    train = verbs.add_parser("train", help="train on a dataset and leave a ready-to-ship run directory")
+    domains = train.add_subparsers(dest="domain", required=True, parser_class=_Parser)
+    for solution in all_solutions():
+        sub = domains.add_parser(solution.name, help=solution.summary)
+        _add_train_options(sub, solution.default_dataset)
+        solution.add_arguments(sub)
+
+    evaluate = verbs.add_parser("evaluate", help="score a run's model on its test split (or other data)")
+    evaluate.add_argument("run_dir")
+    src = evaluate.add_mutually_exclusive_group()
+    src.add_argument("--dataset")
+    src.add_argument("--data")
+    evaluate.add_argument("--data-dir")
+
+    predict = verbs.add_parser("predict", help="answer for new inputs with a run's model", add_help=False)
+    predict.add_argument("run_dir")
+
+    export = verbs.add_parser("export", help="(re-)export a run as SavedModel and/or TFLite")
+    export.add_argument("run_dir")
+    export.add_argument("--format", choices=("saved_model", "tflite", "all"), default="all")
+    export.add_argument("--quantize", choices=QUANTIZE, default="all")
+    return parser
+
+
+def _list() -> None:
+    from common.solution import all_solutions
+
+    for s in all_solutions():
+        print(f"{s.name}: {s.summary}")
+        print(f"  datasets: " + ", ".join(d.name + (" (default)" if d.name == s.default_dataset else "") for d in s.datasets))
+        for d in s.datasets:
+            print(f"    {d.name:<16} {d.description}")
+        print(f"  models:   " + ", ".join(m + (" (default)" if m == s.default_model else "") for m in s.models))
+
+
+def _train(args: argparse.Namespace) -> None:
+    from common.solution import get_solution
+
+    solution = get_solution(args.domain)
+    options = {k: v for k, v in vars(args).items() if k not in ("verb", "domain", "resume", "no_export")}
+    if not options.get("data") and not options.get("dataset"):
+        options["dataset"] = solution.default_dataset
+    quantize = options.pop("quantize")
+    options["quantize_variants"] = [] if args.no_export else (
+        ["float32"] + ([] if quantize == "none" else ["float16", "dynamic", "int8"] if quantize == "all" else [quantize]))
+    if options["epochs"] < 1 or options["batch_size"] < 1:
+        raise UserError("--epochs and --batch-size must be at least 1")
+    if not args.resume:
+        solution.check_data_source(options)  # before TensorFlow loads: fast, clear errors
+    from common.workflow import train
+
+    train(solution, options, resume=args.resume)
+
+
+def _predict(argv: Sequence[str]) -> None:
+    from common.rundir import open_finished
+    from common.solution import get_solution
+
+    head = _Parser(prog="solutions predict", add_help=False)
+    head.add_argument("run_dir")
+    known, _ = head.parse_known_args(argv)
+    run = open_finished(known.run_dir)
+    solution = get_solution(run.config["domain"])
+    parser = _Parser(prog="solutions predict", description=f"predict with a {solution.name} run")
+    parser.add_argument("run_dir")
+    parser.add_argument("inputs", nargs="*", help="inputs to answer for")
+    parser.add_argument("--tflite", action="store_true", help="use the float32 TFLite model instead of Keras")
+    solution.add_predict_arguments(parser)
+    solution.predict(run, parser.parse_args(argv))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv[:1] == ["predict"] and not {"-h", "--help"} & set(argv[1:2]):
+            _predict(argv[1:])
+            return 0
+        args = build_parser().parse_args(argv)
+        if args.verb == "list":
+            _list()
+        elif args.verb == "train":
+            _train(args)
+        elif args.verb == "evaluate":
+            from common.workflow import evaluate
+
+            result = evaluate(args.run_dir, {"dataset": args.dataset, "data": args.data, "data_dir": args.data_dir})
+            print(json.dumps(result, indent=2))
+        elif args.verb == "export":
+            from common.workflow import export
+
+            results = export(args.run_dir, formats=args.format, quantize=args.quantize)
+            for name, e in results.items():
+                print(f"{name:<12} {e['bytes']:>10} bytes  max|diff| {e['max_abs_diff']:.2e}  "
+                      f"agreement {e['agreement']:.4f}  {json.dumps(e['test'])}")
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the run stays unfinished (<run>.partial); continue it with --resume", file=sys.stderr)
+        return 130
+    return 0

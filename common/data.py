@@ -1,0 +1,65 @@
+"""In-memory splits and the seeded, stratified split every dataset without its own split uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from common.errors import UserError
+
+
+@dataclass
+class Split:
+    x: np.ndarray
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass
+class Splits:
+    """train/val/test plus what a run must record about where they came from."""
+
+    train: Split
+    val: Split
+    test: Split
+    class_names: list[str]
+    # dataset name, fingerprint, split rule, skipped-file counts: copied into config.json.
+    source: dict[str, Any] = field(default_factory=dict)
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+
+def stratified_split(
+    x: np.ndarray, y: np.ndarray, *, val_fraction: float, test_fraction: float, seed: int
+) -> tuple[Split, Split, Split]:
+    """Seeded stratified train/val/test split (the test part is never used for early stopping)."""
+    from sklearn.model_selection import train_test_split
+
+    if not 0 < val_fraction < 1 or not 0 < test_fraction < 1 or val_fraction + test_fraction >= 1:
+        raise UserError(
+            f"--val-split {val_fraction} and --test-split {test_fraction} must be in (0, 1) and sum to less than 1"
+        )
+    counts = np.bincount(y)
+    rare = [c for c, n in enumerate(counts) if 0 < n < 3]
+    if rare:
+        raise UserError(f"classes {rare} have fewer than 3 examples: too few to split into train/val/test")
+    idx = np.arange(len(y))
+    rest, test = train_test_split(idx, test_size=test_fraction, stratify=y, random_state=seed)
+    train, val = train_test_split(
+        rest, test_size=val_fraction / (1 - test_fraction), stratify=y[rest], random_state=seed
+    )
+    return Split(x[train], y[train]), Split(x[val], y[val]), Split(x[test], y[test])
+
+
+def split_off_validation(train: Split, *, val_fraction: float, seed: int) -> tuple[Split, Split]:
+    """Carve a stratified validation split out of a publisher's training split."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(train.y))
+    tr, va = train_test_split(idx, test_size=val_fraction, stratify=train.y, random_state=seed)
+    return Split(train.x[tr], train.y[tr]), Split(train.x[va], train.y[va])

@@ -1,0 +1,174 @@
+"""SavedModel and TFLite export, and the checks that prove each file matches the Keras model.
+
+Keras 3 cannot go through `TFLiteConverter.from_keras_model` (tensorflow/tensorflow#63867), so the
+path is Keras -> `model.export` SavedModel -> `TFLiteConverter.from_saved_model`, with builtin ops
+only. A model that needs Flex ops fails here, naming them, instead of shipping a file that a
+device cannot run.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import statistics
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from common.errors import ExportError
+from common.runtime import import_tensorflow, stderr_silenced
+
+tf = import_tensorflow()
+
+TFLITE_VARIANTS = ("float32", "float16", "dynamic", "int8")
+TFLITE_FILES = {
+    "float32": "model.tflite",
+    "float16": "model_float16.tflite",
+    "dynamic": "model_dynamic.tflite",
+    "int8": "model_int8.tflite",
+}
+
+
+def export_saved_model(model, path: Path) -> Path:
+    """`model.export` writes a `serve` endpoint and `serving_default` signature on raw inputs."""
+    if path.exists():
+        shutil.rmtree(path)
+    with stderr_silenced():
+        model.export(str(path), format="tf_saved_model", verbose=False)
+    return path
+
+
+def convert_tflite(
+    saved_model_dir: Path,
+    variant: str,
+    representative: np.ndarray | None = None,
+    *,
+    integer_io: bool = True,
+) -> bytes:
+    """Convert a SavedModel to one TFLite variant using builtin ops only.
+
+    int8 is full-integer quantization calibrated on `representative` (single samples, as the
+    converter wants; tensorflow/tensorflow#47027); with `integer_io` its float inputs and outputs
+    become int8 too, as microcontrollers and NPUs need.
+    """
+    if variant not in TFLITE_VARIANTS:
+        raise ExportError(f"unknown TFLite variant {variant!r}; choose from {', '.join(TFLITE_VARIANTS)}")
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if variant != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if variant == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if variant == "int8":
+        if representative is None or len(representative) == 0:
+            raise ExportError("int8 quantization needs representative samples from the training data")
+        samples = representative.astype(np.float32)
+
+        def generator():
+            for sample in samples:
+                yield [sample[None]]
+
+        converter.representative_dataset = generator
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if integer_io:
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
+    try:
+        with stderr_silenced():
+            return converter.convert()
+    except Exception as exc:  # the converter raises ConverterError, RuntimeError, ValueError ...
+        message = str(exc)
+        ops = sorted(set(re.findall(r"'?(?:tf|tfl)\.([A-Za-z0-9_]+)'? op is neither", message)))
+        ops = ops or sorted(set(re.findall(r"\btf\.([A-Z][A-Za-z0-9_]+)\b", message)))
+        if ops:
+            raise ExportError(
+                f"TFLite {variant} export needs ops that are not TFLite builtins: {', '.join(ops)} "
+                "(they would need the Flex delegate, which edge runtimes do not ship)"
+            ) from None
+        first = next((line for line in message.splitlines() if "error" in line.lower()), message[:300])
+        raise ExportError(f"TFLite {variant} conversion failed: {first.strip()}") from None
+
+
+class TFLiteRunner:
+    """Runs a .tflite model with the LiteRT interpreter on float inputs, (de)quantizing as needed."""
+
+    def __init__(self, model: bytes | Path, *, num_threads: int = 1):
+        from ai_edge_litert.interpreter import Interpreter
+
+        content = model.read_bytes() if isinstance(model, Path) else model
+        self.interpreter = Interpreter(model_content=content, num_threads=num_threads)
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+        self.dynamic_batch = int(self.input["shape_signature"][0]) == -1
+        self._batch = int(self.input["shape"][0])
+
+    def op_names(self) -> list[str]:
+        return sorted({op["op_name"] for op in self.interpreter._get_ops_details()})
+
+    def _quantize(self, x: np.ndarray) -> np.ndarray:
+        dtype = self.input["dtype"]
+        scale, zero = self.input["quantization"]
+        if np.issubdtype(dtype, np.integer) and scale:
+            info = np.iinfo(dtype)
+            return np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
+        return x.astype(dtype)
+
+    def _dequantize(self, y: np.ndarray) -> np.ndarray:
+        scale, zero = self.output["quantization"]
+        if np.issubdtype(y.dtype, np.integer) and scale:
+            return (y.astype(np.float32) - zero) * scale
+        return y.astype(np.float32)
+
+    def _invoke(self, x: np.ndarray) -> np.ndarray:
+        if x.shape[0] != self._batch:
+            self.interpreter.resize_tensor_input(self.input["index"], list(x.shape))
+            self.interpreter.allocate_tensors()
+            self._batch = x.shape[0]
+        self.interpreter.set_tensor(self.input["index"], self._quantize(x))
+        self.interpreter.invoke()
+        return self._dequantize(self.interpreter.get_tensor(self.output["index"]))
+
+    def __call__(self, x: np.ndarray, *, chunk: int = 256) -> np.ndarray:
+        step = chunk if self.dynamic_batch else self._batch
+        return np.concatenate([self._invoke(x[i : i + step]) for i in range(0, len(x), step)])
+
+    def latency_ms(self, sample: np.ndarray, repeats: int = 50) -> float:
+        return median_latency_ms(lambda: self._invoke(sample[None]), repeats)
+
+
+def median_latency_ms(call: Callable[[], object], repeats: int = 50, warmup: int = 5) -> float:
+    """Median wall time of one call, after warm-up: the single-sample figure an edge device sees."""
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+class SavedModelRunner:
+    """The exported SavedModel reloaded with plain `tf.saved_model.load`, as a server would."""
+
+    def __init__(self, path: Path):
+        self.loaded = tf.saved_model.load(str(path))
+        self.serve = self.loaded.signatures["serving_default"]
+        self._input_name = list(self.serve.structured_input_signature[1])[0]
+
+    def _call(self, x: np.ndarray) -> np.ndarray:
+        out = self.serve(**{self._input_name: tf.constant(x, dtype=tf.float32)})
+        return np.asarray(next(iter(out.values())))
+
+    def __call__(self, x: np.ndarray, *, chunk: int = 256) -> np.ndarray:
+        return np.concatenate([self._call(x[i : i + chunk]) for i in range(0, len(x), chunk)])
+
+    def latency_ms(self, sample: np.ndarray, repeats: int = 50) -> float:
+        return median_latency_ms(lambda: self._call(sample[None]), repeats)
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

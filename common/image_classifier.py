@@ -1,0 +1,210 @@
+"""Everything an image-classification domain shares: options, folder data, pipelines, training
+setup, metrics, plots and `predict`. A domain adds its named datasets and its models.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from common.catalogue import fingerprint_files
+from common.data import Split, Splits, stratified_split
+from common.errors import UserError
+from common.image_io import guess_channels, load_scan, read_image, resize_batch, scan_class_folders
+from common.metrics import classification_metrics, confusion, majority_baseline
+from common.rundir import Run
+from common.solution import Solution
+
+AUGMENT_CHOICES = ("none", "light", "strong")
+
+
+class ImageClassifierSolution(Solution):
+    """A Solution for "which class is this image": raw uint8 pixels in, class probabilities out."""
+
+    monitor = "val_loss"
+    monitor_mode = "min"
+    headline_metric = "accuracy"
+    # Datasets whose labels survive a horizontal mirror (digits and letters do not).
+    flip_safe: frozenset[str] = frozenset()
+
+    # --- options -----------------------------------------------------------------------------
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--image-size", type=int, default=None,
+                            help="side length images are resized to (default: per dataset)")
+        parser.add_argument("--augment", choices=AUGMENT_CHOICES, default="light",
+                            help="augmentation strength, applied in the input pipeline only")
+        parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                            help="random horizontal flips (default: only for datasets where a mirror keeps the label)")
+
+    def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--top-k", type=int, default=3, help="how many labels to print per image")
+
+    def default_image_size(self, options: dict[str, Any]) -> int:
+        return 64
+
+    def image_size(self, options: dict[str, Any]) -> int:
+        size = options.get("image_size") or self.default_image_size(options)
+        if not 8 <= size <= 1024:
+            raise UserError(f"--image-size {size} is out of range (8..1024)")
+        return size
+
+    # --- data --------------------------------------------------------------------------------
+    def known_dataset(self, name: str) -> bool:
+        return name in {d.name for d in self.datasets} or name.startswith("tfds:")
+
+    def check_data_source(self, options: dict[str, Any]) -> None:
+        if options.get("data"):
+            scan_class_folders(options["data"])
+        elif not self.known_dataset(options["dataset"]):
+            known = ", ".join(d.name for d in self.datasets)
+            raise UserError(f"unknown dataset {options['dataset']!r} for {self.name}; known: {known}, tfds:<name>, or --data FOLDER")
+        self.image_size(options)
+
+    def load_named(self, name: str, options: dict[str, Any]) -> Splits:
+        """A named dataset's splits at its native size (uint8 NHWC); the domain implements it."""
+        raise UserError(f"unknown dataset {name!r}")
+
+    def load_folder(self, root: str, options: dict[str, Any]) -> Splits:
+        scan = scan_class_folders(root)
+        size = self.image_size(options)
+        channels = guess_channels([p for p, _ in scan.files])
+        x, y = load_scan(scan, size, channels, reader=self.read_file)
+        train, val, test = stratified_split(x, y, val_fraction=options["val_split"],
+                                            test_fraction=options["test_split"], seed=options["seed"])
+        return Splits(train, val, test, scan.class_names, source={
+            "name": f"folder:{Path(root).expanduser().resolve()}",
+            "fingerprint": fingerprint_files([p for p, _ in scan.files]),
+            "split": f"stratified {1 - options['val_split'] - options['test_split']:.0%}/"
+                     f"{options['val_split']:.0%}/{options['test_split']:.0%}, seed {options['seed']}",
+            "skipped": dict(scan.skipped),
+            "images_read": int(len(y)),
+        })
+
+    def read_file(self, path: Path, size: int, channels: int) -> np.ndarray:
+        """Decode one image file (a domain may accept more formats, e.g. DICOM)."""
+        return read_image(path, size, channels)
+
+    def load_splits(self, options: dict[str, Any]) -> Splits:
+        splits = self.load_folder(options["data"], options) if options.get("data") else \
+            self.load_named(options["dataset"], options)
+        size = self.image_size(options)
+        for split in (splits.train, splits.val, splits.test):
+            split.x = resize_batch(split.x, size)
+        splits.source["image_shape"] = list(splits.train.x.shape[1:])
+        return splits
+
+    def flip(self, options: dict[str, Any]) -> bool:
+        if options.get("flip") is not None:
+            return bool(options["flip"])
+        return bool(options.get("dataset")) and options["dataset"] in self.flip_safe
+
+    def training_datasets(self, splits: Splits, options: dict[str, Any]):
+        from common.augment import image_augmenter
+        from common.pipeline import make_dataset
+
+        augment = image_augmenter(options["augment"], flip=self.flip(options), seed=options["seed"])
+        train = make_dataset(splits.train.x, splits.train.y, batch_size=options["batch_size"],
+                             training=True, seed=options["seed"], augment=augment)
+        val = make_dataset(splits.val.x, splits.val.y, batch_size=options["batch_size"])
+        return train, val
+
+    def representative_samples(self, splits: Splits) -> np.ndarray:
+        from common.pipeline import make_dataset, representative_samples
+
+        ds = make_dataset(splits.train.x, splits.train.y, batch_size=32, training=True, seed=0)
+        return representative_samples(ds, limit=200)
+
+    # --- training ----------------------------------------------------------------------------
+    def compile(self, model, optimizer) -> None:
+        import keras
+
+        model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(),
+                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+
+    # --- evaluation and outputs --------------------------------------------------------------
+    def test_metrics(self, y_true: np.ndarray, y_score: np.ndarray, run: Run) -> dict[str, float]:
+        return classification_metrics(y_true, y_score)
+
+    def baselines(self, splits: Splits) -> dict[str, dict[str, float]]:
+        return {"majority_class": majority_baseline(splits.train.y, splits.test.y, len(splits.class_names))}
+
+    def write_artifacts(self, run: Run, splits: Splits, model) -> None:
+        (run / "labels.txt").write_text("\n".join(splits.class_names) + "\n")
+
+    def check_compatible(self, run: Run, splits: Splits) -> None:
+        labels = run_labels(run)
+        if labels != splits.class_names:
+            raise UserError(f"the data's classes {splits.class_names[:10]} differ from the run's {labels[:10]}")
+
+    def plots(self, run: Run, splits: Splits, y_score: np.ndarray) -> list[str]:
+        from common.plots import confusion_matrix_plot, image_grid
+
+        pred = y_score.argmax(-1)
+        names = splits.class_names
+        confusion_matrix_plot(confusion(splits.test.y, pred, len(names)), names, run / "confusion_matrix.png")
+        wrong = np.flatnonzero(pred != splits.test.y)[:12]
+        right = np.flatnonzero(pred == splits.test.y)[: 24 - len(wrong)]
+        shown = np.concatenate([wrong, right])
+        image_grid(splits.test.x[shown], splits.test.y[shown], pred[shown], names, run / "test_predictions.png",
+                   title=f"Test images: predicted (true); {len(wrong)} mistakes first, in red")
+        return ["confusion_matrix.png", "test_predictions.png"]
+
+    def report_notes(self, splits: Splits) -> list[str]:
+        notes = [f"Split: {splits.source.get('split')}; early stopping watched the validation split only."]
+        skipped = {k: v for k, v in splits.source.get("skipped", {}).items() if v}
+        if skipped:
+            notes.append("Skipped files: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in skipped.items()))
+        return notes
+
+    def usage(self, run_path: Path) -> str:
+        return f"""```
+solutions predict {run_path} image1.png image2.jpg            # Keras model, top-3 labels
+solutions predict {run_path} image1.png --tflite              # the float32 TFLite model
+```
+Exported inputs are raw pixels (float32, 0-255, shape [batch, H, W, C] as in config.json
+`source.image_shape`); outputs are class probabilities in the order of `labels.txt`. The int8 TFLite
+model takes int8 inputs: quantize with its input scale and zero point (pixel - 128 for this model)."""
+
+    def predict(self, run: Run, args: argparse.Namespace) -> None:
+        if not args.inputs:
+            raise UserError("give one or more image files to predict")
+        labels = run_labels(run)
+        height, _, channels = run.config["source"]["image_shape"]
+        images, names = [], []
+        for item in args.inputs:
+            path = Path(item)
+            if not path.is_file():
+                raise UserError(f"{path} is not a file")
+            images.append(self.read_file(path, height, channels))
+            names.append(str(path))
+        x = np.stack(images).astype(np.float32)
+        probs = predict_with(run, x, tflite=args.tflite)
+        k = max(1, min(args.top_k, len(labels)))
+        for name, p in zip(names, probs):
+            top = np.argsort(p)[::-1][:k]
+            print(name + ": " + ", ".join(f"{labels[i]} {p[i]:.3f}" for i in top))
+
+
+def run_labels(run: Run) -> list[str]:
+    return (run / "labels.txt").read_text().splitlines()
+
+
+def predict_with(run: Run, x: np.ndarray, *, tflite: bool) -> np.ndarray:
+    """Model outputs for `x` from the run's Keras model or its float32 TFLite file."""
+    if tflite:
+        from common.export import TFLiteRunner
+
+        path = run / "model.tflite"
+        if not path.exists():
+            raise UserError(f"{path} does not exist; run `solutions export {run.path} --format tflite`")
+        return TFLiteRunner(path)(x)
+    from common.runtime import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    model = keras.models.load_model(run / "model.keras")
+    return np.asarray(model.predict(x, verbose=0))

@@ -1,0 +1,159 @@
+"""Reading images for any image domain: class-folder trees, files given to `predict`, resizing.
+
+Bad files are skipped and counted (a corrupt JPEG or a stray README must not stop a 10k-image
+run), while a tree that cannot train at all (missing, empty, one class) is a clear error that is
+raised before TensorFlow is even imported.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from common.errors import UserError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif"}
+
+
+@dataclass
+class FolderScan:
+    """Files found per class, and what was passed over (reported in the run's output)."""
+
+    class_names: list[str]
+    files: list[tuple[Path, int]]
+    skipped: Counter = field(default_factory=Counter)
+
+
+def scan_class_folders(root: str | Path, suffixes: set[str] = IMAGE_SUFFIXES) -> FolderScan:
+    """One sub-folder per class; files with other suffixes are counted as `not_an_image`."""
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise UserError(f"data path {root} does not exist")
+    if not root.is_dir():
+        raise UserError(f"data path {root} is not a folder (expected one sub-folder per class)")
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    scan = FolderScan(class_names=[], files=[])
+    for class_dir in class_dirs:
+        members = sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+        usable = [p for p in members if p.suffix.lower() in suffixes]
+        scan.skipped["not_an_image"] += len(members) - len(usable)
+        if not usable:
+            continue
+        label = len(scan.class_names)
+        scan.class_names.append(class_dir.name)
+        scan.files.extend((p, label) for p in usable)
+    if not scan.files:
+        raise UserError(
+            f"no images found under {root}: expected one sub-folder per class holding "
+            f"{'/'.join(sorted(s.lstrip('.') for s in suffixes))} files"
+        )
+    if len(scan.class_names) < 2:
+        raise UserError(
+            f"only one class ({scan.class_names[0]!r}) under {root}: a classifier needs at least two "
+            "class sub-folders"
+        )
+    return scan
+
+
+def read_image(path: str | Path, size: int, channels: int) -> np.ndarray:
+    """Decode one file to uint8 (size, size, channels); raises UserError if it is not an image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img.load()
+            img = img.convert("L" if channels == 1 else "RGB")
+            if img.size != (size, size):
+                img = img.resize((size, size), Image.Resampling.BILINEAR)
+            arr = np.asarray(img, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise UserError(f"{path}: not a readable image ({exc.__class__.__name__})") from None
+    return arr[..., None] if channels == 1 else arr
+
+
+def guess_channels(files: list[Path], sample: int = 50) -> int:
+    """1 if every sampled readable image is grayscale, else 3."""
+    from PIL import Image
+
+    for path in files[:: max(1, len(files) // sample)]:
+        try:
+            with Image.open(path) as img:
+                if img.mode not in ("L", "1", "I;16", "I", "LA"):
+                    return 3
+        except Exception:  # unreadable files are counted when they are decoded
+            continue
+    return 1
+
+
+def load_scan(
+    scan: FolderScan,
+    size: int,
+    channels: int,
+    reader: Callable[[Path, int, int], np.ndarray] = read_image,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decode every scanned file; unreadable ones are skipped and counted as `corrupt`."""
+    images, labels = [], []
+    for path, label in scan.files:
+        try:
+            images.append(reader(path, size, channels))
+        except UserError:
+            scan.skipped["corrupt"] += 1
+            continue
+        labels.append(label)
+    present = set(labels)
+    empty = [name for i, name in enumerate(scan.class_names) if i not in present]
+    if empty:
+        raise UserError(f"no readable images left in class folder(s) {empty}")
+    return np.stack(images), np.asarray(labels, dtype=np.int32)
+
+
+def resize_batch(x: np.ndarray, size: int) -> np.ndarray:
+    """uint8 (n, h, w, c) -> uint8 (n, size, size, c), bilinear with antialiasing, in chunks."""
+    if x.shape[1:3] == (size, size):
+        return x
+    from common.runtime import import_tensorflow
+
+    tf = import_tensorflow()
+    out = []
+    for start in range(0, len(x), 4096):
+        chunk = tf.image.resize(x[start : start + 4096], (size, size), antialias=True)
+        out.append(np.clip(np.round(chunk.numpy()), 0, 255).astype(np.uint8))
+    return np.concatenate(out)
+
+
+def load_tfds_images(name: str, directory: Path, size: int) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[str]]:
+    """A TFDS image dataset as {split: (uint8 images, int labels)} and its class names."""
+    from common.runtime import import_tensorflow
+
+    import_tensorflow()
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(name, data_dir=str(directory / "tensorflow_datasets"))
+        builder.download_and_prepare()
+    except Exception as exc:  # tfds raises many types: offline, unknown name, bad config
+        raise UserError(
+            f"tfds:{name} could not be loaded ({exc.__class__.__name__}: {str(exc).splitlines()[0][:160]}); "
+            f"TFDS keeps its files under {directory / 'tensorflow_datasets'}"
+        ) from None
+    features = builder.info.features
+    image_key = next((k for k in ("image", "img") if k in features), None)
+    if image_key is None or "label" not in features:
+        raise UserError(f"tfds:{name} has no image/label features (it has {sorted(features)})")
+    class_names = list(features["label"].names)
+    channels = features[image_key].shape[-1] or 3
+    result = {}
+    for split in builder.info.splits:
+        ds = builder.as_dataset(split=split, as_supervised=False)
+        images, labels = [], []
+        for ex in tfds.as_numpy(ds):
+            img = ex[image_key]
+            images.append(resize_batch(img[None], size)[0] if img.shape[:2] != (size, size) else img)
+            labels.append(int(ex["label"]))
+        x = np.stack(images).astype(np.uint8)
+        result[split] = (x.reshape(len(x), size, size, channels), np.asarray(labels, dtype=np.int32))
+    return result, class_names

@@ -1,0 +1,59 @@
+"""report.md: what a person reads first. Metrics, baselines, export parity, plots, how to use it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from common.rundir import Run
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_report(run: Run, *, title: str, metrics: dict, config: dict, plots: list[str], usage: str,
+                 notes: list[str]) -> Path:
+    test = metrics["test"]
+    parts = [
+        f"# {title}",
+        "",
+        f"Dataset `{metrics['dataset']}` ({config['source'].get('split', '')}); sizes: "
+        + ", ".join(f"{k} {v}" for k, v in metrics["sizes"].items())
+        + f". Trained {metrics.get('epochs_run', '?')} epochs in {metrics['train_seconds']:.1f} s "
+        f"({metrics['train_samples_per_second']:.0f} samples/s; best epoch {metrics.get('best_epoch')}).",
+        "",
+        "## Test metrics",
+        "",
+        _table(["metric", "model", *metrics.get("baselines", {})],
+               [[m, v, *(b.get(m, "") for b in metrics.get("baselines", {}).values())] for m, v in test.items()]),
+    ]
+    export = metrics.get("export", {})
+    if export:
+        metric_names = list(test)
+        parts += [
+            "",
+            "## Exported models (checked against Keras on the test split)",
+            "",
+            _table(
+                ["variant", "bytes", "max abs diff", "agreement", "latency ms (1 sample, 1 thread)", *metric_names],
+                [[name, e["bytes"], e["max_abs_diff"], e["agreement"], e["latency_ms"],
+                  *(e["test"].get(m, "") for m in metric_names)] for name, e in export.items()],
+            ),
+        ]
+    if notes:
+        parts += ["", "## Notes", "", *(f"- {n}" for n in notes)]
+    if plots:
+        parts += ["", "## Plots", ""] + [f"![{Path(p).stem}]({p})" for p in plots]
+    parts += ["", "## Use the model", "", usage.strip(), ""]
+    path = run / "report.md"
+    path.write_text("\n".join(parts))
+    return path

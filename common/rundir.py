@@ -1,0 +1,132 @@
+"""Run directories: written under `<run>.partial`, renamed to `<run>` only when complete.
+
+A finished run is exactly a directory without the `.partial` suffix that holds `metrics.json`;
+`evaluate`, `predict` and `export` refuse anything else, so an interrupted run never passes for a
+finished one. `--resume` picks the partial directory up again.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from common.errors import UserError
+
+PARTIAL = ".partial"
+DEFAULT_ROOT = Path("saved_models")
+
+
+@dataclass
+class Run:
+    path: Path
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    def write_json(self, name: str, data: Any) -> Path:
+        target = self.path / name
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+        tmp.replace(target)
+        return target
+
+    def read_json(self, name: str) -> Any:
+        return json.loads((self.path / name).read_text())
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.read_json("config.json")
+
+    @property
+    def finished(self) -> bool:
+        return not self.path.name.endswith(PARTIAL) and (self.path / "metrics.json").exists()
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value)}")
+
+
+def new_run_path(domain: str, dataset: str, output: str | None) -> Path:
+    if output:
+        return Path(output).expanduser()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in dataset)
+    return DEFAULT_ROOT / domain / f"{stamp}-{safe}"
+
+
+def partial_path(final: Path) -> Path:
+    return final.with_name(final.name + PARTIAL)
+
+
+def start_run(final: Path) -> Run:
+    """Create `<final>.partial` for a new run; refuse to clobber a finished or interrupted one."""
+    partial = partial_path(final)
+    if final.exists():
+        raise UserError(f"{final} already exists; choose another --output")
+    if partial.exists():
+        raise UserError(f"an interrupted run is at {partial}; continue it with --resume, or delete it")
+    partial.mkdir(parents=True)
+    return Run(partial)
+
+
+def resume_run(domain: str, output: str | None) -> tuple[Run, Path]:
+    """The partial run to continue (the newest of the domain's, unless --output names one)."""
+    if output:
+        final = Path(output).expanduser()
+        if final.exists() and Run(final).finished:
+            raise UserError(f"{final} is already a finished run; nothing to resume")
+        partial = partial_path(final)
+        if not partial.exists():
+            raise UserError(f"no interrupted run at {partial} to resume")
+    else:
+        candidates = sorted((DEFAULT_ROOT / domain).glob(f"*{PARTIAL}"), key=lambda p: p.stat().st_mtime)
+        if not candidates:
+            raise UserError(f"no interrupted {domain} run under {DEFAULT_ROOT / domain} to resume")
+        partial = candidates[-1]
+        final = partial.with_name(partial.name[: -len(PARTIAL)])
+    if not (partial / "config.json").exists():
+        raise UserError(f"{partial} has no config.json; it cannot be resumed (delete it and start again)")
+    return Run(partial), final
+
+
+def finish_run(run: Run, final: Path) -> Run:
+    """Rename the partial directory into place: the single step that marks a run finished."""
+    if final.exists():
+        raise UserError(f"{final} appeared while training; the finished run stays at {run.path}")
+    run.path.rename(final)
+    return Run(final)
+
+
+def open_finished(path: str | Path) -> Run:
+    """A finished run directory, or a clear error that says what is wrong with it."""
+    path = Path(path).expanduser()
+    if path.name.endswith(PARTIAL):
+        raise UserError(f"{path} is an unfinished run; resume it with `solutions train <domain> --resume`")
+    if not path.exists():
+        if partial_path(path).exists():
+            raise UserError(f"{path} did not finish (it is at {partial_path(path)}); resume it with --resume")
+        raise UserError(f"run directory {path} does not exist")
+    run = Run(path)
+    for required in ("config.json", "metrics.json", "model.keras"):
+        if not (path / required).exists():
+            raise UserError(f"{path} is not a finished run directory (no {required})")
+    return run
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version(), "platform": platform.platform()}
+    for pkg in ("tensorflow", "keras", "numpy", "scikit-learn", "ai-edge-litert", "keras-tuner"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions

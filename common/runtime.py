@@ -1,0 +1,48 @@
+"""Process-wide setup: the Keras backend and a TensorFlow import that does not spam stderr.
+
+TensorFlow's C++ runtime prints CUDA probing lines before its logging is configured; they would
+bury the one-line errors the CLI promises, so the import runs with stderr pointed at /dev/null.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import Iterator
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@contextlib.contextmanager
+def stderr_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null (C++ writes bypass sys.stderr)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_tensorflow():
+    """Import TensorFlow (and Keras on top of it) once, quietly."""
+    if "tensorflow" not in sys.modules:
+        with stderr_silenced():
+            import tensorflow
+
+            tensorflow.config.list_physical_devices()  # the CUDA probe logs here, not on first use
+            import keras  # noqa: F401
+
+            import absl.logging
+
+            absl.logging.set_verbosity(absl.logging.ERROR)
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+    return tf

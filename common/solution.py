@@ -1,0 +1,156 @@
+"""The Solution record every domain fills in, and the registry the CLI looks domains up in.
+
+A domain subclasses `Solution` and overrides only what is its own; the shared train/evaluate/
+export flow in `common.workflow` drives it. Registration is explicit (`register`) and lookup fails
+loudly with the names that do exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from pathlib import Path
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from common.errors import UserError
+
+if TYPE_CHECKING:
+    import keras
+    import numpy as np
+
+    import tensorflow as tf
+
+    from common.data import Split, Splits
+    from common.rundir import Run
+    from common.training import Phase
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A named dataset a domain knows, as `solutions list` shows it."""
+
+    name: str
+    description: str
+
+
+class Solution:
+    """Base class of the five solutions: what the shared workflow needs from a domain."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    default_dataset: ClassVar[str]
+    datasets: ClassVar[tuple[DatasetInfo, ...]]
+    models: ClassVar[tuple[str, ...]]
+    default_model: ClassVar[str]
+    # Metric that early stopping and tuning watch on the validation split, with its direction.
+    monitor: ClassVar[str] = "val_loss"
+    monitor_mode: ClassVar[str] = "min"
+    # Headline test metric for summaries and the benchmark table.
+    headline_metric: ClassVar[str]
+
+    # --- options -----------------------------------------------------------------------------
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Add the domain's own `train` options."""
+
+    def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Add the domain's own `predict` options."""
+
+    # --- data and model ----------------------------------------------------------------------
+    def check_data_source(self, options: dict[str, Any]) -> None:
+        """Fail fast (before TensorFlow loads) on a source that cannot work."""
+
+    def load_splits(self, options: dict[str, Any]) -> "Splits":
+        raise NotImplementedError
+
+    def build_model(self, options: dict[str, Any], splits: "Splits") -> "keras.Model":
+        raise NotImplementedError
+
+    def training_datasets(self, splits: "Splits", options: dict[str, Any]) -> tuple["tf.data.Dataset", "tf.data.Dataset"]:
+        """(train, validation) pipelines; augmentation belongs in the training one only."""
+        raise NotImplementedError
+
+    def compile(self, model: "keras.Model", optimizer: "keras.optimizers.Optimizer") -> None:
+        raise NotImplementedError
+
+    def phases(self, model: "keras.Model", options: dict[str, Any]) -> list["Phase"]:
+        """One phase by default; transfer learning adds a frozen-backbone phase first."""
+        from common.training import Phase
+
+        return [Phase("main", options["epochs"], options["learning_rate"])]
+
+    def model_inputs(self, split: "Split") -> "np.ndarray":
+        """What the exported model takes for a split (raw inputs, as float32 by default)."""
+        import numpy as np
+
+        return split.x.astype(np.float32)
+
+    def representative_samples(self, splits: "Splits") -> "np.ndarray":
+        """Single samples from the training data that calibrate int8 quantization."""
+        raise NotImplementedError
+
+    def agreement(self, reference: "np.ndarray", other: "np.ndarray") -> float:
+        """How often an exported model gives the same answer as Keras."""
+        from common.metrics import argmax_agreement
+
+        return argmax_agreement(reference, other)
+
+    def check_compatible(self, run: "Run", splits: "Splits") -> None:
+        """Refuse to score a run on data whose labels mean something else."""
+
+    # --- evaluation, outputs -----------------------------------------------------------------
+    def test_metrics(self, y_true: "np.ndarray", y_score: "np.ndarray", run: "Run") -> dict[str, float]:
+        raise NotImplementedError
+
+    def baselines(self, splits: "Splits") -> dict[str, dict[str, float]]:
+        return {}
+
+    def write_artifacts(self, run: "Run", splits: "Splits", model: "keras.Model") -> None:
+        """Write what inference needs beside the model (labels, vocabulary, id maps)."""
+
+    def plots(self, run: "Run", splits: "Splits", y_score: "np.ndarray") -> list[str]:
+        """Write the domain's PNG plots into the run; return their file names."""
+        return []
+
+    def report_title(self, splits: "Splits") -> str:
+        return f"{self.name} on {splits.source.get('name')}"
+
+    def report_notes(self, splits: "Splits") -> list[str]:
+        return []
+
+    def usage(self, run_path: "Path") -> str:
+        """Markdown that shows how to use the exported files of a run at `run_path`."""
+        return f"`solutions predict {run_path} ...`"
+
+    def predict(self, run: "Run", args: argparse.Namespace) -> None:
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, Solution] = {}
+# Domain packages that register themselves on import; later domains add a line here.
+DOMAIN_MODULES: tuple[str, ...] = ("solutions.image_classification",)
+
+
+def register(solution_cls: type[Solution]) -> type[Solution]:
+    """Class decorator: make a domain reachable by its CLI name."""
+    _REGISTRY[solution_cls.name] = solution_cls()
+    return solution_cls
+
+
+def _load_all() -> None:
+    for module in DOMAIN_MODULES:
+        importlib.import_module(module)
+
+
+def all_solutions() -> list[Solution]:
+    _load_all()
+    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
+
+
+def get_solution(name: str) -> Solution:
+    _load_all()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY)) or "none"
+        raise UserError(f"unknown domain {name!r}; known domains: {known}") from None

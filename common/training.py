@@ -1,0 +1,172 @@
+"""Shared training: optimizer with a warm-up + cosine schedule, callbacks, and resumable phases.
+
+Each phase (one for a model trained from scratch; "head" then "finetune" for transfer learning)
+keeps its own BackupAndRestore state, CSV log and a `.done` marker, so `--resume` continues in the
+middle of a phase and never repeats a finished one. Early stopping watches the validation split
+only, restores the best weights, and rebuilds its state from the CSV log after a restart.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from common.rundir import Run
+from common.runtime import import_tensorflow
+
+tf = import_tensorflow()
+import keras  # noqa: E402
+
+
+@dataclass
+class Phase:
+    """One `fit` call: how many epochs, at what peak learning rate, after what change to the model."""
+
+    name: str
+    epochs: int
+    learning_rate: float
+    prepare: Callable[[keras.Model], None] | None = None
+
+
+def make_optimizer(learning_rate: float, steps: int, *, weight_decay: float = 1e-4) -> keras.optimizers.Optimizer:
+    """AdamW with a linear warm-up (5% of steps) into a cosine decay over the whole phase."""
+    warmup = max(1, steps // 20)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=learning_rate / 10,
+        decay_steps=max(1, steps - warmup),
+        warmup_target=learning_rate,
+        warmup_steps=warmup,
+        alpha=0.01,
+    )
+    return keras.optimizers.AdamW(learning_rate=schedule, weight_decay=weight_decay)
+
+
+def read_history(path: Path) -> list[dict[str, float]]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
+
+
+def _truncate_history(path: Path, epochs_done: int) -> None:
+    """Keep the CSV rows of the epochs the backup holds (a crash can land between the two writes)."""
+    rows = read_history(path)
+    if len(rows) <= epochs_done:
+        return
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        kept = [row for row in reader][:epochs_done]
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(kept)
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """EarlyStopping whose wait/best/best weights survive a restart (rebuilt from the CSV log)."""
+
+    def __init__(self, *, history_path: Path, best_weights_path: Path, **kwargs):
+        super().__init__(**kwargs)
+        self.history_path = history_path
+        self.best_weights_path = best_weights_path
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        rows = read_history(self.history_path)
+        if not rows or not self.best_weights_path.exists():
+            return
+        self._set_monitor_op()
+        for row in rows:
+            value = row.get(self.monitor)
+            if value is None:
+                continue
+            self.wait += 1
+            if self._is_improvement(value, self.best):
+                self.best, self.best_epoch, self.wait = value, int(row["epoch"]), 0
+        current = self.model.get_weights()
+        self.model.load_weights(self.best_weights_path)
+        self.best_weights = self.model.get_weights()
+        self.model.set_weights(current)
+
+
+def fit_phases(
+    model: keras.Model,
+    compile_model: Callable[[keras.Model, keras.optimizers.Optimizer], None],
+    train_ds: tf.data.Dataset,
+    val_ds: tf.data.Dataset,
+    phases: Sequence[Phase],
+    *,
+    run: Run,
+    monitor: str,
+    mode: str,
+    patience: int,
+    steps_per_epoch: int,
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> list[dict[str, float]]:
+    """Train through `phases`, resuming where a previous process stopped. Returns the epoch log."""
+    ckpt = run / "checkpoints"
+    ckpt.mkdir(exist_ok=True)
+    verbose = 1 if sys.stdout.isatty() else 2
+    for phase in phases:
+        done_weights = ckpt / f"{phase.name}.done.weights.h5"
+        if phase.prepare:
+            phase.prepare(model)
+        if done_weights.exists():
+            model.load_weights(done_weights)
+            continue
+        history_path = ckpt / f"history-{phase.name}.csv"
+        backup_dir = ckpt / f"backup-{phase.name}"
+        meta = backup_dir / "training_metadata.json"
+        if meta.exists():
+            _truncate_history(history_path, json.loads(meta.read_text())["epoch"])
+        best_path = ckpt / f"{phase.name}.best.weights.h5"
+        past = [r[monitor] for r in read_history(history_path) if monitor in r]
+        best_so_far = (min(past) if mode == "min" else max(past)) if past else None
+        compile_model(model, make_optimizer(phase.learning_rate, phase.epochs * steps_per_epoch))
+        callbacks = [
+            keras.callbacks.CSVLogger(str(history_path), append=True),
+            keras.callbacks.BackupAndRestore(str(backup_dir)),
+            keras.callbacks.ModelCheckpoint(
+                str(best_path), monitor=monitor, mode=mode, save_best_only=True,
+                save_weights_only=True, initial_value_threshold=best_so_far,
+            ),
+            ResumableEarlyStopping(
+                history_path=history_path, best_weights_path=best_path, monitor=monitor, mode=mode,
+                patience=patience, restore_best_weights=True, verbose=1,
+            ),
+            keras.callbacks.TensorBoard(str(run / "logs" / phase.name), write_graph=False),
+            *extra_callbacks,
+        ]
+        model.fit(train_ds, validation_data=val_ds, epochs=phase.epochs, callbacks=callbacks,
+                  verbose=verbose, shuffle=False)  # the pipeline shuffles, seeded
+        model.save_weights(done_weights)
+    return _combined_history(run, phases)
+
+
+def _combined_history(run: Run, phases: Sequence[Phase]) -> list[dict[str, float]]:
+    """All phases' logs as one history.csv with a running epoch number and the phase name."""
+    rows: list[dict] = []
+    for phase in phases:
+        for row in read_history(run / "checkpoints" / f"history-{phase.name}.csv"):
+            rows.append({"epoch": len(rows) + 1, "phase": phase.name,
+                         **{k: v for k, v in row.items() if k != "epoch"}})
+    if rows:
+        keys = list(dict.fromkeys(k for row in rows for k in row))
+        with open(run / "history.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(rows)
+    return rows
+
+
+def best_epoch(rows: list[dict], monitor: str, mode: str) -> int | None:
+    values = [(r[monitor], r["epoch"]) for r in rows if monitor in r and not math.isnan(r[monitor])]
+    if not values:
+        return None
+    return int((min(values) if mode == "min" else max(values))[1])

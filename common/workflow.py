@@ -1,0 +1,222 @@
+"""The one train -> evaluate -> export -> report flow every domain runs through."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from common import export as ex
+from common.data import Splits
+from common.errors import UserError
+from common.plots import training_curves
+from common.report import write_report
+from common.rundir import Run, finish_run, new_run_path, open_finished, package_versions, resume_run, start_run
+from common.solution import Solution, get_solution
+from common.training import best_epoch, fit_phases
+
+import keras  # noqa: E402  (common.export imported TensorFlow quietly first)
+
+
+def train(
+    solution: Solution,
+    options: dict[str, Any],
+    *,
+    resume: bool = False,
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> Run:
+    """Train, evaluate, export and report; return the finished run directory."""
+    if resume:
+        run, final = resume_run(solution.name, options.get("output"))
+        saved = run.config
+        options = {**saved["options"], "output": str(final)}
+        print(f"Resuming {run.path} (options from its config.json)")
+    else:
+        solution.check_data_source(options)
+        label = options.get("dataset") or Path(options["data"]).name
+        final = new_run_path(solution.name, label, options.get("output"))
+        run = start_run(final)
+        saved = None
+
+    keras.utils.set_random_seed(options["seed"])
+    splits = solution.load_splits(options)
+    config = {
+        "domain": solution.name,
+        "options": options,
+        "seed": options["seed"],
+        "dataset": splits.source.get("name"),
+        "source": splits.source,
+        "sizes": splits.sizes(),
+        "class_names": splits.class_names,
+        "versions": package_versions(),
+    }
+    if saved is not None and saved["source"].get("fingerprint") != splits.source.get("fingerprint"):
+        raise UserError(f"the data changed since {run.path} started (fingerprint differs); start a new run")
+    for reason, count in splits.source.get("skipped", {}).items():
+        if count:
+            print(f"Skipped {count} file(s): {reason.replace('_', ' ')}")
+    print(f"Data: {splits.source.get('name')} - " + ", ".join(f"{k} {v}" for k, v in splits.sizes().items()))
+
+    model = solution.build_model(options, splits)  # may resolve options (e.g. weights it could not fetch)
+    if saved is None:
+        run.write_json("config.json", config)
+    train_ds, val_ds = solution.training_datasets(splits, options)
+    steps = int(np.ceil(len(splits.train) / options["batch_size"]))
+    timing_path = run / "checkpoints" / "timing.json"
+    spent = json.loads(timing_path.read_text())["seconds"] if timing_path.exists() else 0.0
+    start = time.perf_counter()
+    try:
+        rows = fit_phases(
+            model, solution.compile, train_ds, val_ds, solution.phases(model, options),
+            run=run, monitor=solution.monitor, mode=solution.monitor_mode, patience=options["patience"],
+            steps_per_epoch=steps, extra_callbacks=extra_callbacks,
+        )
+    finally:
+        timing_path.parent.mkdir(exist_ok=True)
+        timing_path.write_text(json.dumps({"seconds": spent + time.perf_counter() - start}))
+    train_seconds = json.loads(timing_path.read_text())["seconds"]
+    pipeline_rate = _pipeline_rate(train_ds)
+
+    model.save(run / "model.keras")
+    solution.write_artifacts(run, splits, model)
+    y_score = predict_keras(model, solution.model_inputs(splits.test))
+    metrics: dict[str, Any] = {
+        "domain": solution.name,
+        "dataset": splits.source.get("name"),
+        "sizes": splits.sizes(),
+        "test": solution.test_metrics(splits.test.y, y_score, run),
+        "baselines": solution.baselines(splits),
+        "train_seconds": round(train_seconds, 2),
+        "train_samples_per_second": round(len(rows) * len(splits.train) / max(train_seconds, 1e-9), 1),
+        "pipeline_samples_per_second": round(pipeline_rate, 1),
+        "epochs_run": len(rows),
+        "best_epoch": best_epoch(rows, solution.monitor, solution.monitor_mode),
+        "monitor": solution.monitor,
+    }
+    variants = options.get("quantize_variants", list(ex.TFLITE_VARIANTS))
+    metrics["export"] = export_run(solution, run, model, splits, variants=variants) if variants else {}
+    plots = [training_curves(rows, run / "training_curves.png").name] if rows else []
+    plots += solution.plots(run, splits, y_score)
+    write_report(run, title=solution.report_title(splits), metrics=metrics, config=config, plots=plots,
+                 usage=solution.usage(final), notes=solution.report_notes(splits))
+    run.write_json("metrics.json", metrics)
+    run = finish_run(run, final)
+    print_summary(solution, run, metrics)
+    return run
+
+
+def _pipeline_rate(train_ds) -> float:
+    """Samples/s the training pipeline (augmentation included) delivers with no model attached."""
+    from common.pipeline import measure_throughput
+
+    return measure_throughput(train_ds)
+
+
+def predict_keras(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+
+
+def export_run(
+    solution: Solution,
+    run: Run,
+    model: keras.Model,
+    splits: Splits,
+    *,
+    saved_model: bool = True,
+    variants: Sequence[str] = ex.TFLITE_VARIANTS,
+) -> dict[str, dict]:
+    """Write the SavedModel and TFLite variants, and score each against Keras on the test split."""
+    x_test = solution.model_inputs(splits.test)
+    y_true = splits.test.y
+    reference = predict_keras(model, x_test)
+    sample = x_test[:1][0]
+    results: dict[str, dict] = {}
+
+    def entry(output: np.ndarray, size: int, latency: float) -> dict:
+        return {
+            "bytes": size,
+            "max_abs_diff": float(np.max(np.abs(output - reference))),
+            "agreement": solution.agreement(reference, output),
+            "latency_ms": round(latency, 4),
+            "test": solution.test_metrics(y_true, output, run),
+        }
+
+    sm_dir = run / "saved_model"
+    if saved_model or not sm_dir.exists():
+        print("Exporting SavedModel ...")
+        ex.export_saved_model(model, sm_dir)
+        runner = ex.SavedModelRunner(sm_dir)
+        results["saved_model"] = entry(runner(x_test), ex.dir_bytes(sm_dir), runner.latency_ms(sample))
+    representative = solution.representative_samples(splits) if "int8" in variants else None
+    for variant in variants:
+        print(f"Converting TFLite {variant} ...")
+        content = ex.convert_tflite(sm_dir, variant, representative)
+        path = run / ex.TFLITE_FILES[variant]
+        path.write_bytes(content)
+        tfl = ex.TFLiteRunner(content)
+        flex = [op for op in tfl.op_names() if op.lower().startswith("flex")]
+        if flex:
+            raise UserError(f"TFLite {variant} model contains Flex ops {flex}; it would not run on a device")
+        results[variant] = entry(tfl(x_test), len(content), tfl.latency_ms(sample))
+    return results
+
+
+def evaluate(run_path: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """Score a finished run's Keras model on its test split, or on the test split of other data."""
+    run = open_finished(run_path)
+    config = run.config
+    solution = get_solution(config["domain"])
+    options = {**config["options"], **{k: v for k, v in overrides.items() if v is not None}}
+    if overrides.get("data"):
+        options["dataset"] = None
+    if overrides.get("dataset"):
+        options["data"] = None
+    solution.check_data_source(options)
+    splits = solution.load_splits(options)
+    solution.check_compatible(run, splits)
+    model = keras.models.load_model(run / "model.keras")
+    y_score = predict_keras(model, solution.model_inputs(splits.test))
+    return {
+        "run": str(run.path),
+        "dataset": splits.source.get("name"),
+        "test_size": len(splits.test),
+        "test": solution.test_metrics(splits.test.y, y_score, run),
+    }
+
+
+def export(run_path: str, *, formats: str, quantize: str) -> dict[str, dict]:
+    """Re-export a finished run (for example only int8 for a microcontroller) and update its metrics."""
+    run = open_finished(run_path)
+    config = run.config
+    solution = get_solution(config["domain"])
+    options = config["options"]
+    solution.check_data_source(options)
+    splits = solution.load_splits(options)
+    model = keras.models.load_model(run / "model.keras")
+    variants: list[str] = []
+    if formats in ("tflite", "all"):
+        variants = ["float32"] + ([] if quantize == "none" else
+                                  [v for v in ex.TFLITE_VARIANTS[1:] if quantize in ("all", v)])
+    results = export_run(solution, run, model, splits, saved_model=formats in ("saved_model", "all"),
+                         variants=variants)
+    metrics = run.read_json("metrics.json")
+    metrics.setdefault("export", {}).update(results)
+    run.write_json("metrics.json", metrics)
+    return results
+
+
+def print_summary(solution: Solution, run: Run, metrics: dict[str, Any]) -> None:
+    test = ", ".join(f"{k} {v:.4f}" for k, v in metrics["test"].items() if isinstance(v, float))
+    print()
+    print(f"Finished {solution.name} on {metrics['dataset']}: test {test}")
+    print(f"  trained {metrics['epochs_run']} epochs in {metrics['train_seconds']:.1f} s "
+          f"({metrics['train_samples_per_second']:.0f} samples/s)")
+    for name, e in metrics.get("export", {}).items():
+        head = e["test"].get(solution.headline_metric)
+        print(f"  {name:<12} {e['bytes'] / 1024:9.1f} KiB  max|diff| {e['max_abs_diff']:.2e}  "
+              f"agreement {e['agreement']:.4f}  {solution.headline_metric} {head:.4f}  {e['latency_ms']:.3f} ms")
+    print(f"Run directory: {run.path}")
+    print(f"Report:        {run.path / 'report.md'}")

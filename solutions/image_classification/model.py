@@ -1,0 +1,120 @@
+"""Image classifiers: a residual CNN trained from scratch (default) and keras.applications backbones.
+
+Every model takes raw pixels (0-255, as the exported model will) and rescales inside, and ends in
+a float32 softmax. No augmentation or other training-only layer is part of the graph.
+"""
+
+from __future__ import annotations
+
+import keras
+
+BACKBONES = {
+    "mobilenet_v3_small": keras.applications.MobileNetV3Small,
+    "efficientnet_b0": keras.applications.EfficientNetB0,
+}
+MODELS = ("resnet", *BACKBONES)
+
+
+def build_model(
+    *,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    model: str = "resnet",
+    width: int = 32,
+    depth: int = 1,
+    stages: int = 3,
+    dropout: float = 0.2,
+    bn_momentum: float = 0.9,
+    weights: str | None = None,
+) -> keras.Model:
+    """One builder for train, tune and tests. `weights` only applies to keras.applications backbones."""
+    if model == "resnet":
+        return residual_cnn(input_shape, num_classes, width=width, depth=depth, stages=stages,
+                            dropout=dropout, bn_momentum=bn_momentum)
+    if model in BACKBONES:
+        return transfer_model(model, input_shape, num_classes, weights=weights, dropout=dropout)
+    raise ValueError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
+
+
+def _residual_block(x, filters: int, stride: int, bn_momentum: float):
+    shortcut = x
+    y = keras.layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
+    y = keras.layers.BatchNormalization(momentum=bn_momentum)(y)
+    y = keras.layers.ReLU()(y)
+    y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
+    y = keras.layers.BatchNormalization(momentum=bn_momentum)(y)
+    if stride != 1 or shortcut.shape[-1] != filters:
+        shortcut = keras.layers.Conv2D(filters, 1, strides=stride, use_bias=False)(shortcut)
+        shortcut = keras.layers.BatchNormalization(momentum=bn_momentum)(shortcut)
+    return keras.layers.ReLU()(keras.layers.Add()([y, shortcut]))
+
+
+def residual_cnn(
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    *,
+    width: int,
+    depth: int,
+    stages: int,
+    dropout: float,
+    bn_momentum: float,
+) -> keras.Model:
+    """A small ResNet: a 3x3 stem, `stages` stages of `depth` residual blocks doubling the width
+    and halving the resolution, global average pooling, dropout and a softmax.
+
+    BatchNorm momentum defaults to 0.9 (not 0.99): on a few thousand images there are only a few
+    hundred steps, too few for slow moving averages to settle (see PITFALLS.md).
+    """
+    inputs = keras.Input(shape=input_shape, name="pixels")
+    x = keras.layers.Rescaling(1.0 / 255)(inputs)
+    x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
+    x = keras.layers.BatchNormalization(momentum=bn_momentum)(x)
+    x = keras.layers.ReLU()(x)
+    for stage in range(stages):
+        for block in range(depth):
+            stride = 2 if stage > 0 and block == 0 else 1
+            x = _residual_block(x, width * 2**stage, stride, bn_momentum)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dropout(dropout)(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="resnet")
+
+
+def transfer_model(
+    name: str,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    *,
+    weights: str | None,
+    dropout: float,
+) -> keras.Model:
+    """A keras.applications backbone (its own 0-255 preprocessing included) under a new head.
+
+    Grayscale inputs are repeated to three channels so ImageNet weights apply.
+    """
+    height, width, channels = input_shape
+    if min(height, width) < 32:
+        raise ValueError(f"{name} needs images of at least 32x32 (got {height}x{width}); pass --image-size 32 or more")
+    inputs = keras.Input(shape=input_shape, name="pixels")
+    x = keras.layers.Concatenate(name="gray_to_rgb")([inputs] * 3) if channels == 1 else inputs
+    backbone = BACKBONES[name](include_top=False, weights=weights, input_shape=(height, width, 3), pooling="avg")
+    backbone.name = "backbone"
+    x = backbone(x)
+    x = keras.layers.Dropout(dropout)(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def freeze_backbone(model: keras.Model) -> None:
+    """Transfer phase 1: train only the new head on top of the pretrained features."""
+    model.get_layer("backbone").trainable = False
+
+
+def unfreeze_top(model: keras.Model, fraction: float = 0.3) -> None:
+    """Transfer phase 2: fine-tune the top `fraction` of the backbone's layers, BatchNorm kept frozen
+    (its ImageNet statistics must not be overwritten by a few small batches)."""
+    backbone = model.get_layer("backbone")
+    backbone.trainable = True
+    cut = int(len(backbone.layers) * (1 - fraction))
+    for i, layer in enumerate(backbone.layers):
+        layer.trainable = i >= cut and not isinstance(layer, keras.layers.BatchNormalization)

@@ -61,5 +61,8 @@ def split_off_validation(train: Split, *, val_fraction: float, seed: int) -> tup
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(train.y))
-    tr, va = train_test_split(idx, test_size=val_fraction, stratify=train.y, random_state=seed)
+    try:
+        tr, va = train_test_split(idx, test_size=val_fraction, stratify=train.y, random_state=seed)
+    except ValueError as exc:  # too few examples per class for a stratified split
+        raise UserError(f"cannot carve a validation split out of {len(idx)} training examples: {exc}") from None
     return Split(train.x[tr], train.y[tr]), Split(train.x[va], train.y[va])

@@ -98,8 +98,9 @@ class TFLiteRunner:
         from ai_edge_litert.interpreter import Interpreter
 
         content = model.read_bytes() if isinstance(model, Path) else model
-        self.interpreter = Interpreter(model_content=content, num_threads=num_threads)
-        self.interpreter.allocate_tensors()
+        with stderr_silenced():  # the runtime announces its XNNPACK delegate on stderr
+            self.interpreter = Interpreter(model_content=content, num_threads=num_threads)
+            self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         self.dynamic_batch = int(self.input["shape_signature"][0]) == -1

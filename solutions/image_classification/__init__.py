@@ -12,7 +12,7 @@ from common.errors import UserError
 from common.image_classifier import ImageClassifierSolution
 from common.solution import DatasetInfo, register
 
-DEFAULT_SIZES = {"digits": 32, "mnist": 28, "fashion_mnist": 28, "cifar10": 32, "cifar100": 32}
+DEFAULT_SIZES = {"digits": 16, "mnist": 28, "fashion_mnist": 28, "cifar10": 32, "cifar100": 32}
 
 
 @register

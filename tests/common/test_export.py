@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from common.errors import ExportError
+from common.export import SavedModelRunner, TFLiteRunner, convert_tflite, export_saved_model, tf
+
+import keras
+
+
+@pytest.fixture(scope="module")
+def small_model_dir(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 1), name="pixels")
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
+    path = export_saved_model(model, tmp_path_factory.mktemp("sm") / "saved_model")
+    x = np.random.default_rng(0).integers(0, 256, (40, 8, 8, 1)).astype(np.float32)
+    return model, path, x
+
+
+def test_saved_model_matches_keras(small_model_dir):
+    model, path, x = small_model_dir
+    np.testing.assert_allclose(SavedModelRunner(path)(x), model.predict(x, verbose=0), atol=1e-5)
+
+
+@pytest.mark.parametrize("variant, atol", [("float32", 1e-5), ("float16", 5e-3), ("dynamic", 5e-2), ("int8", 6e-2)])
+def test_tflite_variants_run_builtin_only(small_model_dir, variant, atol):
+    model, path, x = small_model_dir
+    content = convert_tflite(path, variant, representative=x[:20])
+    runner = TFLiteRunner(content)
+    assert not [op for op in runner.op_names() if "flex" in op.lower()]
+    out = runner(x)
+    assert out.shape == (40, 3)
+    np.testing.assert_allclose(out, model.predict(x, verbose=0), atol=atol)
+    if variant == "int8":
+        assert runner.input["dtype"] == np.int8
+    assert runner.latency_ms(x[0], repeats=5) > 0
+
+
+def test_flex_ops_fail_by_name(tmp_path):
+    module = tf.Module()
+    module.f = tf.function(lambda x: tf.linalg.svd(x, compute_uv=False),
+                           input_signature=[tf.TensorSpec([None, 4, 4], tf.float32)])
+    tf.saved_model.save(module, str(tmp_path / "sm"), signatures={"serving_default": module.f})
+    with pytest.raises(ExportError, match="Svd"):
+        convert_tflite(tmp_path / "sm", "float32")
+
+
+def test_int8_needs_representative_data(small_model_dir):
+    with pytest.raises(ExportError, match="representative"):
+        convert_tflite(small_model_dir[1], "int8")

@@ -1,0 +1,69 @@
+"""The shared train flow: finished runs, interrupted runs and --resume (acceptance 5)."""
+
+import csv
+
+import keras
+import pytest
+
+from common.errors import UserError
+from common.rundir import open_finished, partial_path
+from common.solution import get_solution
+from common.workflow import train
+
+SOLUTION = get_solution("image-classification")
+
+
+class StopAfterEpoch(keras.callbacks.Callback):
+    """Simulates Ctrl-C at the end of epoch `n` (after the backup of that epoch was written)."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.n = n
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.n:
+            raise KeyboardInterrupt
+
+
+def _epochs(run_path):
+    with open(run_path / "history.csv") as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+def test_interrupted_run_resumes_to_the_same_number_of_epochs(fast_options, tmp_path):
+    options = {**fast_options, "epochs": 4, "quantize_variants": []}
+    reference = train(SOLUTION, {**options, "output": str(tmp_path / "reference")})
+    assert _epochs(reference.path) == [1, 2, 3, 4]
+
+    with pytest.raises(KeyboardInterrupt):
+        train(SOLUTION, options, extra_callbacks=[StopAfterEpoch(2)])
+    final = tmp_path / "run"
+    assert partial_path(final).exists() and not final.exists()
+    with pytest.raises(UserError, match="did not finish"):
+        open_finished(final)
+
+    resumed = train(SOLUTION, {"output": str(final)}, resume=True)
+    assert resumed.path == final and resumed.finished
+    assert _epochs(final) == [1, 2, 3, 4]
+    metrics = resumed.read_json("metrics.json")
+    assert metrics["epochs_run"] == 4
+    assert resumed.config["options"]["epochs"] == 4
+
+
+def test_finished_run_has_the_contracted_files_and_keys(trained_run):
+    files = {p.name for p in trained_run.path.iterdir()}
+    assert {"model.keras", "saved_model", "model.tflite", "model_int8.tflite", "config.json", "metrics.json",
+            "history.csv", "report.md", "labels.txt", "training_curves.png", "confusion_matrix.png",
+            "test_predictions.png", "logs"} <= files
+    m = trained_run.read_json("metrics.json")
+    assert {"domain", "dataset", "sizes", "test", "baselines", "train_seconds", "train_samples_per_second",
+            "export"} <= set(m)
+    assert set(m["sizes"]) == {"train", "val", "test"} and set(m["test"]) == {"accuracy", "macro_f1"}
+    for variant in ("saved_model", "float32", "int8"):
+        assert {"bytes", "max_abs_diff", "agreement", "latency_ms", "test"} <= set(m["export"][variant])
+    assert m["export"]["saved_model"]["max_abs_diff"] <= 1e-5
+    assert m["export"]["float32"]["max_abs_diff"] <= 1e-4
+    config = trained_run.config
+    assert config["seed"] == 0 and "seed 0" in config["source"]["split"] and config["source"]["fingerprint"]
+    report = (trained_run.path / "report.md").read_text()
+    assert "confusion_matrix.png" in report and "int8" in report and "solutions predict" in report

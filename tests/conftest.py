@@ -1,0 +1,54 @@
+"""Shared fixtures. The data directory defaults to ../shared/datasets (real copies of the datasets)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("SOLUTIONS_DATA_DIR", str(ROOT.parent / "shared" / "datasets"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+FAST = dict(epochs=2, batch_size=64, learning_rate=3e-3, patience=10, seed=0, val_split=0.15, test_split=0.15,
+            data_dir=None, image_size=16, augment="light", flip=None, model="resnet", width=8, depth=1,
+            dropout=0.1, weights="none", quantize_variants=["float32", "int8"])
+
+
+@pytest.fixture
+def fast_options(tmp_path):
+    """Options for a seconds-long image-classification run into a temporary directory."""
+    return {**FAST, "dataset": "digits", "data": None, "output": str(tmp_path / "run")}
+
+
+def write_digit_pngs(root: Path, per_class: int = 12, classes: int = 3) -> Path:
+    """Real scikit-learn digits written as 8x8 PNG files, one sub-folder per class."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    for label in range(classes):
+        folder = root / f"digit_{label}"
+        folder.mkdir(parents=True, exist_ok=True)
+        images = digits.images[digits.target == label][:per_class]
+        for i, img in enumerate(images):
+            Image.fromarray(np.round(img * 255 / 16).astype(np.uint8), mode="L").save(folder / f"{i}.png")
+    return root
+
+
+@pytest.fixture
+def digit_folder(tmp_path):
+    return write_digit_pngs(tmp_path / "digits_png")
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """One small finished run shared by the evaluate/predict/export tests."""
+    from common.solution import get_solution
+    from common.workflow import train
+
+    out = tmp_path_factory.mktemp("shared") / "run"
+    options = {**FAST, "dataset": "digits", "data": None, "output": str(out)}
+    return train(get_solution("image-classification"), options)

@@ -1,0 +1,39 @@
+"""The CLI on a folder of real images with bad files in it, then evaluate, predict and export."""
+
+import json
+
+from common.cli import main
+from tests.conftest import write_digit_pngs
+
+
+def test_folder_with_bad_files_trains_and_predicts(tmp_path, capsys):
+    root = write_digit_pngs(tmp_path / "pngs", per_class=15, classes=3)
+    (root / "digit_1" / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    (root / "digit_2" / "README.txt").write_text("a stray file")
+    out = tmp_path / "run"
+    code = main(["train", "image-classification", "--data", str(root), "--image-size", "16", "--epochs", "2",
+                 "--width", "8", "--quantize", "int8", "--output", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "Skipped 1 file(s): corrupt" in printed and "Skipped 1 file(s): not an image" in printed
+    assert "Run directory: " + str(out) in printed
+    config = json.loads((out / "config.json").read_text())
+    assert config["source"]["skipped"] == {"not_an_image": 1, "corrupt": 1} and config["source"]["images_read"] == 45
+    assert (out / "labels.txt").read_text().split() == ["digit_0", "digit_1", "digit_2"]
+
+    image = root / "digit_2" / "0.png"
+    assert main(["predict", str(out), str(image), "--top-k", "2"]) == 0
+    keras_line = capsys.readouterr().out.strip()
+    assert keras_line.startswith(str(image) + ": ") and keras_line.split(": ")[1].count("digit_") == 2
+    assert main(["predict", str(out), str(image), "--top-k", "2", "--tflite"]) == 0
+    tflite_line = capsys.readouterr().out.strip()
+    assert tflite_line.split(": ")[1].split()[0] == keras_line.split(": ")[1].split()[0]
+
+    assert main(["evaluate", str(out)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert abs(result["test"]["accuracy"] - metrics["test"]["accuracy"]) < 1e-9
+
+    assert main(["export", str(out), "--format", "tflite", "--quantize", "float16"]) == 0
+    assert (out / "model_float16.tflite").exists()
+    assert "float16" in json.loads((out / "metrics.json").read_text())["export"]

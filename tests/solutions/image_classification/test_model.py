@@ -1,0 +1,53 @@
+"""One builder serves every model; the transfer path is tested with random weights (offline)."""
+
+import csv
+
+import keras
+import numpy as np
+import pytest
+
+from common.export import TFLiteRunner, convert_tflite, export_saved_model
+from common.solution import get_solution
+from common.workflow import train
+from solutions.image_classification.model import build_model
+
+
+def test_resnet_takes_raw_pixels_and_outputs_probabilities():
+    model = build_model(input_shape=(16, 16, 1), num_classes=5, width=8)
+    out = model.predict(np.full((2, 16, 16, 1), 255.0, np.float32), verbose=0)
+    assert out.shape == (2, 5)
+    np.testing.assert_allclose(out.sum(-1), 1.0, atol=1e-5)
+    assert model.inputs[0].name == "pixels"
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v3_small", "efficientnet_b0"])
+def test_backbones_build_with_random_weights_on_grayscale(name, tmp_path):
+    model = build_model(input_shape=(32, 32, 1), num_classes=3, model=name, weights=None)
+    assert model.get_layer("backbone") is not None
+    x = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 1)).astype(np.float32)
+    reference = model.predict(x, verbose=0)
+    assert reference.shape == (4, 3)
+    if name == "mobilenet_v3_small":  # one backbone through the converter keeps the suite fast
+        content = convert_tflite(export_saved_model(model, tmp_path / "sm"), "float32")
+        np.testing.assert_allclose(TFLiteRunner(content)(x), reference, atol=1e-4)
+
+
+def test_backbones_refuse_tiny_images():
+    with pytest.raises(ValueError, match="at least 32x32"):
+        build_model(input_shape=(16, 16, 1), num_classes=3, model="mobilenet_v3_small")
+
+
+def test_pretrained_weights_file_runs_the_two_phase_schedule(fast_options, tmp_path):
+    """A local weights file (here random, saved by the test) triggers frozen-head then fine-tune."""
+    backbone = keras.applications.MobileNetV3Small(include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg")
+    weights = tmp_path / "backbone.weights.h5"
+    backbone.save_weights(weights)
+    options = {**fast_options, "model": "mobilenet_v3_small", "image_size": 32, "epochs": 4,
+               "weights": str(weights), "quantize_variants": []}
+    run = train(get_solution("image-classification"), options)
+    with open(run / "history.csv") as f:
+        phases = [row["phase"] for row in csv.DictReader(f)]
+    assert phases == ["head", "finetune", "finetune", "finetune"]
+    model = keras.models.load_model(run / "model.keras")
+    frozen_bn = [l.trainable for l in model.get_layer("backbone").layers if isinstance(l, keras.layers.BatchNormalization)]
+    assert frozen_bn and not any(frozen_bn)

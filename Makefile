@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Real dataset copies beside a checkout (CI, developers); users keep their own data directory.
+ifneq ($(wildcard ../shared/datasets),)
 export SOLUTIONS_DATA_DIR ?= $(abspath ../shared/datasets)
+endif
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: bootstrap quickstart test test-slow bench clean
@@ -11,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 bootstrap: $(STAMP)
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV) || { echo "error: '$(PYTHON) -m venv' failed; on Debian/Ubuntu install python3-venv" >&2; exit 2; }
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)

@@ -1,0 +1,34 @@
+"""Acceptance on real data at default settings: `solutions train image-classification` on digits.
+
+Marked slow (about 2 minutes on 2 cores); `make test-slow` runs it.
+"""
+
+import json
+
+import pytest
+
+from common.cli import main
+
+
+@pytest.mark.slow
+def test_default_digits_run_meets_the_targets(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "image-classification", "--output", str(out)]) == 0
+    print(capsys.readouterr().out)
+    metrics = json.loads((out / "metrics.json").read_text())
+    config = json.loads((out / "config.json").read_text())
+
+    assert metrics["test"]["accuracy"] >= 0.98
+    assert config["seed"] == 42 and "stratified" in config["source"]["split"]
+    assert metrics["monitor"] == "val_loss"  # early stopping never sees the test split
+
+    export = metrics["export"]
+    assert export["saved_model"]["max_abs_diff"] <= 1e-5
+    assert export["float32"]["max_abs_diff"] <= 1e-4
+    assert export["int8"]["bytes"] <= 0.3 * export["float32"]["bytes"]
+    assert export["int8"]["test"]["accuracy"] >= metrics["test"]["accuracy"] - 0.01
+    assert metrics["pipeline_samples_per_second"] >= 3 * metrics["train_samples_per_second"]
+    for name in ("model.keras", "saved_model", "model.tflite", "model_float16.tflite", "model_dynamic.tflite",
+                 "model_int8.tflite", "config.json", "history.csv", "report.md", "training_curves.png",
+                 "confusion_matrix.png", "test_predictions.png"):
+        assert (out / name).exists(), name

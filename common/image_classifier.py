@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from common.catalogue import fingerprint_files
-from common.data import Split, Splits, stratified_split
+from common.data import Splits, stratified_split
 from common.errors import UserError
 from common.image_io import guess_channels, load_scan, read_image, resize_batch, scan_class_folders
 from common.metrics import classification_metrics, confusion, majority_baseline
@@ -70,7 +70,8 @@ class ImageClassifierSolution(Solution):
     def load_folder(self, root: str, options: dict[str, Any]) -> Splits:
         scan = scan_class_folders(root)
         size = self.image_size(options)
-        channels = guess_channels([p for p, _ in scan.files])
+        channels = options.get("channels") or guess_channels([p for p, _ in scan.files])
+        options["channels"] = channels  # pinned, so evaluating other folders feeds the same shape
         x, y = load_scan(scan, size, channels, reader=self.read_file)
         train, val, test = stratified_split(x, y, val_fraction=options["val_split"],
                                             test_fraction=options["test_split"], seed=options["seed"])
@@ -91,6 +92,7 @@ class ImageClassifierSolution(Solution):
         splits = self.load_folder(options["data"], options) if options.get("data") else \
             self.load_named(options["dataset"], options)
         size = self.image_size(options)
+        options["image_size"] = size  # recorded in config.json; evaluate/export reuse it
         for split in (splits.train, splits.val, splits.test):
             split.x = resize_batch(split.x, size)
         splits.source["image_shape"] = list(splits.train.x.shape[1:])
@@ -134,6 +136,10 @@ class ImageClassifierSolution(Solution):
     def write_artifacts(self, run: Run, splits: Splits, model) -> None:
         (run / "labels.txt").write_text("\n".join(splits.class_names) + "\n")
 
+    def pinned_options(self, config: dict[str, Any]) -> dict[str, Any]:
+        height, _, channels = config["source"]["image_shape"]
+        return {"image_size": height, "channels": channels}
+
     def check_compatible(self, run: Run, splits: Splits) -> None:
         labels = run_labels(run)
         if labels != splits.class_names:
@@ -166,7 +172,8 @@ solutions predict {run_path} image1.png --tflite              # the float32 TFLi
 ```
 Exported inputs are raw pixels (float32, 0-255, shape [batch, H, W, C] as in config.json
 `source.image_shape`); outputs are class probabilities in the order of `labels.txt`. The int8 TFLite
-model takes int8 inputs: quantize with its input scale and zero point (pixel - 128 for this model)."""
+model takes int8 inputs and gives int8 outputs: quantize with the input scale and zero point recorded in
+metrics.json (`export.int8.input_quantization`), dequantize with `output_quantization`."""
 
     def predict(self, run: Run, args: argparse.Namespace) -> None:
         if not args.inputs:

@@ -95,6 +95,10 @@ class Solution:
 
         return argmax_agreement(reference, other)
 
+    def pinned_options(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Options a trained model fixes (e.g. input shape) that other data must be read with."""
+        return {}
+
     def check_compatible(self, run: "Run", splits: "Splits") -> None:
         """Refuse to score a run on data whose labels mean something else."""
 

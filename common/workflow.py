@@ -161,6 +161,9 @@ def export_run(
         if flex:
             raise UserError(f"TFLite {variant} model contains Flex ops {flex}; it would not run on a device")
         results[variant] = entry(tfl(x_test), len(content), tfl.latency_ms(sample))
+        if np.issubdtype(tfl.input["dtype"], np.integer) and tfl.input["quantization"][0]:
+            results[variant]["input_quantization"] = [float(v) for v in tfl.input["quantization"]]
+            results[variant]["output_quantization"] = [float(v) for v in tfl.output["quantization"]]
     return results
 
 
@@ -174,6 +177,7 @@ def evaluate(run_path: str, overrides: dict[str, Any]) -> dict[str, Any]:
         options["dataset"] = None
     if overrides.get("dataset"):
         options["data"] = None
+    options.update(solution.pinned_options(config))
     solution.check_data_source(options)
     splits = solution.load_splits(options)
     solution.check_compatible(run, splits)

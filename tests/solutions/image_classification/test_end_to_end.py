@@ -37,3 +37,21 @@ def test_folder_with_bad_files_trains_and_predicts(tmp_path, capsys):
     assert main(["export", str(out), "--format", "tflite", "--quantize", "float16"]) == 0
     assert (out / "model_float16.tflite").exists()
     assert "float16" in json.loads((out / "metrics.json").read_text())["export"]
+
+
+def test_evaluate_on_a_folder_uses_the_runs_input_shape(trained_run, tmp_path, capsys):
+    """A digits run (16x16 grayscale) scored on RGB PNGs of other sizes named like its classes."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    for label in range(10):
+        folder = tmp_path / "rgb" / str(label)
+        folder.mkdir(parents=True)
+        for i, img in enumerate(digits.images[digits.target == label][:8]):
+            gray = (img * 255 / 16).astype("uint8")
+            Image.fromarray(gray).convert("RGB").resize((24, 24)).save(folder / f"{i}.png")
+    assert main(["evaluate", str(trained_run.path), "--data", str(tmp_path / "rgb")]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["dataset"].startswith("folder:") and result["test_size"] > 0
+    assert 0.0 <= result["test"]["accuracy"] <= 1.0

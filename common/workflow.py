@@ -14,7 +14,8 @@ from common.data import Splits
 from common.errors import UserError
 from common.plots import training_curves
 from common.report import write_report
-from common.rundir import Run, finish_run, new_run_path, open_finished, package_versions, resume_run, start_run
+from common.rundir import Run, check_free, finish_run, new_run_path, open_finished, package_versions, resume_run, start_run
+from common.runtime import make_deterministic
 from common.solution import Solution, get_solution
 from common.training import best_epoch, fit_phases
 
@@ -38,11 +39,18 @@ def train(
         solution.check_data_source(options)
         label = options.get("dataset") or Path(options["data"]).name
         final = new_run_path(solution.name, label, options.get("output"))
-        run = start_run(final)
+        check_free(final)
         saved = None
 
-    keras.utils.set_random_seed(options["seed"])
+    make_deterministic(options["seed"])
     splits = solution.load_splits(options)
+    if saved is not None and saved["source"].get("fingerprint") != splits.source.get("fingerprint"):
+        raise UserError(f"the data changed since {run.path} started (fingerprint differs); start a new run")
+    for reason, count in splits.source.get("skipped", {}).items():
+        if count:
+            print(f"Skipped {count} file(s): {reason.replace('_', ' ')}")
+    print(f"Data: {splits.source.get('name')} - " + ", ".join(f"{k} {v}" for k, v in splits.sizes().items()))
+    model = solution.build_model(options, splits)  # may resolve options (e.g. weights it could not fetch)
     config = {
         "domain": solution.name,
         "options": options,
@@ -53,16 +61,10 @@ def train(
         "class_names": splits.class_names,
         "versions": package_versions(),
     }
-    if saved is not None and saved["source"].get("fingerprint") != splits.source.get("fingerprint"):
-        raise UserError(f"the data changed since {run.path} started (fingerprint differs); start a new run")
-    for reason, count in splits.source.get("skipped", {}).items():
-        if count:
-            print(f"Skipped {count} file(s): {reason.replace('_', ' ')}")
-    print(f"Data: {splits.source.get('name')} - " + ", ".join(f"{k} {v}" for k, v in splits.sizes().items()))
-
-    model = solution.build_model(options, splits)  # may resolve options (e.g. weights it could not fetch)
-    if saved is None:
+    if saved is None:  # the run directory appears only once data and model are known to work
+        run = start_run(final)
         run.write_json("config.json", config)
+
     train_ds, val_ds = solution.training_datasets(splits, options)
     steps = int(np.ceil(len(splits.train) / options["batch_size"]))
     timing_path = run / "checkpoints" / "timing.json"
@@ -74,6 +76,9 @@ def train(
             run=run, monitor=solution.monitor, mode=solution.monitor_mode, patience=options["patience"],
             steps_per_epoch=steps, extra_callbacks=extra_callbacks,
         )
+    except KeyboardInterrupt:
+        print(f"\nInterrupted. Continue with: solutions train {solution.name} --output {final} --resume")
+        raise
     finally:
         timing_path.parent.mkdir(exist_ok=True)
         timing_path.write_text(json.dumps({"seconds": spent + time.perf_counter() - start}))

@@ -67,3 +67,23 @@ def test_finished_run_has_the_contracted_files_and_keys(trained_run):
     assert config["seed"] == 0 and "seed 0" in config["source"]["split"] and config["source"]["fingerprint"]
     report = (trained_run.path / "report.md").read_text()
     assert "confusion_matrix.png" in report and "int8" in report and "solutions predict" in report
+
+
+def test_data_that_fails_to_load_leaves_no_run_directory(fast_options, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    import solutions.image_classification.data as data
+
+    monkeypatch.setattr(data, "CIFAR10", replace(data.CIFAR10, url="http://127.0.0.1:9/cifar-10-python.tar.gz"))
+    options = {**fast_options, "dataset": "cifar10", "data_dir": str(tmp_path / "offline")}
+    with pytest.raises(UserError, match="cifar-10-python.tar.gz"):
+        train(SOLUTION, options)
+    assert not list(tmp_path.glob("run*"))
+
+
+def test_same_seed_same_run(fast_options, tmp_path):
+    options = {**fast_options, "epochs": 2, "quantize_variants": []}
+    first = train(SOLUTION, {**options, "output": str(tmp_path / "a")})
+    second = train(SOLUTION, {**options, "output": str(tmp_path / "b")})
+    assert (first.path / "history.csv").read_text() == (second.path / "history.csv").read_text()
+    assert first.read_json("metrics.json")["test"] == second.read_json("metrics.json")["test"]

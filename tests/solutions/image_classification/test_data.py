@@ -65,7 +65,12 @@ def test_cifar10_tarball(tmp_path):
     assert splits.train.x.shape[1:] == (32, 32, 3) and splits.class_names[0] == "airplane"
 
 
-def test_missing_named_dataset_offline_is_clear(tmp_path):
+def test_missing_named_dataset_offline_is_clear(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    import solutions.image_classification.data as data
+
+    monkeypatch.setattr(data, "CIFAR100", replace(data.CIFAR100, url="http://127.0.0.1:9/cifar-100-python.tar.gz"))
     with pytest.raises(UserError, match="cifar-100-python.tar.gz"):
         load_dataset("cifar100", {**OPTS, "data_dir": tmp_path / "empty"})
 

@@ -16,7 +16,7 @@ from common.cli import main as cli
 from common.solution import all_solutions
 
 COLUMNS = ["domain", "dataset", "metric", "value", "train s", "train samples/s", "pipeline samples/s",
-           "float32 KiB", "int8 KiB", "int8/float32", "int8 delta", "float32 max|diff|", "int8 ms"]
+           "float32 KiB", "int8 KiB", "int8/float32", "int8 delta", "float32 max abs diff", "int8 ms"]
 
 
 def bench_row(domain: str, headline: str, run: Path) -> list:

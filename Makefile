@@ -7,7 +7,6 @@ STAMP  := $(VENV)/.installed
 ifneq ($(wildcard ../shared/datasets),)
 export SOLUTIONS_DATA_DIR ?= $(abspath ../shared/datasets)
 endif
-export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: bootstrap quickstart test test-slow bench clean
 

@@ -13,7 +13,7 @@ import numpy as np
 from common.catalogue import fingerprint_files
 from common.data import Splits, stratified_split
 from common.errors import UserError
-from common.image_io import guess_channels, load_scan, read_image, resize_batch, scan_class_folders
+from common.image_io import IMAGE_SUFFIXES, guess_channels, load_scan, read_image, resize_batch, scan_class_folders
 from common.metrics import classification_metrics, confusion, majority_baseline
 from common.rundir import Run
 from common.solution import Solution
@@ -29,6 +29,8 @@ class ImageClassifierSolution(Solution):
     headline_metric = "accuracy"
     # Datasets whose labels survive a horizontal mirror (digits and letters do not).
     flip_safe: frozenset[str] = frozenset()
+    # File types a class folder may hold (a domain may read more, e.g. DICOM).
+    file_suffixes: frozenset[str] = frozenset(IMAGE_SUFFIXES)
 
     # --- options -----------------------------------------------------------------------------
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -57,7 +59,7 @@ class ImageClassifierSolution(Solution):
 
     def check_data_source(self, options: dict[str, Any]) -> None:
         if options.get("data"):
-            scan_class_folders(options["data"])
+            scan_class_folders(options["data"], set(self.file_suffixes))
         elif not self.known_dataset(options["dataset"]):
             known = ", ".join(d.name for d in self.datasets)
             raise UserError(f"unknown dataset {options['dataset']!r} for {self.name}; known: {known}, tfds:<name>, or --data FOLDER")
@@ -68,7 +70,7 @@ class ImageClassifierSolution(Solution):
         raise UserError(f"unknown dataset {name!r}")
 
     def load_folder(self, root: str, options: dict[str, Any]) -> Splits:
-        scan = scan_class_folders(root)
+        scan = scan_class_folders(root, set(self.file_suffixes))
         size = self.image_size(options)
         channels = options.get("channels") or guess_channels([p for p, _ in scan.files])
         options["channels"] = channels  # pinned, so evaluating other folders feeds the same shape
@@ -88,9 +90,42 @@ class ImageClassifierSolution(Solution):
         """Decode one image file (a domain may accept more formats, e.g. DICOM)."""
         return read_image(path, size, channels)
 
+    def load_tfds(self, name: str, options: dict[str, Any]) -> Splits:
+        """A TFDS image dataset; its own validation/test splits are kept when it has them."""
+        from common.catalogue import data_dir, fingerprint_arrays
+        from common.data import Split, split_off_validation
+        from common.image_io import load_tfds_images
+
+        parts, classes = load_tfds_images(name, data_dir(options.get("data_dir")), self.image_size(options))
+        seed, val_fraction = options["seed"], options["val_split"]
+        if "train" in parts and "test" in parts:
+            train, test = Split(*parts["train"]), Split(*parts["test"])
+            if "validation" in parts:
+                val, rule = Split(*parts["validation"]), "TFDS train/validation/test"
+            else:
+                train, val = split_off_validation(train, val_fraction=val_fraction, seed=seed)
+                rule = f"TFDS test; validation {val_fraction:.0%} of train, seed {seed}"
+        else:
+            x = np.concatenate([p[0] for p in parts.values()])
+            y = np.concatenate([p[1] for p in parts.values()])
+            train, val, test = stratified_split(x, y, val_fraction=val_fraction,
+                                                test_fraction=options["test_split"], seed=seed)
+            rule = f"stratified split of all TFDS splits, seed {seed}"
+        return Splits(train, val, test, classes, source={
+            "name": f"tfds:{name}", "fingerprint": fingerprint_arrays(train.x, val.x, test.x), "split": rule,
+        })
+
     def load_splits(self, options: dict[str, Any]) -> Splits:
-        splits = self.load_folder(options["data"], options) if options.get("data") else \
-            self.load_named(options["dataset"], options)
+        if options.get("data"):
+            splits = self.load_folder(options["data"], options)
+        elif options["dataset"].startswith("tfds:"):
+            splits = self.load_tfds(options["dataset"][5:], options)
+        else:
+            splits = self.load_named(options["dataset"], options)
+        return self._resize(splits, options)
+
+    def _resize(self, splits: Splits, options: dict[str, Any]) -> Splits:
+        """Bring every split to the model's input size (recorded as `image_shape`)."""
         size = self.image_size(options)
         options["image_size"] = size  # recorded in config.json; evaluate/export reuse it
         for split in (splits.train, splits.val, splits.test):
@@ -145,10 +180,18 @@ class ImageClassifierSolution(Solution):
         if labels != splits.class_names:
             raise UserError(f"the data's classes {splits.class_names[:10]} differ from the run's {labels[:10]}")
 
+    def predicted_classes(self, y_score: np.ndarray, run: Run) -> np.ndarray:
+        """The class the run's decision rule picks (arg-max unless a domain stores a threshold)."""
+        return y_score.argmax(-1)
+
+    def agreement(self, reference: np.ndarray, other: np.ndarray, run: Run) -> float:
+        """Same decision under the run's rule (the stored threshold where there is one)."""
+        return float(np.mean(self.predicted_classes(reference, run) == self.predicted_classes(other, run)))
+
     def plots(self, run: Run, splits: Splits, y_score: np.ndarray) -> list[str]:
         from common.plots import confusion_matrix_plot, image_grid
 
-        pred = y_score.argmax(-1)
+        pred = self.predicted_classes(y_score, run)
         names = splits.class_names
         confusion_matrix_plot(confusion(splits.test.y, pred, len(names)), names, run / "confusion_matrix.png")
         wrong = np.flatnonzero(pred != splits.test.y)[:12]
@@ -180,19 +223,23 @@ metrics.json (`export.int8.input_quantization`), dequantize with `output_quantiz
             raise UserError("give one or more image files to predict")
         labels = run_labels(run)
         height, _, channels = run.config["source"]["image_shape"]
-        images, names = [], []
-        for item in args.inputs:
-            path = Path(item)
-            if not path.is_file():
-                raise UserError(f"{path} is not a file")
-            images.append(self.read_file(path, height, channels))
-            names.append(str(path))
-        x = np.stack(images).astype(np.float32)
+        x, names = self.read_inputs(args.inputs, height, channels)
         probs = predict_with(run, x, tflite=args.tflite)
         k = max(1, min(args.top_k, len(labels)))
         for name, p in zip(names, probs):
             top = np.argsort(p)[::-1][:k]
             print(name + ": " + ", ".join(f"{labels[i]} {p[i]:.3f}" for i in top))
+
+    def read_inputs(self, inputs: list[str], size: int, channels: int) -> tuple[np.ndarray, list[str]]:
+        """The files named on the command line, decoded to the model's input shape."""
+        images, names = [], []
+        for item in inputs:
+            path = Path(item)
+            if not path.is_file():
+                raise UserError(f"{path} is not a file")
+            images.append(self.read_file(path, size, channels))
+            names.append(str(path))
+        return np.stack(images).astype(np.float32), names
 
 
 def run_labels(run: Run) -> list[str]:
@@ -213,5 +260,5 @@ def predict_with(run: Run, x: np.ndarray, *, tflite: bool) -> np.ndarray:
     import_tensorflow()
     import keras
 
-    model = keras.models.load_model(run / "model.keras")
+    model = keras.models.load_model(run / "model.keras", compile=False)
     return np.asarray(model.predict(x, verbose=0))

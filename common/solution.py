@@ -79,6 +79,14 @@ class Solution:
 
         return [Phase("main", options["epochs"], options["learning_rate"])]
 
+    def fit_options(self, splits: "Splits", options: dict[str, Any]) -> dict[str, Any]:
+        """Extra `model.fit` arguments (e.g. class weights from the training split)."""
+        return {}
+
+    def finalize_model(self, model: "keras.Model", splits: "Splits", run: "Run", options: dict[str, Any]) -> "keras.Model":
+        """After training, before saving: e.g. calibration fitted on the validation split."""
+        return model
+
     def model_inputs(self, split: "Split") -> "np.ndarray":
         """What the exported model takes for a split (raw inputs, as float32 by default)."""
         import numpy as np
@@ -89,7 +97,7 @@ class Solution:
         """Single samples from the training data that calibrate int8 quantization."""
         raise NotImplementedError
 
-    def agreement(self, reference: "np.ndarray", other: "np.ndarray") -> float:
+    def agreement(self, reference: "np.ndarray", other: "np.ndarray", run: "Run") -> float:
         """How often an exported model gives the same answer as Keras."""
         from common.metrics import argmax_agreement
 
@@ -132,7 +140,7 @@ class Solution:
 
 _REGISTRY: dict[str, Solution] = {}
 # Domain packages that register themselves on import; later domains add a line here.
-DOMAIN_MODULES: tuple[str, ...] = ("solutions.image_classification",)
+DOMAIN_MODULES: tuple[str, ...] = ("solutions.image_classification", "solutions.medical_imaging")
 
 
 def register(solution_cls: type[Solution]) -> type[Solution]:

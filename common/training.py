@@ -108,6 +108,7 @@ def fit_phases(
     patience: int,
     steps_per_epoch: int,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+    fit_kwargs: dict | None = None,
 ) -> list[dict[str, float]]:
     """Train through `phases`, resuming where a previous process stopped. Returns the epoch log."""
     ckpt = run / "checkpoints"
@@ -144,7 +145,7 @@ def fit_phases(
             *extra_callbacks,
         ]
         model.fit(train_ds, validation_data=val_ds, epochs=phase.epochs, callbacks=callbacks,
-                  verbose=verbose, shuffle=False)  # the pipeline shuffles, seeded
+                  verbose=verbose, shuffle=False, **(fit_kwargs or {}))  # the pipeline shuffles, seeded
         model.save_weights(done_weights)
     return _combined_history(run, phases)
 

@@ -75,6 +75,7 @@ def train(
             model, solution.compile, train_ds, val_ds, solution.phases(model, options),
             run=run, monitor=solution.monitor, mode=solution.monitor_mode, patience=options["patience"],
             steps_per_epoch=steps, extra_callbacks=extra_callbacks,
+            fit_kwargs=solution.fit_options(splits, options),
         )
     except KeyboardInterrupt:
         print(f"\nInterrupted. Continue with: solutions train {solution.name} --output {final} --resume")
@@ -85,6 +86,7 @@ def train(
     train_seconds = json.loads(timing_path.read_text())["seconds"]
     pipeline_rate = _pipeline_rate(train_ds)
 
+    model = solution.finalize_model(model, splits, run, options)
     model.save(run / "model.keras")
     solution.write_artifacts(run, splits, model)
     y_score = predict_keras(model, solution.model_inputs(splits.test))
@@ -144,7 +146,7 @@ def export_run(
         return {
             "bytes": size,
             "max_abs_diff": float(np.max(np.abs(output - reference))),
-            "agreement": solution.agreement(reference, output),
+            "agreement": solution.agreement(reference, output, run),
             "latency_ms": round(latency, 4),
             "test": solution.test_metrics(y_true, output, run),
         }
@@ -186,7 +188,7 @@ def evaluate(run_path: str, overrides: dict[str, Any]) -> dict[str, Any]:
     solution.check_data_source(options)
     splits = solution.load_splits(options)
     solution.check_compatible(run, splits)
-    model = keras.models.load_model(run / "model.keras")
+    model = keras.models.load_model(run / "model.keras", compile=False)
     y_score = predict_keras(model, solution.model_inputs(splits.test))
     return {
         "run": str(run.path),
@@ -204,7 +206,7 @@ def export(run_path: str, *, formats: str, quantize: str) -> dict[str, dict]:
     options = config["options"]
     solution.check_data_source(options)
     splits = solution.load_splits(options)
-    model = keras.models.load_model(run / "model.keras")
+    model = keras.models.load_model(run / "model.keras", compile=False)
     variants: list[str] = []
     if formats in ("tflite", "all"):
         variants = ["float32"] + ([] if quantize == "none" else

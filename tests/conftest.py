@@ -10,7 +10,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("SOLUTIONS_DATA_DIR", str(ROOT.parent / "shared" / "datasets"))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 FAST = dict(epochs=2, batch_size=64, learning_rate=3e-3, patience=10, seed=0, val_split=0.15, test_split=0.15,
             data_dir=None, image_size=16, augment="light", flip=None, model="resnet", width=8, depth=1,

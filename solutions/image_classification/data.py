@@ -18,7 +18,6 @@ import numpy as np
 from common.catalogue import RemoteFile, data_dir, fetch, fingerprint_arrays, fingerprint_files
 from common.data import Split, Splits, split_off_validation, stratified_split
 from common.errors import UserError
-from common.image_io import load_tfds_images
 
 KERAS_DATASETS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 MNIST = RemoteFile("mnist/mnist.npz", KERAS_DATASETS + "mnist.npz",
@@ -45,8 +44,6 @@ def load_dataset(name: str, options: dict[str, Any]) -> Splits:
     """Splits of a named dataset at native resolution, uint8 NHWC."""
     if name == "digits":
         return load_digits(options)
-    if name.startswith("tfds:"):
-        return load_tfds(name[5:], options)
     loaders = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist,
                "cifar10": load_cifar10, "cifar100": load_cifar100}
     if name not in loaders:
@@ -143,29 +140,3 @@ def load_cifar100(directory: Path, name: str):
     train, test = members["train"], members["test"]
     return ((_cifar_images(train), np.asarray(train[b"fine_labels"], np.int32)),
             (_cifar_images(test), np.asarray(test[b"fine_labels"], np.int32)), classes, [path])
-
-
-def load_tfds(name: str, options: dict[str, Any]) -> Splits:
-    """A TFDS image dataset; its own validation/test splits are kept when it has them."""
-    size = options.get("image_size") or 64
-    parts, classes = load_tfds_images(name, data_dir(options.get("data_dir")), size)
-    seed, val_fraction = options["seed"], options["val_split"]
-    if "train" in parts and "test" in parts:
-        train = Split(*parts["train"])
-        test = Split(*parts["test"])
-        if "validation" in parts:
-            val = Split(*parts["validation"])
-            rule = "TFDS train/validation/test"
-        else:
-            train, val = split_off_validation(train, val_fraction=val_fraction, seed=seed)
-            rule = f"TFDS test; validation {val_fraction:.0%} of train, seed {seed}"
-    else:
-        x = np.concatenate([p[0] for p in parts.values()])
-        y = np.concatenate([p[1] for p in parts.values()])
-        train, val, test = stratified_split(x, y, val_fraction=val_fraction,
-                                            test_fraction=options["test_split"], seed=seed)
-        rule = f"stratified split of all TFDS splits, seed {seed}"
-    all_x = [train.x, val.x, test.x]
-    return Splits(train, val, test, classes, source={
-        "name": f"tfds:{name}", "fingerprint": fingerprint_arrays(*all_x), "split": rule,
-    })

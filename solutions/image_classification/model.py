@@ -1,12 +1,14 @@
-"""Image classifiers: a residual CNN trained from scratch (default) and keras.applications backbones.
+"""Image classifiers: the shared residual CNN (default) and keras.applications backbones.
 
 Every model takes raw pixels (0-255, as the exported model will) and rescales inside, and ends in
-a float32 softmax. No augmentation or other training-only layer is part of the graph.
+the shared float32 softmax head. No augmentation or other training-only layer is in the graph.
 """
 
 from __future__ import annotations
 
 import keras
+
+from common.vision_models import classifier_head, residual_cnn
 
 BACKBONES = {
     "mobilenet_v3_small": keras.applications.MobileNetV3Small,
@@ -36,50 +38,6 @@ def build_model(
     raise ValueError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
 
 
-def _residual_block(x, filters: int, stride: int, bn_momentum: float):
-    shortcut = x
-    y = keras.layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
-    y = keras.layers.BatchNormalization(momentum=bn_momentum)(y)
-    y = keras.layers.ReLU()(y)
-    y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
-    y = keras.layers.BatchNormalization(momentum=bn_momentum)(y)
-    if stride != 1 or shortcut.shape[-1] != filters:
-        shortcut = keras.layers.Conv2D(filters, 1, strides=stride, use_bias=False)(shortcut)
-        shortcut = keras.layers.BatchNormalization(momentum=bn_momentum)(shortcut)
-    return keras.layers.ReLU()(keras.layers.Add()([y, shortcut]))
-
-
-def residual_cnn(
-    input_shape: tuple[int, int, int],
-    num_classes: int,
-    *,
-    width: int,
-    depth: int,
-    stages: int,
-    dropout: float,
-    bn_momentum: float,
-) -> keras.Model:
-    """A small ResNet: a 3x3 stem, `stages` stages of `depth` residual blocks doubling the width
-    and halving the resolution, global average pooling, dropout and a softmax.
-
-    BatchNorm momentum defaults to 0.9 (not 0.99): on a few thousand images there are only a few
-    hundred steps, too few for slow moving averages to settle (see PITFALLS.md).
-    """
-    inputs = keras.Input(shape=input_shape, name="pixels")
-    x = keras.layers.Rescaling(1.0 / 255)(inputs)
-    x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
-    x = keras.layers.BatchNormalization(momentum=bn_momentum)(x)
-    x = keras.layers.ReLU()(x)
-    for stage in range(stages):
-        for block in range(depth):
-            stride = 2 if stage > 0 and block == 0 else 1
-            x = _residual_block(x, width * 2**stage, stride, bn_momentum)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    x = keras.layers.Dropout(dropout)(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
-    return keras.Model(inputs, outputs, name="resnet")
-
-
 def transfer_model(
     name: str,
     input_shape: tuple[int, int, int],
@@ -97,12 +55,10 @@ def transfer_model(
         raise ValueError(f"{name} needs images of at least 32x32 (got {height}x{width}); pass --image-size 32 or more")
     inputs = keras.Input(shape=input_shape, name="pixels")
     x = keras.layers.Concatenate(name="gray_to_rgb")([inputs] * 3) if channels == 1 else inputs
-    backbone = BACKBONES[name](include_top=False, weights=weights, input_shape=(height, width, 3), pooling="avg")
+    backbone = BACKBONES[name](include_top=False, weights=weights, input_shape=(height, width, 3), pooling=None)
     backbone.name = "backbone"
-    x = backbone(x)
-    x = keras.layers.Dropout(dropout)(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
-    return keras.Model(inputs, outputs, name=name)
+    features = keras.layers.Identity(name="features")(backbone(x))
+    return keras.Model(inputs, classifier_head(features, num_classes, dropout=dropout), name=name)
 
 
 def freeze_backbone(model: keras.Model) -> None:

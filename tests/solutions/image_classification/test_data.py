@@ -73,12 +73,3 @@ def test_missing_named_dataset_offline_is_clear(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "CIFAR100", replace(data.CIFAR100, url="http://127.0.0.1:9/cifar-100-python.tar.gz"))
     with pytest.raises(UserError, match="cifar-100-python.tar.gz"):
         load_dataset("cifar100", {**OPTS, "data_dir": tmp_path / "empty"})
-
-
-def test_tfds_dataset(tmp_path):
-    import tensorflow_datasets as tfds
-
-    with tfds.testing.mock_data(num_examples=200):
-        splits = load_dataset("tfds:mnist", {**OPTS, "data_dir": tmp_path, "image_size": 28})
-    assert splits.train.x.shape[1:] == (28, 28, 1) and len(splits.class_names) == 10
-    assert splits.sizes()["test"] > 0 and splits.source["name"] == "tfds:mnist"

@@ -1,0 +1,88 @@
+"""Vision building blocks every image domain shares: a residual CNN trunk and a classifier head.
+
+The head is `logits -> temperature (Rescaling 1/T) -> softmax`, with the last spatial feature map
+named `features`: calibration swaps the temperature in after training (`with_temperature`) and
+Grad-CAM reads `features` and `logits`, for any trunk. Plain Keras layers only, backend-neutral.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+
+def residual_block(x, filters: int, stride: int, bn_momentum: float):
+    shortcut = x
+    y = keras.layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
+    y = keras.layers.BatchNormalization(momentum=bn_momentum)(y)
+    y = keras.layers.ReLU()(y)
+    y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
+    y = keras.layers.BatchNormalization(momentum=bn_momentum)(y)
+    if stride != 1 or shortcut.shape[-1] != filters:
+        shortcut = keras.layers.Conv2D(filters, 1, strides=stride, use_bias=False)(shortcut)
+        shortcut = keras.layers.BatchNormalization(momentum=bn_momentum)(shortcut)
+    return keras.layers.Add()([y, shortcut])
+
+
+def residual_trunk(inputs, *, width: int, depth: int, stages: int, bn_momentum: float):
+    """Raw pixels -> `features` map: a 3x3 stem, then `stages` stages of `depth` residual blocks
+    that double the width and halve the resolution.
+
+    BatchNorm momentum 0.9 by default (not Keras' 0.99): a few thousand images give only a few
+    hundred steps, too few for slow moving averages to settle (PITFALLS.md: AUC 0.5 otherwise).
+    """
+    x = keras.layers.Rescaling(1.0 / 255)(inputs)
+    x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
+    x = keras.layers.BatchNormalization(momentum=bn_momentum)(x)
+    x = keras.layers.ReLU()(x)
+    for stage in range(stages):
+        for block in range(depth):
+            stride = 2 if stage > 0 and block == 0 else 1
+            x = residual_block(x, width * 2**stage, stride, bn_momentum)
+            last = stage == stages - 1 and block == depth - 1
+            x = keras.layers.ReLU(name="features" if last else None)(x)
+    return x
+
+
+def classifier_head(features, num_classes: int, *, dropout: float, initial_bias: np.ndarray | None = None):
+    """Pool, dropout, `logits`, `temperature` (1 until calibrated), `probabilities` (float32)."""
+    x = keras.layers.GlobalAveragePooling2D()(features)
+    x = keras.layers.Dropout(dropout)(x)
+    bias = "zeros" if initial_bias is None else keras.initializers.Constant(np.asarray(initial_bias, np.float32))
+    logits = keras.layers.Dense(num_classes, bias_initializer=bias, dtype="float32", name="logits")(x)
+    return _calibrated_softmax(logits, 1.0)
+
+
+def _calibrated_softmax(logits, temperature: float):
+    scaled = keras.layers.Rescaling(1.0 / temperature, dtype="float32", name="temperature")(logits)
+    return keras.layers.Softmax(dtype="float32", name="probabilities")(scaled)
+
+
+def residual_cnn(
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    *,
+    width: int = 32,
+    depth: int = 1,
+    stages: int = 3,
+    dropout: float = 0.2,
+    bn_momentum: float = 0.9,
+    initial_bias: np.ndarray | None = None,
+    name: str = "resnet",
+) -> keras.Model:
+    """A small ResNet classifier on raw pixels (0-255)."""
+    inputs = keras.Input(shape=input_shape, name="pixels")
+    features = residual_trunk(inputs, width=width, depth=depth, stages=stages, bn_momentum=bn_momentum)
+    outputs = classifier_head(features, num_classes, dropout=dropout, initial_bias=initial_bias)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def with_temperature(model: keras.Model, temperature: float) -> keras.Model:
+    """The same weights with `softmax(logits / T)`: calibration folded into the exported graph."""
+    outputs = _calibrated_softmax(model.get_layer("logits").output, float(temperature))
+    return keras.Model(model.inputs, outputs, name=model.name)
+
+
+def logits_model(model: keras.Model) -> keras.Model:
+    """inputs -> logits, for fitting a temperature or computing class scores."""
+    return keras.Model(model.inputs, model.get_layer("logits").output)

@@ -24,8 +24,8 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{self.prog}: {message}")
 
 
-def _add_train_options(parser: argparse.ArgumentParser, default_dataset: str) -> None:
-    d = TRAIN_DEFAULTS
+def _add_train_options(parser: argparse.ArgumentParser, default_dataset: str, overrides: dict) -> None:
+    d = {**TRAIN_DEFAULTS, **overrides}
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--dataset", default=None, help=f"a named dataset (default: {default_dataset})")
     src.add_argument("--data", default=None, help="your own data (see the README for the layout)")
@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     domains = train.add_subparsers(dest="domain", required=True, parser_class=_Parser)
     for solution in all_solutions():
         sub = domains.add_parser(solution.name, help=solution.summary)
-        _add_train_options(sub, solution.default_dataset)
+        _add_train_options(sub, solution.default_dataset, solution.train_defaults)
         solution.add_arguments(sub)
 
     evaluate = verbs.add_parser("evaluate", help="score a run's model on its test split (or other data)")

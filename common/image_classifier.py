@@ -31,6 +31,7 @@ class ImageClassifierSolution(Solution):
     flip_safe: frozenset[str] = frozenset()
     # File types a class folder may hold (a domain may read more, e.g. DICOM).
     file_suffixes: frozenset[str] = frozenset(IMAGE_SUFFIXES)
+    default_dropout: float = 0.2
 
     # --- options -----------------------------------------------------------------------------
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -40,6 +41,12 @@ class ImageClassifierSolution(Solution):
                             help="augmentation strength, applied in the input pipeline only")
         parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
                             help="random horizontal flips (default: only for datasets where a mirror keeps the label)")
+        parser.add_argument("--model", choices=self.models, default=self.default_model)
+        parser.add_argument("--width", type=int, default=32, help="filters of the first residual stage")
+        parser.add_argument("--depth", type=int, default=1, help="residual blocks per stage")
+        parser.add_argument("--dropout", type=float, default=self.default_dropout)
+        parser.add_argument("--bn-momentum", type=float, default=None,
+                            help="BatchNorm moving-average momentum (default: averages about one epoch of batches)")
 
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--top-k", type=int, default=3, help="how many labels to print per image")
@@ -133,6 +140,18 @@ class ImageClassifierSolution(Solution):
         splits.source["image_shape"] = list(splits.train.x.shape[1:])
         return splits
 
+    def bn_momentum(self, splits: Splits, options: dict[str, Any]) -> float:
+        """BatchNorm statistics averaged over about one epoch: 1 - 1/steps, within [0.9, 0.99].
+
+        Keras' 0.99 needs hundreds of steps to settle (a small dataset's eval-mode model can output
+        a constant, PITFALLS.md); 0.9 on a large dataset follows the last ~10 augmented batches and
+        makes validation metrics jump from epoch to epoch.
+        """
+        if options.get("bn_momentum"):
+            return float(options["bn_momentum"])
+        steps = max(1, int(np.ceil(len(splits.train) / options["batch_size"])))
+        return float(np.clip(1 - 1 / steps, 0.9, 0.99))
+
     def flip(self, options: dict[str, Any]) -> bool:
         if options.get("flip") is not None:
             return bool(options["flip"])
@@ -152,7 +171,7 @@ class ImageClassifierSolution(Solution):
         from common.pipeline import make_dataset, representative_samples
 
         ds = make_dataset(splits.train.x, splits.train.y, batch_size=32, training=True, seed=0)
-        return representative_samples(ds, limit=200)
+        return representative_samples(ds, limit=500)
 
     # --- training ----------------------------------------------------------------------------
     def compile(self, model, optimizer) -> None:

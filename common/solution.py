@@ -48,6 +48,8 @@ class Solution:
     monitor_mode: ClassVar[str] = "min"
     # Headline test metric for summaries and the benchmark table.
     headline_metric: ClassVar[str]
+    # Overrides of the CLI's training defaults (epochs, batch_size, learning_rate, patience, ...).
+    train_defaults: ClassVar[dict[str, Any]] = {}
 
     # --- options -----------------------------------------------------------------------------
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -82,6 +84,10 @@ class Solution:
     def fit_options(self, splits: "Splits", options: dict[str, Any]) -> dict[str, Any]:
         """Extra `model.fit` arguments (e.g. class weights from the training split)."""
         return {}
+
+    def epoch_callbacks(self, splits: "Splits", options: dict[str, Any]) -> list:
+        """Callbacks that add validation metrics to the epoch logs (they run before early stopping)."""
+        return []
 
     def finalize_model(self, model: "keras.Model", splits: "Splits", run: "Run", options: dict[str, Any]) -> "keras.Model":
         """After training, before saving: e.g. calibration fitted on the validation split."""

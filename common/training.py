@@ -108,9 +108,14 @@ def fit_phases(
     patience: int,
     steps_per_epoch: int,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+    metric_callbacks: Sequence[keras.callbacks.Callback] = (),
     fit_kwargs: dict | None = None,
 ) -> list[dict[str, float]]:
-    """Train through `phases`, resuming where a previous process stopped. Returns the epoch log."""
+    """Train through `phases`, resuming where a previous process stopped. Returns the epoch log.
+
+    `metric_callbacks` add validation metrics to the epoch logs; they run first, so the log,
+    checkpoint and early stopping see them.
+    """
     ckpt = run / "checkpoints"
     ckpt.mkdir(exist_ok=True)
     verbose = 1 if sys.stdout.isatty() else 2
@@ -131,6 +136,7 @@ def fit_phases(
         best_so_far = (min(past) if mode == "min" else max(past)) if past else None
         compile_model(model, make_optimizer(phase.learning_rate, phase.epochs * steps_per_epoch))
         callbacks = [
+            *metric_callbacks,
             keras.callbacks.CSVLogger(str(history_path), append=True),
             keras.callbacks.BackupAndRestore(str(backup_dir)),
             keras.callbacks.ModelCheckpoint(

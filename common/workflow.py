@@ -75,6 +75,7 @@ def train(
             model, solution.compile, train_ds, val_ds, solution.phases(model, options),
             run=run, monitor=solution.monitor, mode=solution.monitor_mode, patience=options["patience"],
             steps_per_epoch=steps, extra_callbacks=extra_callbacks,
+            metric_callbacks=solution.epoch_callbacks(splits, options),
             fit_kwargs=solution.fit_options(splits, options),
         )
     except KeyboardInterrupt:

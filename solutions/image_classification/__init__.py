@@ -33,10 +33,6 @@ class ImageClassification(ImageClassifierSolution):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         super().add_arguments(parser)
-        parser.add_argument("--model", choices=self.models, default=self.default_model)
-        parser.add_argument("--width", type=int, default=32, help="filters of the first resnet stage")
-        parser.add_argument("--depth", type=int, default=1, help="residual blocks per resnet stage")
-        parser.add_argument("--dropout", type=float, default=0.2)
         parser.add_argument("--weights", default="imagenet",
                             help="backbone weights: imagenet (downloaded when possible), none, or a local .h5 file")
 
@@ -55,7 +51,7 @@ class ImageClassification(ImageClassifierSolution):
         return load_dataset(name, options)
 
     def build_model(self, options: dict[str, Any], splits):
-        from solutions.image_classification.model import BACKBONES, build_model
+        from solutions.image_classification.model import BACKBONES
 
         weights = options.get("weights", "none")
         if options["model"] in BACKBONES and weights == "imagenet":
@@ -73,7 +69,7 @@ class ImageClassification(ImageClassifierSolution):
         return build_model(
             input_shape=tuple(splits.train.x.shape[1:]), num_classes=len(splits.class_names),
             model=options["model"], width=options["width"], depth=options["depth"],
-            dropout=options["dropout"], weights=weights,
+            dropout=options["dropout"], bn_momentum=self.bn_momentum(splits, options), weights=weights,
         )
 
     def phases(self, model, options: dict[str, Any]):

@@ -38,6 +38,7 @@ def test_multiclass_medmnist_file_gives_multiclass_metrics(tmp_path, capsys):
     assert decision["threshold"] is None and decision["rule"] == "arg-max" and decision["temperature"] > 0
     assert set(metrics["test"]) >= {"auc", "accuracy", "sensitivity", "specificity", "threshold", "ece"}
     assert metrics["test"]["threshold"] is None and 0 <= metrics["test"]["auc"] <= 1
+    assert metrics["monitor"] == "val_auc" and "val_auc" in (out / "history.csv").read_text().splitlines()[0]
     assert (out / "labels.txt").read_text().split() == ["class_0", "class_1", "class_2"]
     for plot in ("roc_pr.png", "reliability.png", "gradcam.png", "confusion_matrix.png"):
         assert (out / plot).exists()
@@ -52,9 +53,11 @@ def test_dicom_folder_trains_predicts_and_explains(tmp_path, pneumonia, capsys):
     write_dicom(root / "normal" / "report.dcm", None)  # no pixel data: skipped and counted
     out = tmp_path / "run"
     assert main(["train", "medical-imaging", "--data", str(root), "--image-size", "28", "--quantize", "none",
-                 "--output", str(out), *FAST]) == 0
+                 "--target-sensitivity", "0.9", "--output", str(out), *FAST]) == 0
     printed = capsys.readouterr().out
     assert "Skipped 1 file(s): corrupt" in printed
+    decision = json.loads((out / "decision.json").read_text())
+    assert decision["rule"] == "validation sensitivity >= 0.9" and decision["positive_class"] == "pneumonia"
     report = (out / "report.md").read_text()
     assert "Not for clinical use" in report and "Youden" in report
 

@@ -1,0 +1,30 @@
+"""Acceptance on PneumoniaMNIST at default settings (about 11 minutes on 2 cores): `make test-slow`."""
+
+import json
+import time
+
+import pytest
+
+from common.cli import main
+
+
+@pytest.mark.slow
+def test_default_pneumoniamnist_run_meets_the_targets(tmp_path, capsys):
+    out = tmp_path / "run"
+    start = time.perf_counter()
+    assert main(["train", "medical-imaging", "--output", str(out)]) == 0
+    wall = time.perf_counter() - start
+    print(capsys.readouterr().out)
+    metrics = json.loads((out / "metrics.json").read_text())
+    test = metrics["test"]
+    print(f"wall {wall:.0f} s; test {test}")
+
+    assert wall <= 15 * 60
+    assert metrics["sizes"] == {"train": 4708, "val": 524, "test": 624}  # the publisher's split
+    assert test["auc"] >= 0.97 and test["accuracy"] >= 0.90
+    assert test["ece"] < test["ece_uncalibrated"]
+    export = metrics["export"]
+    assert export["float32"]["max_abs_diff"] <= 1e-4
+    assert export["int8"]["test"]["auc"] >= test["auc"] - 0.01
+    decision = json.loads((out / "decision.json").read_text())
+    assert decision["rule"] == "Youden's J" and decision["threshold"] == test["threshold"]

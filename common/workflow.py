@@ -12,6 +12,7 @@ import numpy as np
 from common import export as ex
 from common.data import Splits
 from common.errors import UserError
+from common.pipeline import measure_throughput
 from common.plots import training_curves
 from common.report import write_report
 from common.rundir import Run, check_free, finish_run, new_run_path, open_finished, package_versions, resume_run, start_run
@@ -85,7 +86,7 @@ def train(
         timing_path.parent.mkdir(exist_ok=True)
         timing_path.write_text(json.dumps({"seconds": spent + time.perf_counter() - start}))
     train_seconds = json.loads(timing_path.read_text())["seconds"]
-    pipeline_rate = _pipeline_rate(train_ds)
+    pipeline_rate = measure_throughput(train_ds)  # the input pipeline alone, augmentation included
 
     model = solution.finalize_model(model, splits, run, options)
     model.save(run / "model.keras")
@@ -114,13 +115,6 @@ def train(
     run = finish_run(run, final)
     print_summary(solution, run, metrics)
     return run
-
-
-def _pipeline_rate(train_ds) -> float:
-    """Samples/s the training pipeline (augmentation included) delivers with no model attached."""
-    from common.pipeline import measure_throughput
-
-    return measure_throughput(train_ds)
 
 
 def predict_keras(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:

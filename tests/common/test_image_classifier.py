@@ -25,3 +25,18 @@ def test_flips_only_where_the_label_survives_a_mirror():
     assert solution.flip({"dataset": "cifar10", "flip": None})
     assert solution.flip({"dataset": "digits", "flip": True})
     assert not solution.flip({"dataset": None, "data": "/x", "flip": None})
+
+
+def test_batchnorm_momentum_averages_about_one_epoch():
+    from common.data import Split, Splits
+
+    solution = get_solution("image-classification")
+
+    def splits(n):
+        part = Split(np.zeros((n, 2, 2, 1), np.uint8), np.zeros(n, np.int32))
+        return Splits(part, part, part, ["a", "b"])
+
+    assert solution.bn_momentum(splits(640), {"batch_size": 64}) == 0.9  # 10 steps: the floor
+    assert abs(solution.bn_momentum(splits(64 * 40), {"batch_size": 64}) - 0.975) < 1e-9
+    assert solution.bn_momentum(splits(64 * 500), {"batch_size": 64}) == 0.99  # the ceiling
+    assert solution.bn_momentum(splits(640), {"batch_size": 64, "bn_momentum": 0.8}) == 0.8

@@ -81,10 +81,10 @@ def _list() -> None:
 
     for s in all_solutions():
         print(f"{s.name}: {s.summary}")
-        print(f"  datasets: " + ", ".join(d.name + (" (default)" if d.name == s.default_dataset else "") for d in s.datasets))
+        print("  datasets: " + ", ".join(d.name + (" (default)" if d.name == s.default_dataset else "") for d in s.datasets))
         for d in s.datasets:
             print(f"    {d.name:<16} {d.description}")
-        print(f"  models:   " + ", ".join(m + (" (default)" if m == s.default_model else "") for m in s.models))
+        print("  models:   " + ", ".join(m + (" (default)" if m == s.default_model else "") for m in s.models))
 
 
 def _train(args: argparse.Namespace) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -51,3 +53,10 @@ def trained_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("shared") / "run"
     options = {**FAST, "dataset": "digits", "data": None, "output": str(out)}
     return train(get_solution("image-classification"), options)
+
+
+def run_cli(*args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
+    """`python -m solutions ...` in a fresh process, as a user runs it."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "solutions", *args], capture_output=True, text=True, env=env,
+                          timeout=timeout, cwd=ROOT)

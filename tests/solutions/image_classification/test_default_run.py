@@ -7,14 +7,15 @@ import json
 
 import pytest
 
-from common.cli import main
+from tests.conftest import run_cli
 
 
 @pytest.mark.slow
-def test_default_digits_run_meets_the_targets(tmp_path, capsys):
+def test_default_digits_run_meets_the_targets(tmp_path):
     out = tmp_path / "run"
-    assert main(["train", "image-classification", "--output", str(out)]) == 0
-    print(capsys.readouterr().out)
+    result = run_cli("train", "image-classification", "--output", str(out))
+    print(result.stdout)
+    assert result.returncode == 0, result.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     config = json.loads((out / "config.json").read_text())
 

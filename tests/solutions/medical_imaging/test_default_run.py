@@ -5,16 +5,17 @@ import time
 
 import pytest
 
-from common.cli import main
+from tests.conftest import run_cli
 
 
 @pytest.mark.slow
-def test_default_pneumoniamnist_run_meets_the_targets(tmp_path, capsys):
+def test_default_pneumoniamnist_run_meets_the_targets(tmp_path):
     out = tmp_path / "run"
     start = time.perf_counter()
-    assert main(["train", "medical-imaging", "--output", str(out)]) == 0
+    result = run_cli("train", "medical-imaging", "--output", str(out))
     wall = time.perf_counter() - start
-    print(capsys.readouterr().out)
+    print(result.stdout)
+    assert result.returncode == 0, result.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     test = metrics["test"]
     print(f"wall {wall:.0f} s; test {test}")

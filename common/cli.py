@@ -91,12 +91,9 @@ def _train(args: argparse.Namespace) -> None:
     from common.solution import get_solution
 
     solution = get_solution(args.domain)
-    options = {k: v for k, v in vars(args).items() if k not in ("verb", "domain", "resume", "no_export")}
+    options = {k: v for k, v in vars(args).items() if k not in ("verb", "domain", "resume")}
     if not options.get("data") and not options.get("dataset"):
         options["dataset"] = solution.default_dataset
-    quantize = options.pop("quantize")
-    options["quantize_variants"] = [] if args.no_export else (
-        ["float32"] + ([] if quantize == "none" else ["float16", "dynamic", "int8"] if quantize == "all" else [quantize]))
     if options["epochs"] < 1 or options["batch_size"] < 1:
         raise UserError("--epochs and --batch-size must be at least 1")
     if not args.resume:

@@ -207,7 +207,7 @@ class ImageClassifierSolution(Solution):
         """Same decision under the run's rule (the stored threshold where there is one)."""
         return float(np.mean(self.predicted_classes(reference, run) == self.predicted_classes(other, run)))
 
-    def plots(self, run: Run, splits: Splits, y_score: np.ndarray) -> list[str]:
+    def plots(self, run: Run, splits: Splits, y_score: np.ndarray, model) -> list[str]:
         from common.plots import confusion_matrix_plot, image_grid
 
         pred = self.predicted_classes(y_score, run)

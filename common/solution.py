@@ -126,7 +126,7 @@ class Solution:
     def write_artifacts(self, run: "Run", splits: "Splits", model: "keras.Model") -> None:
         """Write what inference needs beside the model (labels, vocabulary, id maps)."""
 
-    def plots(self, run: "Run", splits: "Splits", y_score: "np.ndarray") -> list[str]:
+    def plots(self, run: "Run", splits: "Splits", y_score: "np.ndarray", model: "keras.Model") -> list[str]:
         """Write the domain's PNG plots into the run; return their file names."""
         return []
 

@@ -105,10 +105,13 @@ def train(
         "best_epoch": best_epoch(rows, solution.monitor, solution.monitor_mode),
         "monitor": solution.monitor,
     }
-    variants = options.get("quantize_variants", list(ex.TFLITE_VARIANTS))
-    metrics["export"] = export_run(solution, run, model, splits, variants=variants) if variants else {}
+    if options.get("no_export"):
+        metrics["export"] = {}
+    else:
+        variants = ex.tflite_variants(options.get("quantize", "all"))
+        metrics["export"] = export_run(solution, run, model, splits, variants=variants)
     plots = [training_curves(rows, run / "training_curves.png").name] if rows else []
-    plots += solution.plots(run, splits, y_score)
+    plots += solution.plots(run, splits, y_score, model)
     write_report(run, title=solution.report_title(splits), metrics=metrics, config=config, plots=plots,
                  usage=solution.usage(final), notes=solution.report_notes(splits))
     run.write_json("metrics.json", metrics)
@@ -202,10 +205,7 @@ def export(run_path: str, *, formats: str, quantize: str) -> dict[str, dict]:
     solution.check_data_source(options)
     splits = solution.load_splits(options)
     model = keras.models.load_model(run / "model.keras", compile=False)
-    variants: list[str] = []
-    if formats in ("tflite", "all"):
-        variants = ["float32"] + ([] if quantize == "none" else
-                                  [v for v in ex.TFLITE_VARIANTS[1:] if quantize in ("all", v)])
+    variants = ex.tflite_variants(quantize) if formats in ("tflite", "all") else []
     results = export_run(solution, run, model, splits, saved_model=formats in ("saved_model", "all"),
                          variants=variants)
     metrics = run.read_json("metrics.json")

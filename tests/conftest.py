@@ -15,7 +15,7 @@ os.environ.setdefault("SOLUTIONS_DATA_DIR", str(ROOT.parent / "shared" / "datase
 
 FAST = dict(epochs=2, batch_size=64, learning_rate=3e-3, patience=10, seed=0, val_split=0.15, test_split=0.15,
             data_dir=None, image_size=16, augment="light", flip=None, model="resnet", width=8, depth=1,
-            dropout=0.1, weights="none", quantize_variants=["float32", "int8"])
+            dropout=0.1, weights="none", quantize="int8", no_export=False)
 
 
 @pytest.fixture

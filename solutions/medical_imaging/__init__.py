@@ -170,18 +170,15 @@ class MedicalImaging(ImageClassifierSolution):
 
         return decide(y_score, run.read_json("decision.json")["threshold"])
 
-    def plots(self, run: Run, splits, y_score: np.ndarray) -> list[str]:
+    def plots(self, run: Run, splits, y_score: np.ndarray, model) -> list[str]:
         from common.calibration import uncalibrated
         from solutions.medical_imaging.plots import gradcam_grid, reliability_diagram, roc_pr_curves
 
-        names = super().plots(run, splits, y_score)
+        names = super().plots(run, splits, y_score, model)
         decision = run.read_json("decision.json")
         roc_pr_curves(splits.test.y, y_score, splits.class_names, decision["threshold"], run / "roc_pr.png")
         reliability_diagram(splits.test.y, uncalibrated(y_score, decision["temperature"]), y_score,
                             run / "reliability.png")
-        import keras
-
-        model = keras.models.load_model(run / "model.keras", compile=False)
         gradcam_grid(model, splits.test.x, splits.test.y, self.predicted_classes(y_score, run),
                      splits.class_names, run / "gradcam.png")
         return names + ["roc_pr.png", "reliability.png", "gradcam.png"]

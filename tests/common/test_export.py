@@ -51,3 +51,11 @@ def test_flex_ops_fail_by_name(tmp_path):
 def test_int8_needs_representative_data(small_model_dir):
     with pytest.raises(ExportError, match="representative"):
         convert_tflite(small_model_dir[1], "int8")
+
+
+def test_quantize_option_maps_to_variants():
+    from common.export import tflite_variants
+
+    assert tflite_variants("none") == ["float32"]
+    assert tflite_variants("int8") == ["float32", "int8"]
+    assert tflite_variants("all") == ["float32", "float16", "dynamic", "int8"]

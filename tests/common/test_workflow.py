@@ -31,7 +31,7 @@ def _epochs(run_path):
 
 
 def test_interrupted_run_resumes_to_the_same_number_of_epochs(fast_options, tmp_path):
-    options = {**fast_options, "epochs": 4, "quantize_variants": []}
+    options = {**fast_options, "epochs": 4, "no_export": True}
     reference = train(SOLUTION, {**options, "output": str(tmp_path / "reference")})
     assert _epochs(reference.path) == [1, 2, 3, 4]
 
@@ -82,7 +82,7 @@ def test_data_that_fails_to_load_leaves_no_run_directory(fast_options, tmp_path,
 
 
 def test_same_seed_same_run(fast_options, tmp_path):
-    options = {**fast_options, "epochs": 2, "quantize_variants": []}
+    options = {**fast_options, "epochs": 2, "no_export": True}
     first = train(SOLUTION, {**options, "output": str(tmp_path / "a")})
     second = train(SOLUTION, {**options, "output": str(tmp_path / "b")})
     assert (first.path / "history.csv").read_text() == (second.path / "history.csv").read_text()

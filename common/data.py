@@ -12,8 +12,12 @@ from common.errors import UserError
 
 @dataclass
 class Split:
+    """Model inputs `x`, labels `y`, and `raw` inputs as a user gives them when `x` is derived from
+    them (texts a vocabulary turned into token ids)."""
+
     x: np.ndarray
     y: np.ndarray
+    raw: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.y)
@@ -29,6 +33,8 @@ class Splits:
     class_names: list[str]
     # dataset name, fingerprint, split rule, skipped-file counts: copied into config.json.
     source: dict[str, Any] = field(default_factory=dict)
+    # what was fitted on the training split and ships with the model (e.g. a vocabulary)
+    fitted: dict[str, Any] = field(default_factory=dict)
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
@@ -66,3 +72,25 @@ def split_off_validation(train: Split, *, val_fraction: float, seed: int) -> tup
     except ValueError as exc:  # too few examples per class for a stratified split
         raise UserError(f"cannot carve a validation split out of {len(idx)} training examples: {exc}") from None
     return Split(train.x[tr], train.y[tr]), Split(train.x[va], train.y[va])
+
+
+def kfold_split(
+    y: np.ndarray, *, folds: int, fold: int, val_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices (train, val, test) of fold `fold` (1-based) of a seeded stratified K-fold split.
+
+    The test part is the fold; validation (for early stopping) is carved, stratified, out of the
+    other K-1 folds, so no fold's test texts influence its model in any way.
+    """
+    from sklearn.model_selection import StratifiedKFold, train_test_split
+
+    if not 2 <= folds <= len(y):
+        raise UserError(f"--cv {folds}: need 2 <= K <= {len(y)} (the number of examples)")
+    if not 1 <= fold <= folds:
+        raise UserError(f"fold {fold} is not in 1..{folds}")
+    smallest = int(np.bincount(y)[np.bincount(y) > 0].min())
+    if smallest < folds:
+        raise UserError(f"--cv {folds}: the rarest class has only {smallest} examples, fewer than the folds")
+    rest, test = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))[fold - 1]
+    train, val = train_test_split(rest, test_size=val_fraction, stratify=y[rest], random_state=seed)
+    return train, val, test

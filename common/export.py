@@ -47,6 +47,25 @@ def export_saved_model(model, path: Path) -> Path:
     return path
 
 
+def export_fixed_batch(model, path: Path, *, batch: int | None) -> Path:
+    """A SavedModel of `model` whose serving signature has batch dimension `batch` (None: any).
+
+    Recurrent layers convert to TFLite builtin ops (a WHILE loop) only with a fixed batch; with a
+    dynamic one the converter needs the Flex TensorListReserve op (tensorflow/tensorflow#62849).
+    """
+    import keras
+
+    if path.exists():
+        shutil.rmtree(path)
+    spec = tf.TensorSpec((batch, *model.input_shape[1:]), model.inputs[0].dtype, name=model.inputs[0].name)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serve", lambda x: model(x, training=False), input_signature=[spec])
+    with stderr_silenced():
+        archive.write_out(str(path), verbose=False)
+    return path
+
+
 def convert_tflite(
     saved_model_dir: Path,
     variant: str,
@@ -58,7 +77,8 @@ def convert_tflite(
 
     int8 is full-integer quantization calibrated on `representative` (single samples, as the
     converter wants; tensorflow/tensorflow#47027); with `integer_io` its float inputs and outputs
-    become int8 too, as microcontrollers and NPUs need.
+    become int8 too, as microcontrollers and NPUs need. Integer inputs (token or item ids) keep
+    their type: ids are indices, not values to quantize.
     """
     if variant not in TFLITE_VARIANTS:
         raise ExportError(f"unknown TFLite variant {variant!r}; choose from {', '.join(TFLITE_VARIANTS)}")
@@ -71,7 +91,7 @@ def convert_tflite(
     if variant == "int8":
         if representative is None or len(representative) == 0:
             raise ExportError("int8 quantization needs representative samples from the training data")
-        samples = representative.astype(np.float32)
+        samples = representative if np.issubdtype(representative.dtype, np.integer) else representative.astype(np.float32)
 
         def generator():
             for sample in samples:
@@ -79,7 +99,7 @@ def convert_tflite(
 
         converter.representative_dataset = generator
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        if integer_io:
+        if integer_io and samples.dtype == np.float32:
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
     try:
@@ -143,8 +163,9 @@ class TFLiteRunner:
         step = chunk if self.dynamic_batch else self._batch
         return np.concatenate([self._invoke(x[i : i + step]) for i in range(0, len(x), step)])
 
-    def latency_ms(self, sample: np.ndarray, repeats: int = 50) -> float:
-        return median_latency_ms(lambda: self._invoke(sample[None]), repeats)
+    def latency_ms(self, one: np.ndarray, repeats: int = 50) -> float:
+        """Median time of one call on `one`, a batch of a single input."""
+        return median_latency_ms(lambda: self._invoke(one), repeats)
 
 
 def median_latency_ms(call: Callable[[], object], repeats: int = 50, warmup: int = 5) -> float:
@@ -165,17 +186,19 @@ class SavedModelRunner:
     def __init__(self, path: Path):
         self.loaded = tf.saved_model.load(str(path))
         self.serve = self.loaded.signatures["serving_default"]
-        self._input_name = list(self.serve.structured_input_signature[1])[0]
+        self._input_name, spec = next(iter(self.serve.structured_input_signature[1].items()))
+        self._dtype = spec.dtype  # float32 pixels, int32 ids or raw strings
 
     def _call(self, x: np.ndarray) -> np.ndarray:
-        out = self.serve(**{self._input_name: tf.constant(x, dtype=tf.float32)})
+        values = list(x) if self._dtype == tf.string else x
+        out = self.serve(**{self._input_name: tf.constant(values, dtype=self._dtype)})
         return np.asarray(next(iter(out.values())))
 
     def __call__(self, x: np.ndarray, *, chunk: int = 256) -> np.ndarray:
         return np.concatenate([self._call(x[i : i + chunk]) for i in range(0, len(x), chunk)])
 
-    def latency_ms(self, sample: np.ndarray, repeats: int = 50) -> float:
-        return median_latency_ms(lambda: self._call(sample[None]), repeats)
+    def latency_ms(self, one: np.ndarray, repeats: int = 50) -> float:
+        return median_latency_ms(lambda: self._call(one), repeats)
 
 
 def dir_bytes(path: Path) -> int:

@@ -14,19 +14,14 @@ from common.catalogue import fingerprint_files
 from common.data import Splits, stratified_split
 from common.errors import UserError
 from common.image_io import IMAGE_SUFFIXES, guess_channels, load_scan, read_image, resize_batch, scan_class_folders
-from common.metrics import classification_metrics, confusion, majority_baseline
+from common.classifier import ClassifierSolution, run_labels
 from common.rundir import Run
-from common.solution import Solution
 
 AUGMENT_CHOICES = ("none", "light", "strong")
 
 
-class ImageClassifierSolution(Solution):
+class ImageClassifierSolution(ClassifierSolution):
     """A Solution for "which class is this image": raw uint8 pixels in, class probabilities out."""
-
-    monitor = "val_loss"
-    monitor_mode = "min"
-    headline_metric = "accuracy"
     # Datasets whose labels survive a horizontal mirror (digits and letters do not).
     flip_safe: frozenset[str] = frozenset()
     # File types a class folder may hold (a domain may read more, e.g. DICOM).
@@ -173,46 +168,17 @@ class ImageClassifierSolution(Solution):
         ds = make_dataset(splits.train.x, splits.train.y, batch_size=32, training=True, seed=0)
         return representative_samples(ds, limit=500)
 
-    # --- training ----------------------------------------------------------------------------
-    def compile(self, model, optimizer) -> None:
-        import keras
-
-        model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(),
-                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-
     # --- evaluation and outputs --------------------------------------------------------------
-    def test_metrics(self, y_true: np.ndarray, y_score: np.ndarray, run: Run) -> dict[str, float]:
-        return classification_metrics(y_true, y_score)
-
-    def baselines(self, splits: Splits) -> dict[str, dict[str, float]]:
-        return {"majority_class": majority_baseline(splits.train.y, splits.test.y, len(splits.class_names))}
-
-    def write_artifacts(self, run: Run, splits: Splits, model) -> None:
-        (run / "labels.txt").write_text("\n".join(splits.class_names) + "\n")
-
-    def pinned_options(self, config: dict[str, Any]) -> dict[str, Any]:
-        height, _, channels = config["source"]["image_shape"]
+    def pinned_options(self, run: Run) -> dict[str, Any]:
+        height, _, channels = run.config["source"]["image_shape"]
         return {"image_size": height, "channels": channels}
 
-    def check_compatible(self, run: Run, splits: Splits) -> None:
-        labels = run_labels(run)
-        if labels != splits.class_names:
-            raise UserError(f"the data's classes {splits.class_names[:10]} differ from the run's {labels[:10]}")
-
-    def predicted_classes(self, y_score: np.ndarray, run: Run) -> np.ndarray:
-        """The class the run's decision rule picks (arg-max unless a domain stores a threshold)."""
-        return y_score.argmax(-1)
-
-    def agreement(self, reference: np.ndarray, other: np.ndarray, run: Run) -> float:
-        """Same decision under the run's rule (the stored threshold where there is one)."""
-        return float(np.mean(self.predicted_classes(reference, run) == self.predicted_classes(other, run)))
-
     def plots(self, run: Run, splits: Splits, y_score: np.ndarray, model) -> list[str]:
-        from common.plots import confusion_matrix_plot, image_grid
+        from common.plots import image_grid
 
         pred = self.predicted_classes(y_score, run)
         names = splits.class_names
-        confusion_matrix_plot(confusion(splits.test.y, pred, len(names)), names, run / "confusion_matrix.png")
+        self.confusion_plot(run, splits, y_score)
         wrong = np.flatnonzero(pred != splits.test.y)[:12]
         right = np.flatnonzero(pred == splits.test.y)[: 24 - len(wrong)]
         shown = np.concatenate([wrong, right])
@@ -259,10 +225,6 @@ metrics.json (`export.int8.input_quantization`), dequantize with `output_quantiz
             images.append(self.read_file(path, size, channels))
             names.append(str(path))
         return np.stack(images).astype(np.float32), names
-
-
-def run_labels(run: Run) -> list[str]:
-    return (run / "labels.txt").read_text().splitlines()
 
 
 def predict_with(run: Run, x: np.ndarray, *, tflite: bool) -> np.ndarray:

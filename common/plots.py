@@ -78,3 +78,25 @@ def image_grid(
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def cv_folds_plot(cv: dict, metric: str, path: Path) -> Path:
+    """The headline metric of every cross-validation fold, with the mean and +/- one std."""
+    folds = [r["fold"] for r in cv["per_fold"]]
+    values = [r.get(metric, np.nan) for r in cv["per_fold"]]
+    mean, std = cv["summary"][metric]["mean"], cv["summary"][metric]["std"]
+    fig, ax = plt.subplots(figsize=(max(4, 0.6 * len(folds) + 2), 3.6))
+    ax.bar(folds, values, color=["tab:orange" if f == 1 else "tab:blue" for f in folds])
+    ax.axhline(mean, color="black", label=f"mean {mean:.4f}")
+    ax.axhspan(mean - std, mean + std, color="grey", alpha=0.2, label=f"+/- std {std:.4f}")
+    low = min(values) - 2 * max(std, 0.005)
+    ax.set_ylim(max(0.0, low), min(1.0, max(values) + 2 * max(std, 0.005)) if max(values) <= 1 else None)
+    ax.set_xticks(folds)
+    ax.set_xlabel("fold (1 = the exported model)")
+    ax.set_ylabel(f"test {metric}")
+    ax.set_title(f"{cv['folds']}-fold cross-validation")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

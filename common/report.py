@@ -36,7 +36,17 @@ def write_report(run: Run, *, title: str, metrics: dict, config: dict, plots: li
         _table(["metric", "model", *metrics.get("baselines", {})],
                [[m, v, *(b.get(m, "") for b in metrics.get("baselines", {}).values())] for m, v in test.items()]),
     ]
+    cv = metrics.get("cross_validation")
+    if cv:
+        parts += ["", f"## {cv['folds']}-fold cross-validation (test fold of each)", "",
+                  _table(["metric", "mean", "std", "min", "max"],
+                         [[m, s["mean"], s["std"], s["min"], s["max"]] for m, s in cv["summary"].items()])]
+    checks = metrics.get("checks")
+    if checks:
+        parts += ["", "## Checks", "", *(f"- {k}: {v}" for k, v in checks.items())]
     export = metrics.get("export", {})
+    skipped = {name: e["skipped"] for name, e in export.items() if "skipped" in e}
+    export = {name: e for name, e in export.items() if "skipped" not in e}
     if export:
         metric_names = list(test)
         parts += [
@@ -49,6 +59,7 @@ def write_report(run: Run, *, title: str, metrics: dict, config: dict, plots: li
                   *(e["test"].get(m, "") for m in metric_names)] for name, e in export.items()],
             ),
         ]
+        parts += [f"- {name} not built: {why}" for name, why in skipped.items()]
     if notes:
         parts += ["", "## Notes", "", *(f"- {n}" for n in notes)]
     if plots:

@@ -94,10 +94,33 @@ class Solution:
         return model
 
     def model_inputs(self, split: "Split") -> "np.ndarray":
-        """What the exported model takes for a split (raw inputs, as float32 by default)."""
+        """What the Keras and TFLite models take for a split (raw inputs, as float32 by default)."""
         import numpy as np
 
         return split.x.astype(np.float32)
+
+    def serving_inputs(self, split: "Split") -> "np.ndarray":
+        """What the SavedModel takes (the same as the Keras model, unless it carries preprocessing)."""
+        return self.model_inputs(split)
+
+    def export_saved_model(self, model: "keras.Model", path: Path, splits: "Splits") -> Path:
+        """Write the serving SavedModel (a domain may wrap the model, e.g. with its vocabulary)."""
+        from common.export import export_saved_model
+
+        return export_saved_model(model, path)
+
+    def tflite_source(self, model: "keras.Model", saved_model_dir: Path, workdir: Path) -> Path:
+        """The SavedModel the TFLite files are converted from (by default the serving one)."""
+        return saved_model_dir
+
+    def load_model(self, run: "Run") -> "keras.Model":
+        import keras
+
+        return keras.models.load_model(run / "model.keras", compile=False)
+
+    def run_checks(self, run: "Run", splits: "Splits", model: "keras.Model") -> dict[str, Any]:
+        """Extra consistency checks recorded in metrics.json under `checks` (e.g. tokenizer parity)."""
+        return {}
 
     def representative_samples(self, splits: "Splits") -> "np.ndarray":
         """Single samples from the training data that calibrate int8 quantization."""
@@ -109,8 +132,8 @@ class Solution:
 
         return argmax_agreement(reference, other)
 
-    def pinned_options(self, config: dict[str, Any]) -> dict[str, Any]:
-        """Options a trained model fixes (e.g. input shape) that other data must be read with."""
+    def pinned_options(self, run: "Run") -> dict[str, Any]:
+        """Options a trained model fixes (input shape, vocabulary) that other data must be read with."""
         return {}
 
     def check_compatible(self, run: "Run", splits: "Splits") -> None:
@@ -146,7 +169,7 @@ class Solution:
 
 _REGISTRY: dict[str, Solution] = {}
 # Domain packages that register themselves on import; later domains add a line here.
-DOMAIN_MODULES: tuple[str, ...] = ("solutions.image_classification", "solutions.medical_imaging")
+DOMAIN_MODULES: tuple[str, ...] = ("solutions.image_classification", "solutions.medical_imaging", "solutions.sentiment")
 
 
 def register(solution_cls: type[Solution]) -> type[Solution]:

@@ -13,7 +13,7 @@ from common import export as ex
 from common.data import Splits
 from common.errors import UserError
 from common.pipeline import measure_throughput
-from common.plots import training_curves
+from common.plots import cv_folds_plot, training_curves
 from common.report import write_report
 from common.rundir import Run, check_free, finish_run, new_run_path, open_finished, package_versions, resume_run, start_run
 from common.runtime import make_deterministic
@@ -47,9 +47,10 @@ def train(
     splits = solution.load_splits(options)
     if saved is not None and saved["source"].get("fingerprint") != splits.source.get("fingerprint"):
         raise UserError(f"the data changed since {run.path} started (fingerprint differs); start a new run")
+    unit = splits.source.get("skipped_unit", "file(s)")
     for reason, count in splits.source.get("skipped", {}).items():
         if count:
-            print(f"Skipped {count} file(s): {reason.replace('_', ' ')}")
+            print(f"Skipped {count} {unit}: {reason.replace('_', ' ')}")
     print(f"Data: {splits.source.get('name')} - " + ", ".join(f"{k} {v}" for k, v in splits.sizes().items()))
     model = solution.build_model(options, splits)  # may resolve options (e.g. weights it could not fetch)
     config = {
@@ -66,19 +67,11 @@ def train(
         run = start_run(final)
         run.write_json("config.json", config)
 
-    train_ds, val_ds = solution.training_datasets(splits, options)
-    steps = int(np.ceil(len(splits.train) / options["batch_size"]))
     timing_path = run / "checkpoints" / "timing.json"
     spent = json.loads(timing_path.read_text())["seconds"] if timing_path.exists() else 0.0
     start = time.perf_counter()
     try:
-        rows = fit_phases(
-            model, solution.compile, train_ds, val_ds, solution.phases(model, options),
-            run=run, monitor=solution.monitor, mode=solution.monitor_mode, patience=options["patience"],
-            steps_per_epoch=steps, extra_callbacks=extra_callbacks,
-            metric_callbacks=solution.epoch_callbacks(splits, options),
-            fit_kwargs=solution.fit_options(splits, options),
-        )
+        train_ds, rows = _fit(solution, model, splits, options, run, extra_callbacks)
     except KeyboardInterrupt:
         print(f"\nInterrupted. Continue with: solutions train {solution.name} --output {final} --resume")
         raise
@@ -105,12 +98,23 @@ def train(
         "best_epoch": best_epoch(rows, solution.monitor, solution.monitor_mode),
         "monitor": solution.monitor,
     }
+    if options.get("cv"):
+        try:
+            metrics["cross_validation"] = cross_validate(solution, options, run, metrics["test"])
+        except KeyboardInterrupt:
+            print(f"\nInterrupted. Continue with: solutions train {solution.name} --output {final} --resume")
+            raise
+    checks = solution.run_checks(run, splits, model)
+    if checks:
+        metrics["checks"] = checks
     if options.get("no_export"):
         metrics["export"] = {}
     else:
         variants = ex.tflite_variants(options.get("quantize", "all"))
         metrics["export"] = export_run(solution, run, model, splits, variants=variants)
     plots = [training_curves(rows, run / "training_curves.png").name] if rows else []
+    if "cross_validation" in metrics:
+        plots.append(cv_folds_plot(metrics["cross_validation"], solution.headline_metric, run / "cv_folds.png").name)
     plots += solution.plots(run, splits, y_score, model)
     write_report(run, title=solution.report_title(splits), metrics=metrics, config=config, plots=plots,
                  usage=solution.usage(final), notes=solution.report_notes(splits))
@@ -118,6 +122,59 @@ def train(
     run = finish_run(run, final)
     print_summary(solution, run, metrics)
     return run
+
+
+def _fit(solution: Solution, model: keras.Model, splits: Splits, options: dict[str, Any], run: Run,
+         extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> tuple[Any, list[dict]]:
+    """The domain's pipelines and phases through the shared resumable training loop."""
+    train_ds, val_ds = solution.training_datasets(splits, options)
+    steps = int(np.ceil(len(splits.train) / options["batch_size"]))
+    rows = fit_phases(
+        model, solution.compile, train_ds, val_ds, solution.phases(model, options),
+        run=run, monitor=solution.monitor, mode=solution.monitor_mode, patience=options["patience"],
+        steps_per_epoch=steps, extra_callbacks=extra_callbacks,
+        metric_callbacks=solution.epoch_callbacks(splits, options),
+        fit_kwargs=solution.fit_options(splits, options),
+    )
+    return train_ds, rows
+
+
+def cross_validate(solution: Solution, options: dict[str, Any], run: Run, fold1: dict[str, float]) -> dict[str, Any]:
+    """`--cv K`: folds 2..K trained and scored like the run's own model (fold 1), then summarised.
+
+    Each fold fits its own vocabulary/statistics on its own training part and stops early on a
+    validation part carved from it. Finished folds are kept under cv/foldNN/, so --resume
+    continues with the next one.
+    """
+    folds = int(options["cv"])
+    per_fold = [{"fold": 1, **fold1}]
+    for fold in range(2, folds + 1):
+        sub = Run(run / "cv" / f"fold{fold:02d}")
+        if (sub / "result.json").exists():
+            per_fold.append(sub.read_json("result.json"))
+            continue
+        sub.path.mkdir(parents=True, exist_ok=True)
+        print(f"\nCross-validation fold {fold}/{folds}")
+        fold_options = {**options, "fold": fold}
+        make_deterministic(options["seed"])
+        splits = solution.load_splits(fold_options)
+        model = solution.build_model(fold_options, splits)
+        _, rows = _fit(solution, model, splits, fold_options, sub)
+        model = solution.finalize_model(model, splits, sub, fold_options)
+        y_score = predict_keras(model, solution.model_inputs(splits.test))
+        result = {"fold": fold, **solution.test_metrics(splits.test.y, y_score, sub), "epochs": len(rows)}
+        print(f"Fold {fold}: " + ", ".join(f"{k} {v:.4f}" for k, v in result.items() if isinstance(v, float)))
+        sub.write_json("result.json", result)
+        per_fold.append(result)
+        keras.backend.clear_session()  # the next fold's model starts from a clean graph
+    names = [k for k, v in fold1.items() if isinstance(v, (int, float)) and v is not None]
+    summary = {}
+    for name in names:
+        values = np.array([r[name] for r in per_fold if r.get(name) is not None], dtype=float)
+        summary[name] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+                         "min": float(values.min()), "max": float(values.max())}
+    return {"folds": folds, "summary": summary, "per_fold": per_fold,
+            "note": "fold 1 is the exported model; every fold's test part is used once"}
 
 
 def predict_keras(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -135,9 +192,9 @@ def export_run(
 ) -> dict[str, dict]:
     """Write the SavedModel and TFLite variants, and score each against Keras on the test split."""
     x_test = solution.model_inputs(splits.test)
+    served = solution.serving_inputs(splits.test)
     y_true = splits.test.y
     reference = predict_keras(model, x_test)
-    sample = x_test[:1][0]
     results: dict[str, dict] = {}
 
     def entry(output: np.ndarray, size: int, latency: float) -> dict:
@@ -152,20 +209,33 @@ def export_run(
     sm_dir = run / "saved_model"
     if saved_model or not sm_dir.exists():
         print("Exporting SavedModel ...")
-        ex.export_saved_model(model, sm_dir)
+        solution.export_saved_model(model, sm_dir, splits)
         runner = ex.SavedModelRunner(sm_dir)
-        results["saved_model"] = entry(runner(x_test), ex.dir_bytes(sm_dir), runner.latency_ms(sample))
+        results["saved_model"] = entry(runner(served), ex.dir_bytes(sm_dir), runner.latency_ms(served[:1]))
+    if not variants:
+        return results
     representative = solution.representative_samples(splits) if "int8" in variants else None
+    source = solution.tflite_source(model, sm_dir, run / "checkpoints")
     for variant in variants:
         print(f"Converting TFLite {variant} ...")
-        content = ex.convert_tflite(sm_dir, variant, representative)
+        try:
+            content = ex.convert_tflite(source, variant, representative)
+        except ex.ExportError as exc:
+            if variant == "float32":
+                raise
+            # A quantizer limitation (e.g. int8 LSTM, tensorflow/tensorflow#76672) costs one variant,
+            # not the run: the reason is recorded and the other variants still ship.
+            print(f"  skipped: {exc}")
+            results[variant] = {"skipped": str(exc)}
+            continue
         path = run / ex.TFLITE_FILES[variant]
         path.write_bytes(content)
         tfl = ex.TFLiteRunner(content)
         flex = [op for op in tfl.op_names() if op.lower().startswith("flex")]
         if flex:
             raise UserError(f"TFLite {variant} model contains Flex ops {flex}; it would not run on a device")
-        results[variant] = entry(tfl(x_test), len(content), tfl.latency_ms(sample))
+        results[variant] = entry(tfl(x_test), len(content), tfl.latency_ms(x_test[:1]))
+        results[variant]["input_shape"] = [int(v) for v in tfl.input["shape_signature"]]
         if np.issubdtype(tfl.input["dtype"], np.integer) and tfl.input["quantization"][0]:
             results[variant]["input_quantization"] = [float(v) for v in tfl.input["quantization"]]
             results[variant]["output_quantization"] = [float(v) for v in tfl.output["quantization"]]
@@ -182,11 +252,11 @@ def evaluate(run_path: str, overrides: dict[str, Any]) -> dict[str, Any]:
         options["dataset"] = None
     if overrides.get("dataset"):
         options["data"] = None
-    options.update(solution.pinned_options(config))
+    options.update(solution.pinned_options(run))
     solution.check_data_source(options)
     splits = solution.load_splits(options)
     solution.check_compatible(run, splits)
-    model = keras.models.load_model(run / "model.keras", compile=False)
+    model = solution.load_model(run)
     y_score = predict_keras(model, solution.model_inputs(splits.test))
     return {
         "run": str(run.path),
@@ -201,10 +271,10 @@ def export(run_path: str, *, formats: str, quantize: str) -> dict[str, dict]:
     run = open_finished(run_path)
     config = run.config
     solution = get_solution(config["domain"])
-    options = config["options"]
+    options = {**config["options"], **solution.pinned_options(run)}
     solution.check_data_source(options)
     splits = solution.load_splits(options)
-    model = keras.models.load_model(run / "model.keras", compile=False)
+    model = solution.load_model(run)
     variants = ex.tflite_variants(quantize) if formats in ("tflite", "all") else []
     results = export_run(solution, run, model, splits, saved_model=formats in ("saved_model", "all"),
                          variants=variants)
@@ -218,9 +288,18 @@ def print_summary(solution: Solution, run: Run, metrics: dict[str, Any]) -> None
     test = ", ".join(f"{k} {v:.4f}" for k, v in metrics["test"].items() if isinstance(v, float))
     print()
     print(f"Finished {solution.name} on {metrics['dataset']}: test {test}")
+    cv = metrics.get("cross_validation")
+    if cv:
+        head = cv["summary"].get(solution.headline_metric)
+        if head:
+            print(f"  {cv['folds']}-fold cross-validation {solution.headline_metric}: mean {head['mean']:.4f} "
+                  f"+/- {head['std']:.4f} (min {head['min']:.4f}, max {head['max']:.4f})")
     print(f"  trained {metrics['epochs_run']} epochs in {metrics['train_seconds']:.1f} s "
           f"({metrics['train_samples_per_second']:.0f} samples/s)")
     for name, e in metrics.get("export", {}).items():
+        if "skipped" in e:
+            print(f"  {name:<12} skipped: {e['skipped']}")
+            continue
         head = e["test"].get(solution.headline_metric)
         print(f"  {name:<12} {e['bytes'] / 1024:9.1f} KiB  max|diff| {e['max_abs_diff']:.2e}  "
               f"agreement {e['agreement']:.4f}  {solution.headline_metric} {head:.4f}  {e['latency_ms']:.3f} ms")

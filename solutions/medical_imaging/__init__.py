@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from common.errors import UserError
-from common.image_classifier import ImageClassifierSolution, predict_with, run_labels
+from common.classifier import run_labels
+from common.image_classifier import ImageClassifierSolution, predict_with
 from common.image_io import IMAGE_SUFFIXES
 from common.rundir import Run
 from common.solution import DatasetInfo, register

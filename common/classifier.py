@@ -1,0 +1,60 @@
+"""What every "which class is this" domain shares, whatever its input (pixels, token ids):
+sparse cross-entropy training, accuracy / macro-F1 against the majority class, labels.txt beside
+the model, the same decision under every exported variant, and a confusion matrix."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from common.errors import UserError
+from common.metrics import classification_metrics, confusion, majority_baseline
+from common.rundir import Run
+from common.solution import Solution
+
+
+class ClassifierSolution(Solution):
+    """A Solution whose model ends in class probabilities, in the order of `class_names`."""
+
+    monitor = "val_loss"
+    monitor_mode = "min"
+    headline_metric = "accuracy"
+
+    def compile(self, model, optimizer) -> None:
+        import keras
+
+        model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(),
+                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+
+    def test_metrics(self, y_true: np.ndarray, y_score: np.ndarray, run: Run) -> dict[str, float]:
+        return classification_metrics(y_true, y_score)
+
+    def baselines(self, splits) -> dict[str, dict[str, float]]:
+        return {"majority_class": majority_baseline(splits.train.y, splits.test.y, len(splits.class_names))}
+
+    def write_artifacts(self, run: Run, splits, model) -> None:
+        (run / "labels.txt").write_text("\n".join(splits.class_names) + "\n")
+
+    def check_compatible(self, run: Run, splits) -> None:
+        labels = run_labels(run)
+        if labels != splits.class_names:
+            raise UserError(f"the data's classes {splits.class_names[:10]} differ from the run's {labels[:10]}")
+
+    def predicted_classes(self, y_score: np.ndarray, run: Run) -> np.ndarray:
+        """The class the run's decision rule picks (arg-max unless a domain stores a threshold)."""
+        return y_score.argmax(-1)
+
+    def agreement(self, reference: np.ndarray, other: np.ndarray, run: Run) -> float:
+        """Same decision under the run's rule (the stored threshold where there is one)."""
+        return float(np.mean(self.predicted_classes(reference, run) == self.predicted_classes(other, run)))
+
+    def confusion_plot(self, run: Run, splits, y_score: np.ndarray) -> str:
+        from common.plots import confusion_matrix_plot
+
+        pred = self.predicted_classes(y_score, run)
+        names = splits.class_names
+        confusion_matrix_plot(confusion(splits.test.y, pred, len(names)), names, run / "confusion_matrix.png")
+        return "confusion_matrix.png"
+
+
+def run_labels(run: Run) -> list[str]:
+    return (run / "labels.txt").read_text().splitlines()

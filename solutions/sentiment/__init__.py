@@ -1,0 +1,366 @@
+"""`sentiment`: the polarity (or star rating) of a text, shipped as a SavedModel that takes raw
+strings and a TFLite model on int32 token ids with a plain-Python tokenizer beside it.
+
+What is the domain's own: text sources (data.py), the tokenizer and its Keras twin (tokenizer.py),
+the four token-id models (model.py) and the export that puts the vocabulary inside the SavedModel
+but outside the TFLite graph (string ops would need the Flex delegate). Training, K-fold
+cross-validation, metrics, export checks and the report are the shared classifier layer.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from common.classifier import ClassifierSolution, run_labels
+from common.errors import UserError
+from common.rundir import Run
+from common.solution import DatasetInfo, register
+from solutions.sentiment.data import TFDS_TEXT, TextData, load_folder, load_rt_polarity, load_table, load_tfds_text
+from solutions.sentiment.tokenizer import Tokenizer, TokenizerConfig, split, standardize
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".txt")
+MODEL_NAMES = ("bow", "cnn", "bilstm", "transformer")
+
+
+@register
+class Sentiment(ClassifierSolution):
+    name = "sentiment"
+    summary = "polarity of a text: raw strings in (SavedModel), token ids in (TFLite, builtin ops)"
+    default_dataset = "rt-polarity"
+    datasets = (
+        DatasetInfo("rt-polarity", "Movie Review sentence polarity v1.0, 10,662 sentences (rt-polaritydata/)"),
+        DatasetInfo("imdb", "IMDB reviews, 25k/25k (TFDS imdb_reviews)"),
+        DatasetInfo("sst2", "Stanford Sentiment Treebank, binary (TFDS glue/sst2; its validation split is the test)"),
+    )
+    models = MODEL_NAMES
+    default_model = "bow"  # best measured on rt-polarity (README): NB-initialised bag of n-grams
+    train_defaults = {"epochs": 15, "patience": 3, "batch_size": 64, "learning_rate": 3e-3}
+
+    # --- options -----------------------------------------------------------------------------
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--model", choices=self.models, default=self.default_model)
+        parser.add_argument("--text-column", default="text", help="text column of a CSV/TSV given with --data")
+        parser.add_argument("--label-column", default="label", help="label column of a CSV/TSV (any number of classes)")
+        parser.add_argument("--sequence-length", type=int, default=None,
+                            help="words kept per text (default: the 99th percentile of the training texts)")
+        parser.add_argument("--max-tokens", type=int, default=None,
+                            help="vocabulary size (default: 300000 n-grams for bow, 20000 words otherwise)")
+        parser.add_argument("--embedding-dim", type=int, default=None, help="default: 32 for bow, 64 otherwise")
+        parser.add_argument("--width", type=int, default=100, help="filters (cnn) or LSTM units (bilstm, both directions)")
+        parser.add_argument("--depth", type=int, default=1, help="LSTM layers (bilstm) or encoder blocks (transformer)")
+        parser.add_argument("--dropout", type=float, default=0.5)
+        parser.add_argument("--cv", type=int, default=None, metavar="K",
+                            help="K-fold cross-validation: report the mean and spread of K test folds")
+
+    def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--file", default=None, help="a text file with one text per line to answer for")
+
+    def model_settings(self, options: dict[str, Any]) -> dict[str, Any]:
+        from solutions.sentiment.model import MODEL_DEFAULTS
+
+        defaults = MODEL_DEFAULTS[options.get("model") or self.default_model]
+        return {
+            "ngrams": defaults["ngrams"],
+            "max_tokens": options.get("max_tokens") or defaults["max_tokens"],
+            "embedding_dim": options.get("embedding_dim") or defaults["embedding_dim"],
+        }
+
+    # --- data --------------------------------------------------------------------------------
+    def check_data_source(self, options: dict[str, Any]) -> None:
+        if options.get("data"):
+            path = Path(options["data"]).expanduser()
+            if not path.exists():
+                raise UserError(f"{path} does not exist")
+            if path.is_file():
+                if path.suffix.lower() not in TABLE_SUFFIXES:
+                    raise UserError(f"{path}: give a .csv or .tsv file with a header row, or a folder of class sub-folders")
+                check_table_columns(path, options.get("text_column", "text"), options.get("label_column", "label"))
+        elif options["dataset"] not in {d.name for d in self.datasets}:
+            known = ", ".join(d.name for d in self.datasets)
+            raise UserError(f"unknown dataset {options['dataset']!r} for sentiment; known: {known}, or --data FILE|FOLDER")
+        cv = options.get("cv")
+        if cv is not None and cv < 2:
+            raise UserError(f"--cv {cv}: cross-validation needs at least 2 folds")
+        length = options.get("sequence_length")
+        if length is not None and not 2 <= length <= 4096:
+            raise UserError(f"--sequence-length {length} is out of range (2..4096)")
+        if options.get("max_tokens") is not None and options["max_tokens"] < 3:
+            raise UserError("--max-tokens must be at least 3 (padding, out-of-vocabulary and one token)")
+
+    def read_source(self, options: dict[str, Any]) -> tuple[dict[str, TextData], str, list]:
+        """The data's labelled parts (just "all" when it has no split of its own), its name, its files."""
+        if options.get("data"):
+            path = Path(options["data"]).expanduser().resolve()
+            if path.is_dir():
+                data = load_folder(path)
+                return {"all": data}, f"folder:{path}", data.files
+            data = load_table(path, options.get("text_column", "text"), options.get("label_column", "label"))
+            return {"all": data}, f"file:{path}", data.files
+        name = options["dataset"]
+        if name == "rt-polarity":
+            data = load_rt_polarity(options.get("data_dir"))
+            return {"all": data}, name, data.files
+        return load_tfds_text(name, options.get("data_dir")), f"tfds:{TFDS_TEXT[name][0]}", []
+
+    def load_splits(self, options: dict[str, Any]):
+        from common.catalogue import fingerprint_files, fingerprint_texts
+        from common.data import Split, Splits, kfold_split, split_off_validation, stratified_split
+
+        parts, name, files = self.read_source(options)
+        first = next(iter(parts.values()))
+        seed, val_fraction = options["seed"], options["val_split"]
+        texts = np.asarray([t for p in parts.values() for t in p.texts], dtype=object)
+        labels = np.concatenate([p.labels for p in parts.values()])
+        if options.get("cv"):
+            fold = int(options.setdefault("fold", 1))
+            tr, va, te = kfold_split(labels, folds=options["cv"], fold=fold, val_fraction=val_fraction, seed=seed)
+            rule = f"{options['cv']}-fold stratified CV, fold {fold} is the test; validation {val_fraction:.0%} of the rest, seed {seed}"
+            train, val, test = (Split(texts[i], labels[i]) for i in (tr, va, te))
+        elif "train" in parts and ("test" in parts or "validation" in parts):
+            test_part = "test" if "test" in parts else "validation"
+            train = Split(np.asarray(parts["train"].texts, dtype=object), parts["train"].labels)
+            test = Split(np.asarray(parts[test_part].texts, dtype=object), parts[test_part].labels)
+            if "validation" in parts and test_part == "test":
+                val = Split(np.asarray(parts["validation"].texts, dtype=object), parts["validation"].labels)
+                rule = "publisher's train/validation/test"
+            else:
+                train, val = split_off_validation(train, val_fraction=val_fraction, seed=seed)
+                rule = f"publisher's train and {test_part} (as the test); validation {val_fraction:.0%} of train, seed {seed}"
+        else:
+            train, val, test = stratified_split(texts, labels, val_fraction=val_fraction,
+                                                test_fraction=options["test_split"], seed=seed)
+            rule = (f"stratified {1 - val_fraction - options['test_split']:.0%}/{val_fraction:.0%}/"
+                    f"{options['test_split']:.0%}, seed {seed}")
+        tokenizer, layer = self.vocabulary(options, train.x)
+        for part in (train, val, test):
+            part.raw = part.x
+            part.x = vectorize(layer, part.raw)
+        skipped = {k: sum(p.skipped[k] for p in parts.values()) for p in parts.values() for k in p.skipped}
+        limit = options["sequence_length"]
+        source = {
+            "name": name,
+            "fingerprint": fingerprint_files(files) if files else fingerprint_texts(texts, labels),
+            "split": rule,
+            "skipped": skipped,
+            "skipped_unit": "text(s)",
+            "read_as_latin1": int(sum(p.read_as_latin1 for p in parts.values())),
+            "texts_read": int(len(labels)),
+            "sequence_length": limit,
+            "vocabulary_size": len(tokenizer.vocabulary),
+            "train_texts_truncated": int(sum(len(split(standardize(t))) > limit for t in train.raw)),
+        }
+        return Splits(train, val, test, first.class_names, source=source, fitted={"tokenizer": tokenizer, "layer": layer})
+
+    def vocabulary(self, options: dict[str, Any], train_texts: np.ndarray):
+        """The run's vocabulary (evaluate/export) or one adapted on the training texts only."""
+        from solutions.sentiment.tokenizer import vectorization_layer
+
+        settings = self.model_settings(options)
+        if options.get("vocabulary_dir"):
+            tokenizer = Tokenizer.load(Path(options["vocabulary_dir"]))
+            layer = vectorization_layer(tokenizer.config.sequence_length, ngrams=tokenizer.config.ngrams,
+                                        vocabulary=tokenizer.vocabulary)
+            return tokenizer, layer
+        if not options.get("sequence_length"):
+            counts = np.array([len(split(standardize(t))) for t in train_texts])
+            options["sequence_length"] = int(np.clip(np.ceil(np.percentile(counts, 99) / 8) * 8, 8, 512))
+        config = TokenizerConfig(sequence_length=options["sequence_length"] * settings["ngrams"], ngrams=settings["ngrams"])
+        layer = vectorization_layer(config.sequence_length, ngrams=config.ngrams, max_tokens=settings["max_tokens"])
+        from common.runtime import import_tensorflow
+
+        tf = import_tensorflow()
+        layer.adapt(tf.data.Dataset.from_tensor_slices(list(train_texts)).batch(1024))
+        tokenizer = Tokenizer([str(t) for t in layer.get_vocabulary()], config)
+        return tokenizer, layer
+
+    def pinned_options(self, run: Run) -> dict[str, Any]:
+        return {"vocabulary_dir": str(run.path), "sequence_length": run.config["source"]["sequence_length"]}
+
+    # --- model -------------------------------------------------------------------------------
+    def build_model(self, options: dict[str, Any], splits):
+        from solutions.sentiment.model import build_model
+
+        settings = self.model_settings(options)
+        prior = np.bincount(splits.train.y, minlength=len(splits.class_names)) / len(splits.train.y)
+        return build_model(
+            options["model"], vocab_size=len(splits.fitted["tokenizer"].vocabulary),
+            sequence_length=splits.train.x.shape[1], num_classes=len(splits.class_names),
+            embedding_dim=settings["embedding_dim"], width=options["width"], depth=options["depth"],
+            dropout=options["dropout"], train_ids=splits.train.x, train_labels=splits.train.y, class_prior=prior,
+        )
+
+    def finalize_model(self, model, splits, run: Run, options: dict[str, Any]):
+        """bow: mix naive Bayes and the trained discriminative part on the validation split."""
+        if options["model"] == "bow":
+            from solutions.sentiment.model import fit_mixing
+
+            mixing = fit_mixing(model, splits.val.x, splits.val.y)
+            run.write_json("mixing.json", mixing)
+            print(f"Mixing weights (validation log-loss {mixing['val_log_loss_discriminative_only']:.4f} -> "
+                  f"{mixing['val_log_loss_mixed']:.4f}): naive Bayes {mixing['naive_bayes']:.3f}, "
+                  f"discriminative {mixing['discriminative']:.3f}")
+        return model
+
+    def load_model(self, run: Run):
+        import solutions.sentiment.model  # noqa: F401  (registers the custom layers)
+
+        return super().load_model(run)
+
+    def training_datasets(self, splits, options: dict[str, Any]):
+        from common.pipeline import make_dataset
+
+        train = make_dataset(splits.train.x, splits.train.y, batch_size=options["batch_size"], training=True,
+                             seed=options["seed"], cast=None)
+        val = make_dataset(splits.val.x, splits.val.y, batch_size=options["batch_size"], cast=None)
+        return train, val
+
+    def model_inputs(self, split) -> np.ndarray:
+        return split.x.astype(np.int32)
+
+    def serving_inputs(self, split) -> np.ndarray:
+        return split.raw
+
+    def representative_samples(self, splits) -> np.ndarray:
+        return splits.train.x[:300].astype(np.int32)
+
+    def baselines(self, splits) -> dict[str, dict[str, float]]:
+        """Majority class, and TF-IDF uni+bigram logistic regression on the same tokens and split
+        (the classical reference: 0.780 on rt-polarity in 10-fold CV)."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        from common.metrics import classification_metrics
+        from solutions.sentiment.tokenizer import grams
+
+        def analyzer(text: str) -> list[str]:
+            return grams(split(standardize(text)), 2)
+
+        vectorizer = TfidfVectorizer(analyzer=analyzer, sublinear_tf=True)
+        features = vectorizer.fit_transform(splits.train.raw)
+        classifier = LogisticRegression(C=10.0, max_iter=2000).fit(features, splits.train.y)
+        probs = np.zeros((len(splits.test), len(splits.class_names)))
+        probs[:, classifier.classes_] = classifier.predict_proba(vectorizer.transform(splits.test.raw))
+        return {**super().baselines(splits), "tfidf_logistic_regression": classification_metrics(splits.test.y, probs)}
+
+    # --- export ------------------------------------------------------------------------------
+    def export_saved_model(self, model, path: Path, splits) -> Path:
+        """A SavedModel on raw strings: the vocabulary layer, then the token-id model."""
+        import keras
+
+        from common.export import export_saved_model
+
+        text = keras.Input(shape=(), dtype="string", name="text")
+        end_to_end = keras.Model(text, model(splits.fitted["layer"](text)), name="sentiment_end_to_end")
+        return export_saved_model(end_to_end, path)
+
+    def tflite_source(self, model, saved_model_dir: Path, workdir: Path) -> Path:
+        from common.export import export_fixed_batch
+        from solutions.sentiment.model import fixed_batch
+
+        name = model.name.removeprefix("sentiment_")
+        return export_fixed_batch(model, workdir / "tflite_source", batch=fixed_batch(name))
+
+    def write_artifacts(self, run: Run, splits, model) -> None:
+        super().write_artifacts(run, splits, model)
+        splits.fitted["tokenizer"].save(run.path)
+
+    def run_checks(self, run: Run, splits, model) -> dict[str, Any]:
+        """The plain-Python tokenizer against the vocabulary layer on every test text."""
+        python_ids = Tokenizer.load(run.path)(splits.test.raw)
+        same = np.all(python_ids == splits.test.x, axis=1)
+        return {"tokenizer_identical_texts": f"{int(same.sum())}/{len(same)} test texts give identical token ids "
+                                             "(plain-Python tokenizer vs the model's TextVectorization)",
+                "tokenizer_agreement": float(same.mean())}
+
+    # --- outputs -----------------------------------------------------------------------------
+    def plots(self, run: Run, splits, y_score: np.ndarray, model) -> list[str]:
+        return [self.confusion_plot(run, splits, y_score)]
+
+    def report_notes(self, splits) -> list[str]:
+        s = splits.source
+        notes = [f"Split: {s.get('split')}; the vocabulary ({s['vocabulary_size']} entries) was adapted on the "
+                 "training texts only; early stopping watched the validation split only.",
+                 f"Texts are cut to {s['sequence_length']} words; {s['train_texts_truncated']} training texts were longer."]
+        skipped = {k: v for k, v in s.get("skipped", {}).items() if v}
+        if skipped:
+            notes.append("Skipped texts: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in skipped.items()))
+        if s.get("read_as_latin1"):
+            notes.append(f"{s['read_as_latin1']} texts were not valid UTF-8 and were read as Latin-1.")
+        return notes
+
+    def usage(self, run_path: Path) -> str:
+        return f"""```
+solutions predict {run_path} "a gripping , funny film" "dull and lifeless"   # Keras model
+solutions predict {run_path} --file texts.txt --tflite                         # TFLite + plain-Python tokenizer
+```
+The SavedModel (`saved_model/`, signature `serving_default`) takes raw strings `[batch]` and returns
+class probabilities in the order of `labels.txt`. The TFLite models take int32 token ids (shape in
+metrics.json `export.float32.input_shape`; batch 1 for the recurrent model) made by
+`solutions/sentiment/tokenizer.py` from `vocab.txt` and `tokenizer.json`:
+```python
+from solutions.sentiment.tokenizer import Tokenizer
+ids = Tokenizer.load(Path("{run_path}"))(["a gripping , funny film"])  # int32 [1, sequence_length]
+```"""
+
+    def predict(self, run: Run, args: argparse.Namespace) -> None:
+        texts = list(args.inputs)
+        if args.file:
+            from solutions.sentiment.data import read_lines
+
+            path = Path(args.file)
+            if not path.is_file():
+                raise UserError(f"{path} is not a file")
+            texts += read_lines(path)[0]
+        if not texts:
+            raise UserError('give one or more texts to answer for: solutions predict RUN "a text" ... or --file FILE')
+        labels = run_labels(run)
+        tokenizer = Tokenizer.load(run.path)
+        ids = tokenizer(texts)
+        probs = self.predict_ids(run, texts, ids, tflite=args.tflite)
+        words = run.config["source"]["sequence_length"]
+        for text, p, row in zip(texts, probs, ids):
+            best = int(np.argmax(p))
+            shown = " ".join(text.split())
+            shown = shown if len(shown) <= 70 else shown[:67] + "..."
+            note = ""
+            if not row.any():
+                note = "  (no known tokens: the answer is the model's prior)"
+            elif len(split(standardize(text))) > words:
+                note = f"  (cut to the first {words} words)"
+            print(f"{labels[best]}\t{p[best]:.3f}\t{shown}{note}")
+
+    def predict_ids(self, run: Run, texts: list[str], ids: np.ndarray, *, tflite: bool) -> np.ndarray:
+        """TFLite gets the plain-Python tokenizer's ids, as a device would; Keras gets the ids of
+        the model's own vocabulary layer."""
+        if tflite:
+            from common.export import TFLiteRunner
+
+            path = run / "model.tflite"
+            if not path.exists():
+                raise UserError(f"{path} does not exist; run `solutions export {run.path} --format tflite`")
+            return TFLiteRunner(path)(ids)
+        from common.runtime import import_tensorflow
+        from solutions.sentiment.tokenizer import vectorization_layer
+
+        import_tensorflow()
+        tokenizer = Tokenizer.load(run.path)
+        layer = vectorization_layer(tokenizer.config.sequence_length, ngrams=tokenizer.config.ngrams,
+                                    vocabulary=tokenizer.vocabulary)
+        model = self.load_model(run)
+        return np.asarray(model.predict(vectorize(layer, np.asarray(texts, dtype=object)), verbose=0))
+
+
+def vectorize(layer, texts: np.ndarray, batch: int = 4096) -> np.ndarray:
+    """Texts -> int32 ids with the Keras vocabulary layer (in chunks: IMDB is 50k long reviews)."""
+    return np.concatenate([np.asarray(layer(list(texts[i : i + batch]))) for i in range(0, len(texts), batch)]).astype(np.int32)
+
+
+def check_table_columns(path: Path, text_column: str, label_column: str) -> None:
+    """Fail before TensorFlow loads when a CSV/TSV lacks a named column."""
+    from solutions.sentiment.data import load_table
+
+    load_table(path, text_column, label_column)

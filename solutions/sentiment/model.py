@@ -1,0 +1,278 @@
+"""Sentiment models: plain Keras over int32 token ids [batch, sequence_length] (0 = padding).
+
+`build_model(name, ...)` is the one builder behind `--model`:
+- `bow`: bag of the unigrams and bigrams of the vocabulary (the tokenizer emits both), each
+  counted once per text (binarised, as NBSVM found best for short texts): naive-Bayes
+  log-probabilities fitted on the training split, mixed with a discriminative part (a per-n-gram
+  correction in naive-Bayes units and a fastText-like mean embedding), see `fit_mixing`;
+- `cnn`: parallel convolutions of several widths with max-over-time pooling (Kim, 2014);
+- `bilstm`: a bidirectional LSTM over the masked sequence;
+- `transformer`: a small encoder (token + position embedding, self-attention, masked mean).
+
+Every model ends in logits -> softmax "probabilities", so the shared classification metrics,
+export and TFLite checks apply unchanged. All of them convert to TFLite builtin ops; the recurrent
+one only with a fixed batch dimension (see `fixed_batch`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import keras
+from keras import ops
+
+MODELS = ("bow", "cnn", "bilstm", "transformer")
+RECURRENT = frozenset({"bilstm"})
+
+
+# Per-model defaults: bow needs bigrams in its vocabulary (so a larger one); sequences are in words.
+MODEL_DEFAULTS = {
+    "bow": {"ngrams": 2, "max_tokens": 300_000, "embedding_dim": 32},
+    "cnn": {"ngrams": 1, "max_tokens": 20_000, "embedding_dim": 64},
+    "bilstm": {"ngrams": 1, "max_tokens": 20_000, "embedding_dim": 64},
+    "transformer": {"ngrams": 1, "max_tokens": 20_000, "embedding_dim": 64},
+}
+
+
+def fixed_batch(name: str) -> int | None:
+    """Batch size the TFLite signature must fix (recurrent layers need 1), None for dynamic."""
+    return 1 if name in RECURRENT else None
+
+
+@keras.saving.register_keras_serializable(package="sentiment")
+class FirstOccurrence(keras.layers.Layer):
+    """1.0 where an id is not padding and has not appeared earlier in the same text, else 0.0."""
+
+    def call(self, ids):
+        ids = ops.cast(ids, "int32")
+        length = ids.shape[1]
+        same = ops.equal(ids[:, :, None], ids[:, None, :])  # [b, t, t]
+        earlier = ops.convert_to_tensor(np.tril(np.ones((length, length), bool), k=-1))
+        repeated = ops.any(ops.logical_and(same, earlier), axis=-1)
+        return ops.cast(ops.logical_and(ids > 0, ops.logical_not(repeated)), "float32")
+
+
+@keras.saving.register_keras_serializable(package="sentiment")
+class WeightedSum(keras.layers.Layer):
+    """sum_t weights[b, t] * values[b, t, :] (a bag), optionally divided by sum_t weights (a mean)."""
+
+    def __init__(self, mean: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.mean = mean
+
+    def call(self, values, weights):
+        total = ops.sum(values * weights[:, :, None], axis=1)
+        if self.mean:
+            total = total / ops.maximum(ops.sum(weights, axis=1, keepdims=True), 1.0)
+        return total
+
+    def get_config(self):
+        return {**super().get_config(), "mean": self.mean}
+
+
+def naive_bayes_log_probs(ids: np.ndarray, y: np.ndarray, size: int, num_classes: int, alpha: float = 1.0) -> np.ndarray:
+    """Multinomial NB log p(feature | class) from binarised features [n, t] (0 = none), centred per
+    feature across classes (softmax ignores a shared offset). Fitted on the training split only."""
+    counts = np.zeros((size, num_classes))
+    for c in range(num_classes):
+        rows = ids[y == c]
+        for row in rows:
+            present = np.unique(row[row > 0])
+            counts[present, c] += 1
+    counts[0] = 0
+    log_probs = np.log(counts + alpha) - np.log((counts + alpha).sum(axis=0, keepdims=True))
+    log_probs -= log_probs.mean(axis=1, keepdims=True)
+    log_probs[0] = 0
+    return log_probs.astype(np.float32)
+
+
+def build_model(
+    name: str,
+    *,
+    vocab_size: int,
+    sequence_length: int,
+    num_classes: int,
+    embedding_dim: int = 64,
+    width: int = 100,
+    depth: int = 1,
+    dropout: float = 0.5,
+    train_ids: np.ndarray | None = None,
+    train_labels: np.ndarray | None = None,
+    class_prior: np.ndarray | None = None,
+) -> keras.Model:
+    """One builder for every `--model`: token ids in, class probabilities out."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
+    ids = keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
+    if name == "bow":
+        logits = _bow(ids, vocab_size, num_classes, embedding_dim, dropout, train_ids, train_labels)
+    elif name == "cnn":
+        logits = _cnn(ids, vocab_size, num_classes, embedding_dim, width, dropout)
+    elif name == "bilstm":
+        logits = _bilstm(ids, vocab_size, num_classes, embedding_dim, width, depth, dropout)
+    else:
+        logits = _transformer(ids, vocab_size, sequence_length, num_classes, embedding_dim, depth, dropout)
+    if class_prior is not None:  # start from the class prior, as the medical head does
+        logits = keras.layers.Add(name="prior")([logits, _constant_bias(np.log(np.maximum(class_prior, 1e-6)))(logits)])
+    probabilities = keras.layers.Softmax(name="probabilities")(logits)
+    return keras.Model(ids, probabilities, name=f"sentiment_{name}")
+
+
+def _constant_bias(values: np.ndarray) -> keras.layers.Layer:
+    """A trainable per-class bias that starts at `values` (broadcast over the batch)."""
+    centred = (values - values.mean()).astype(np.float32)
+    return Bias(centred, name="class_bias")
+
+
+@keras.saving.register_keras_serializable(package="sentiment")
+class Scale(keras.layers.Layer):
+    """x * s with one scalar weight s: how much one part of a mixture counts."""
+
+    def __init__(self, initial: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.initial = float(initial)
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(shape=(), initializer=keras.initializers.Constant(self.initial), name="scale")
+
+    def call(self, x):
+        return x * self.scale
+
+    def get_config(self):
+        return {**super().get_config(), "initial": self.initial}
+
+
+@keras.saving.register_keras_serializable(package="sentiment")
+class Bias(keras.layers.Layer):
+    def __init__(self, initial=None, **kwargs):
+        super().__init__(**kwargs)
+        self.initial = None if initial is None else [float(v) for v in np.ravel(initial)]
+
+    def build(self, input_shape):
+        init = keras.initializers.Constant(self.initial) if self.initial else "zeros"
+        self.bias = self.add_weight(shape=(input_shape[-1],), initializer=init, name="bias")
+
+    def call(self, x):
+        return ops.zeros_like(x) + self.bias
+
+    def get_config(self):
+        return {**super().get_config(), "initial": self.initial}
+
+
+def _bow(ids, vocab_size, num_classes, dim, dropout, train_ids, train_labels):
+    """NBSVM-like: naive-Bayes log-probabilities (frozen) mixed with a discriminative part (a
+    learned correction of each n-gram's weight in naive-Bayes units, plus a fastText-like mean
+    embedding). The NB part is fitted on the training texts and so is overconfident on them: the
+    discriminative part trains alone (NB weight 0) and `fit_mixing` sets the two weights on the
+    validation split afterwards, as NBSVM interpolates its two models."""
+    keep = FirstOccurrence(name="once")(ids)
+    nb = "zeros"
+    if train_ids is not None:
+        nb = keras.initializers.Constant(naive_bayes_log_probs(train_ids, train_labels, vocab_size, num_classes))
+    nb_weights = keras.layers.Embedding(vocab_size, num_classes, embeddings_initializer=nb, trainable=False,
+                                        name="naive_bayes_weights")(ids)
+    naive_bayes = WeightedSum(name="naive_bayes")(nb_weights, keep)
+    correction = keras.layers.Embedding(vocab_size, num_classes, embeddings_initializer="zeros", name="correction_weights")(ids)
+    corrected = WeightedSum(name="correction")(keras.layers.Multiply(name="nb_units")([nb_weights, correction]), keep)
+    vectors = keras.layers.Embedding(vocab_size, dim, name="gram_embedding")(ids)
+    deep = WeightedSum(mean=True, name="mean_embedding")(vectors, keep)
+    deep = keras.layers.Dropout(dropout, name="dropout")(deep)
+    deep = keras.layers.Dense(num_classes, name="deep_logits")(deep)
+    discriminative = keras.layers.Add(name="discriminative")([corrected, deep])
+    return keras.layers.Add(name="logits")([
+        Scale(0.0, trainable=False, name="naive_bayes_mix")(naive_bayes),
+        Scale(1.0, trainable=False, name="discriminative_mix")(discriminative),
+    ])
+
+
+def fit_mixing(model: keras.Model, val_ids: np.ndarray, val_labels: np.ndarray) -> dict[str, float]:
+    """Set the bow model's two mixing weights to minimise the validation log-loss; return them."""
+    from scipy.optimize import minimize
+
+    parts = keras.Model(model.inputs, [model.get_layer("naive_bayes").output, model.get_layer("discriminative").output])
+    nb, disc = (np.asarray(p, dtype=np.float64) for p in parts.predict(val_ids, batch_size=512, verbose=0))
+    bias = np.asarray(model.get_layer("class_bias").bias, dtype=np.float64) if _has(model, "class_bias") else 0.0
+
+    def log_loss(w):
+        logits = w[0] * nb + w[1] * disc + bias
+        logits -= logits.max(axis=1, keepdims=True)
+        return float(np.mean(np.log(np.exp(logits).sum(axis=1)) - logits[np.arange(len(val_labels)), val_labels]))
+
+    before = log_loss([0.0, 1.0])
+    best = minimize(log_loss, x0=[0.0, 1.0], method="L-BFGS-B", bounds=[(0.0, 20.0), (0.0, 20.0)])
+    model.get_layer("naive_bayes_mix").scale.assign(float(best.x[0]))
+    model.get_layer("discriminative_mix").scale.assign(float(best.x[1]))
+    return {"naive_bayes": float(best.x[0]), "discriminative": float(best.x[1]),
+            "val_log_loss_discriminative_only": before, "val_log_loss_mixed": float(best.fun)}
+
+
+def _has(model: keras.Model, name: str) -> bool:
+    return any(layer.name == name for layer in model.layers)
+
+
+def _cnn(ids, vocab_size, num_classes, dim, width, dropout):
+    x = keras.layers.Embedding(vocab_size, dim, name="embedding")(ids)
+    pooled = []
+    for k in (3, 4, 5):
+        conv = keras.layers.Conv1D(width, k, padding="same", activation="relu", name=f"conv{k}")(x)
+        pooled.append(keras.layers.GlobalMaxPooling1D(name=f"max_over_time{k}")(conv))
+    x = keras.layers.Concatenate(name="features")(pooled)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    return keras.layers.Dense(num_classes, name="logits")(x)
+
+
+def _bilstm(ids, vocab_size, num_classes, dim, width, depth, dropout):
+    x = keras.layers.Embedding(vocab_size, dim, mask_zero=True, name="embedding")(ids)
+    for i in range(depth):
+        last = i == depth - 1
+        x = keras.layers.Bidirectional(keras.layers.LSTM(width // 2, return_sequences=not last), name=f"bilstm{i + 1}")(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    return keras.layers.Dense(num_classes, name="logits")(x)
+
+
+def _transformer(ids, vocab_size, length, num_classes, dim, depth, dropout, heads: int = 4):
+    keep = NotPadding(name="not_padding")(ids)
+    tokens = keras.layers.Embedding(vocab_size, dim, name="token_embedding")(ids)
+    x = PositionEmbedding(length, dim, name="position_embedding")(tokens)
+    mask = AttentionMask(name="attention_mask")(keep)
+    for i in range(depth):
+        attended = keras.layers.MultiHeadAttention(heads, dim // heads, dropout=0.1, name=f"attention{i + 1}")(x, x, attention_mask=mask)
+        x = keras.layers.LayerNormalization(name=f"norm{i + 1}a")(x + keras.layers.Dropout(dropout, name=f"drop{i + 1}a")(attended))
+        ff = keras.layers.Dense(dim * 2, activation="gelu", name=f"ff{i + 1}a")(x)
+        ff = keras.layers.Dense(dim, name=f"ff{i + 1}b")(ff)
+        x = keras.layers.LayerNormalization(name=f"norm{i + 1}b")(x + keras.layers.Dropout(dropout, name=f"drop{i + 1}b")(ff))
+    x = WeightedSum(mean=True, name="mean_over_tokens")(x, keep)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    return keras.layers.Dense(num_classes, name="logits")(x)
+
+
+@keras.saving.register_keras_serializable(package="sentiment")
+class NotPadding(keras.layers.Layer):
+    def call(self, ids):
+        return ops.cast(ops.cast(ids, "int32") > 0, "float32")
+
+
+@keras.saving.register_keras_serializable(package="sentiment")
+class AttentionMask(keras.layers.Layer):
+    """[b, t] keep -> [b, t, t] boolean mask: every query attends to the non-padding keys."""
+
+    def call(self, keep):
+        return ops.cast(keep[:, None, :] * ops.ones_like(keep)[:, :, None], "bool")
+
+
+@keras.saving.register_keras_serializable(package="sentiment")
+class PositionEmbedding(keras.layers.Layer):
+    """Adds a learned embedding of each position to the token embeddings."""
+
+    def __init__(self, length: int, dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.length, self.dim = length, dim
+
+    def build(self, input_shape):
+        self.positions = self.add_weight(shape=(self.length, self.dim), initializer="glorot_uniform", name="positions")
+
+    def call(self, x):
+        return x + self.positions[None]
+
+    def get_config(self):
+        return {**super().get_config(), "length": self.length, "dim": self.dim}

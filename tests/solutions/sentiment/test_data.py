@@ -1,0 +1,89 @@
+"""Text sources: encodings, skipped texts, missing columns, one class, label order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from common.data import kfold_split
+from common.errors import UserError
+from solutions.sentiment.data import load_folder, load_rt_polarity, load_table, read_lines
+from tests.solutions.sentiment.corpus import write_csv
+
+
+def test_rt_polarity_from_the_data_directory():
+    data = load_rt_polarity(None)
+    assert len(data.texts) == 10662 and np.bincount(data.labels).tolist() == [5331, 5331]
+    assert data.class_names == ["negative", "positive"]
+    assert data.texts[0].startswith("simplistic , silly and tedious")
+
+
+def test_rt_polarity_with_a_wrong_file_is_refused(tmp_path):
+    folder = tmp_path / "rt-polaritydata"
+    folder.mkdir()
+    (folder / "rt-polarity.pos").write_text("good\n")
+    (folder / "rt-polarity.neg").write_text("bad\n")
+    with pytest.raises(UserError, match="5331"):
+        load_rt_polarity(str(tmp_path))
+
+
+def test_latin1_lines_are_read_and_counted(tmp_path):
+    path = tmp_path / "mixed.txt"
+    path.write_bytes("caf\u00e9 ok\n".encode("utf-8") + b"na\xefve film\n\n   \nplain\n")
+    lines, latin1, empty = read_lines(path)
+    assert lines == ["café ok", "naïve film", "plain"] and latin1 == 1 and empty == 2
+
+
+def test_csv_with_named_columns_and_skips(tmp_path):
+    path = write_csv(tmp_path / "reviews.csv", 20)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write('positive,""\n,"a text without label"\n')
+    data = load_table(path, "Review", "SENTIMENT")  # headers match case-insensitively
+    assert len(data.texts) == 40 and data.class_names == ["negative", "positive"]
+    assert data.skipped == {"empty_text": 1, "missing_label": 1}
+
+
+def test_csv_without_the_column_names_the_columns(tmp_path):
+    path = write_csv(tmp_path / "reviews.csv", 5)
+    with pytest.raises(UserError, match="no column 'text'.*'sentiment', 'review'"):
+        load_table(path, "text", "sentiment")
+
+
+def test_one_class_is_refused(tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text("text,label\ngood film,pos\ngreat film,pos\n")
+    with pytest.raises(UserError, match="only one class"):
+        load_table(path, "text", "label")
+
+
+def test_star_ratings_are_ordered_numerically(tmp_path):
+    path = tmp_path / "stars.tsv"
+    rows = [f"text {i}\t{s}" for i, s in enumerate([10, 2, 1, 5, 2, 10])]
+    path.write_text("text\tstars\n" + "\n".join(rows) + "\n")
+    data = load_table(path, "text", "stars")
+    assert data.class_names == ["1", "2", "5", "10"]
+    assert data.labels.tolist() == [3, 1, 0, 2, 1, 3]
+
+
+def test_folder_of_txt_files(tmp_path):
+    for label, texts in {"neg": ["bad", "awful"], "pos": ["good", "great", ""]}.items():
+        (tmp_path / label).mkdir()
+        for i, t in enumerate(texts):
+            (tmp_path / label / f"{i}.txt").write_text(t)
+    (tmp_path / "pos" / "notes.md").write_text("not a review")
+    data = load_folder(tmp_path)
+    assert data.class_names == ["neg", "pos"] and sorted(data.texts) == ["awful", "bad", "good", "great"]
+    assert data.skipped == {"empty_text": 1, "not_a_txt_file": 1}
+
+
+def test_kfold_split_covers_every_example_once_as_test():
+    y = np.repeat([0, 1], 50)
+    tests = []
+    for fold in range(1, 6):
+        train, val, test = kfold_split(y, folds=5, fold=fold, val_fraction=0.1, seed=0)
+        assert not (set(train) & set(test)) and not (set(val) & set(test)) and not (set(train) & set(val))
+        assert np.bincount(y[test]).tolist() == [10, 10]
+        tests.extend(test)
+    assert sorted(tests) == list(range(100))
+    with pytest.raises(UserError):
+        kfold_split(np.array([0, 0, 0, 1]), folds=3, fold=1, val_fraction=0.1, seed=0)

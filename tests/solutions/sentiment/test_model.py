@@ -1,0 +1,79 @@
+"""Every `--model` through the same builder: trains, saves, reloads, and converts to builtin-only TFLite."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from common.export import TFLiteRunner, convert_tflite, export_fixed_batch
+from common.runtime import import_tensorflow
+from solutions.sentiment.model import MODELS, build_model, fit_mixing, fixed_batch, naive_bayes_log_probs
+from solutions.sentiment.tokenizer import vectorization_layer
+from tests.solutions.sentiment.corpus import sentences
+
+tf = import_tensorflow()
+import keras  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    neg, pos = sentences(150)
+    texts = neg + pos
+    y = np.array([0] * len(neg) + [1] * len(pos))
+    layer = vectorization_layer(32, ngrams=2, max_tokens=3000)
+    layer.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(128))
+    ids = np.asarray(layer(tf.constant(texts))).astype(np.int32)
+    return ids, y, len(layer.get_vocabulary())
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_model_trains_saves_and_converts(name, corpus, tmp_path):
+    ids, y, vocab = corpus
+    keras.utils.set_random_seed(0)
+    model = build_model(name, vocab_size=vocab, sequence_length=ids.shape[1], num_classes=2, embedding_dim=16,
+                        width=16, train_ids=ids, train_labels=y, class_prior=np.array([0.5, 0.5]))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    history = model.fit(ids, y, epochs=2, batch_size=32, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    probs = model.predict(ids, verbose=0)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.models.load_model(tmp_path / "m.keras", compile=False)
+    np.testing.assert_allclose(reloaded.predict(ids, verbose=0), probs, atol=1e-6)
+
+    source = export_fixed_batch(model, tmp_path / "sm", batch=fixed_batch(name))
+    runner = TFLiteRunner(convert_tflite(source, "float32"))
+    assert not [op for op in runner.op_names() if op.lower().startswith("flex")]
+    assert runner.dynamic_batch == (fixed_batch(name) is None)
+    np.testing.assert_allclose(runner(ids[:40]), probs[:40], atol=1e-4)
+
+
+def test_recurrent_model_needs_a_fixed_batch_for_builtin_ops(corpus, tmp_path):
+    """The reason for `fixed_batch`: a dynamic batch puts TensorList ops (Flex) into an LSTM."""
+    from common.errors import ExportError
+
+    ids, y, vocab = corpus
+    model = build_model("bilstm", vocab_size=vocab, sequence_length=ids.shape[1], num_classes=2, width=8)
+    with pytest.raises(ExportError, match="TensorList|not TFLite builtins|conversion failed"):
+        convert_tflite(export_fixed_batch(model, tmp_path / "sm", batch=None), "float32")
+
+
+def test_naive_bayes_counts_each_gram_once_per_text():
+    ids = np.array([[2, 2, 3, 0], [3, 0, 0, 0]])
+    log_probs = naive_bayes_log_probs(ids, np.array([1, 0]), size=4, num_classes=2, alpha=1.0)
+    # gram 2 occurs (once, binarised) only in the class-1 text: it must lean to class 1
+    assert log_probs[2, 1] > log_probs[2, 0]
+    np.testing.assert_allclose(log_probs.sum(axis=1), 0, atol=1e-6)  # centred per gram
+    assert (log_probs[0] == 0).all()  # padding carries nothing
+
+
+def test_mixing_is_fitted_on_validation_and_lowers_its_loss(corpus):
+    ids, y, vocab = corpus
+    keras.utils.set_random_seed(0)
+    model = build_model("bow", vocab_size=vocab, sequence_length=ids.shape[1], num_classes=2,
+                        train_ids=ids[::2], train_labels=y[::2])
+    assert float(model.get_layer("naive_bayes_mix").scale) == 0.0  # the discriminative part trains alone
+    mixing = fit_mixing(model, ids[1::2], y[1::2])
+    assert mixing["val_log_loss_mixed"] <= mixing["val_log_loss_discriminative_only"]
+    assert float(model.get_layer("naive_bayes_mix").scale) == pytest.approx(mixing["naive_bayes"])

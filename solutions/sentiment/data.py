@@ -25,7 +25,8 @@ RT_POLARITY = RemoteFile(
 )
 RT_POLARITY_FILES = {"neg": "rt-polaritydata/rt-polarity.neg", "pos": "rt-polaritydata/rt-polarity.pos"}
 RT_POLARITY_LINES = 5331  # sentences per file in v1.0
-TFDS_TEXT = {"imdb": ("imdb_reviews", "text"), "sst2": ("glue/sst2", "sentence")}
+# name -> (TFDS name, text feature, labelled splits); sst2's test labels are hidden (-1)
+TFDS_TEXT = {"imdb": ("imdb_reviews", "text", ("train", "test")), "sst2": ("glue/sst2", "sentence", ("train", "validation"))}
 
 
 @dataclass
@@ -193,7 +194,7 @@ def load_tfds_text(name: str, directory: str | None) -> dict[str, TextData]:
     """TFDS imdb_reviews / glue/sst2 splits that carry labels (sst2's test labels are hidden)."""
     from common.runtime import stderr_silenced
 
-    tfds_name, key = TFDS_TEXT[name]
+    tfds_name, key, wanted = TFDS_TEXT[name]
     try:
         import tensorflow_datasets as tfds
 
@@ -201,7 +202,7 @@ def load_tfds_text(name: str, directory: str | None) -> dict[str, TextData]:
             builder = tfds.builder(tfds_name, data_dir=str(data_dir(directory) / "tensorflow_datasets"))
             builder.download_and_prepare()
             splits = {}
-            for split in builder.info.splits or ["train", "validation", "test"]:
+            for split in wanted:
                 ds = builder.as_dataset(split=split)
                 rows = [(ex[key].decode("utf-8", "replace"), int(ex["label"])) for ex in tfds.as_numpy(ds)]
                 splits[split] = rows

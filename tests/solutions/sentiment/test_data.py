@@ -87,3 +87,14 @@ def test_kfold_split_covers_every_example_once_as_test():
     assert sorted(tests) == list(range(100))
     with pytest.raises(UserError):
         kfold_split(np.array([0, 0, 0, 1]), folds=3, fold=1, val_fraction=0.1, seed=0)
+
+
+def test_tfds_text_sources_keep_their_labelled_splits(tmp_path):
+    import tensorflow_datasets as tfds
+
+    from solutions.sentiment.data import load_tfds_text
+
+    with tfds.testing.mock_data(num_examples=12):
+        parts = load_tfds_text("imdb", str(tmp_path))
+    assert set(parts) == {"train", "test"}  # "unsupervised" has no labels
+    assert all(len(p.texts) == 12 and p.class_names == ["neg", "pos"] for p in parts.values())

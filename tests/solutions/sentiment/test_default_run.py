@@ -1,0 +1,31 @@
+"""Acceptance on rt-polarity with `--cv 10` at default settings (about 8 minutes on 2 cores): `make test-slow`."""
+
+import json
+import time
+
+import pytest
+
+from tests.conftest import run_cli
+
+
+@pytest.mark.slow
+def test_default_rt_polarity_cross_validation_meets_the_targets(tmp_path):
+    out = tmp_path / "run"
+    start = time.perf_counter()
+    result = run_cli("train", "sentiment", "--cv", "10", "--output", str(out))
+    wall = time.perf_counter() - start
+    print(result.stdout)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    cv = metrics["cross_validation"]
+    print(f"wall {wall:.0f} s; cv {cv['summary']}; test {metrics['test']}")
+
+    assert cv["folds"] == 10 and len(cv["per_fold"]) == 10
+    assert cv["summary"]["accuracy"]["mean"] >= 0.79  # no pretrained vectors
+    assert metrics["checks"]["tokenizer_agreement"] == 1.0  # every test sentence, identical ids
+    export = metrics["export"]
+    f32 = export["float32"]
+    assert f32["agreement"] >= 0.995 and f32["max_abs_diff"] <= 1e-4
+    quantized = export["dynamic"]
+    assert quantized["bytes"] <= 0.3 * f32["bytes"]
+    assert quantized["test"]["accuracy"] >= metrics["test"]["accuracy"] - 0.01

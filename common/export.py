@@ -201,5 +201,13 @@ class SavedModelRunner:
         return median_latency_ms(lambda: self._call(one), repeats)
 
 
+def run_tflite(run_dir: Path, x: np.ndarray, name: str = "model.tflite") -> np.ndarray:
+    """Outputs of a run's TFLite file for `x` (what `predict --tflite` answers with)."""
+    path = Path(run_dir) / name
+    if not path.exists():
+        raise ExportError(f"{path} does not exist; run `solutions export {run_dir} --format tflite`")
+    return TFLiteRunner(path)(x)
+
+
 def dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

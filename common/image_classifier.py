@@ -230,12 +230,9 @@ metrics.json (`export.int8.input_quantization`), dequantize with `output_quantiz
 def predict_with(run: Run, x: np.ndarray, *, tflite: bool) -> np.ndarray:
     """Model outputs for `x` from the run's Keras model or its float32 TFLite file."""
     if tflite:
-        from common.export import TFLiteRunner
+        from common.export import run_tflite
 
-        path = run / "model.tflite"
-        if not path.exists():
-            raise UserError(f"{path} does not exist; run `solutions export {run.path} --format tflite`")
-        return TFLiteRunner(path)(x)
+        return run_tflite(run.path, x)
     from common.runtime import import_tensorflow
 
     import_tensorflow()

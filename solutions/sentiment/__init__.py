@@ -163,9 +163,7 @@ class Sentiment(ClassifierSolution):
         settings = self.model_settings(options)
         if options.get("vocabulary_dir"):
             tokenizer = Tokenizer.load(Path(options["vocabulary_dir"]))
-            layer = vectorization_layer(tokenizer.config.sequence_length, ngrams=tokenizer.config.ngrams,
-                                        vocabulary=tokenizer.vocabulary)
-            return tokenizer, layer
+            return tokenizer, tokenizer.keras_layer()
         if not options.get("sequence_length"):
             counts = np.array([len(split(standardize(t))) for t in train_texts])
             options["sequence_length"] = int(np.clip(np.ceil(np.percentile(counts, 99) / 8) * 8, 8, 512))
@@ -338,19 +336,10 @@ ids = Tokenizer.load(Path("{run_path}"))(["a gripping , funny film"])  # int32 [
         """TFLite gets the plain-Python tokenizer's ids, as a device would; Keras gets the ids of
         the model's own vocabulary layer."""
         if tflite:
-            from common.export import TFLiteRunner
+            from common.export import run_tflite
 
-            path = run / "model.tflite"
-            if not path.exists():
-                raise UserError(f"{path} does not exist; run `solutions export {run.path} --format tflite`")
-            return TFLiteRunner(path)(ids)
-        from common.runtime import import_tensorflow
-        from solutions.sentiment.tokenizer import vectorization_layer
-
-        import_tensorflow()
-        tokenizer = Tokenizer.load(run.path)
-        layer = vectorization_layer(tokenizer.config.sequence_length, ngrams=tokenizer.config.ngrams,
-                                    vocabulary=tokenizer.vocabulary)
+            return run_tflite(run.path, ids)
+        layer = Tokenizer.load(run.path).keras_layer()
         model = self.load_model(run)
         return np.asarray(model.predict(vectorize(layer, np.asarray(texts, dtype=object)), verbose=0))
 

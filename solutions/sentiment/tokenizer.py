@@ -79,6 +79,10 @@ class Tokenizer:
         rows = [self.ids(t) for t in texts]
         return np.asarray(rows, dtype=np.int32).reshape(len(rows), self.config.sequence_length)
 
+    def keras_layer(self):
+        """The Keras vocabulary layer with this vocabulary and these settings (its exact twin)."""
+        return vectorization_layer(self.config.sequence_length, ngrams=self.config.ngrams, vocabulary=self.vocabulary)
+
     def save(self, directory: Path) -> None:
         """vocab.txt (one token per line, line i = id i) and tokenizer.json."""
         bad = [t for t in self.vocabulary[2:] if "\n" in t or "\r" in t]

@@ -110,7 +110,8 @@ class Solution:
         return export_saved_model(model, path)
 
     def tflite_source(self, model: "keras.Model", saved_model_dir: Path, workdir: Path) -> Path:
-        """The SavedModel the TFLite files are converted from (by default the serving one)."""
+        """The SavedModel the TFLite files are converted from (by default the serving one); a domain
+        may write a different one (other inputs, a fixed batch) into the temporary `workdir`."""
         return saved_model_dir
 
     def load_model(self, run: "Run") -> "keras.Model":

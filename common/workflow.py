@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -215,31 +216,37 @@ def export_run(
     if not variants:
         return results
     representative = solution.representative_samples(splits) if "int8" in variants else None
-    source = solution.tflite_source(model, sm_dir, run / "checkpoints")
-    for variant in variants:
-        print(f"Converting TFLite {variant} ...")
-        try:
-            content = ex.convert_tflite(source, variant, representative)
-        except ex.ExportError as exc:
-            if variant == "float32":
-                raise
-            # A quantizer limitation (e.g. int8 LSTM, tensorflow/tensorflow#76672) costs one variant,
-            # not the run: the reason is recorded and the other variants still ship.
-            print(f"  skipped: {exc}")
-            results[variant] = {"skipped": str(exc)}
-            continue
-        path = run / ex.TFLITE_FILES[variant]
-        path.write_bytes(content)
-        tfl = ex.TFLiteRunner(content)
-        flex = [op for op in tfl.op_names() if op.lower().startswith("flex")]
-        if flex:
-            raise UserError(f"TFLite {variant} model contains Flex ops {flex}; it would not run on a device")
-        results[variant] = entry(tfl(x_test), len(content), tfl.latency_ms(x_test[:1]))
-        results[variant]["input_shape"] = [int(v) for v in tfl.input["shape_signature"]]
-        if np.issubdtype(tfl.input["dtype"], np.integer) and tfl.input["quantization"][0]:
-            results[variant]["input_quantization"] = [float(v) for v in tfl.input["quantization"]]
-            results[variant]["output_quantization"] = [float(v) for v in tfl.output["quantization"]]
+    with tempfile.TemporaryDirectory(prefix="tflite-source-") as workdir:  # not shipped in the run
+        source = solution.tflite_source(model, sm_dir, Path(workdir))
+        for variant in variants:
+            results.update(_tflite_variant(solution, run, source, variant, representative, x_test, entry))
     return results
+
+
+def _tflite_variant(solution: Solution, run: Run, source: Path, variant: str, representative, x_test: np.ndarray,
+                    entry) -> dict[str, dict]:
+    """Convert one TFLite variant, check it has no Flex ops, score it; a quantizer failure is recorded."""
+    print(f"Converting TFLite {variant} ...")
+    try:
+        content = ex.convert_tflite(source, variant, representative)
+    except ex.ExportError as exc:
+        if variant == "float32":
+            raise
+        # A quantizer limitation (e.g. int8 LSTM, tensorflow/tensorflow#76672) costs one variant,
+        # not the run: the reason is recorded and the other variants still ship.
+        print(f"  skipped: {exc}")
+        return {variant: {"skipped": str(exc)}}
+    (run / ex.TFLITE_FILES[variant]).write_bytes(content)
+    tfl = ex.TFLiteRunner(content)
+    flex = [op for op in tfl.op_names() if op.lower().startswith("flex")]
+    if flex:
+        raise UserError(f"TFLite {variant} model contains Flex ops {flex}; it would not run on a device")
+    result = entry(tfl(x_test), len(content), tfl.latency_ms(x_test[:1]))
+    result["input_shape"] = [int(v) for v in tfl.input["shape_signature"]]
+    if np.issubdtype(tfl.input["dtype"], np.integer) and tfl.input["quantization"][0]:
+        result["input_quantization"] = [float(v) for v in tfl.input["quantization"]]
+        result["output_quantization"] = [float(v) for v in tfl.output["quantization"]]
+    return {variant: result}
 
 
 def evaluate(run_path: str, overrides: dict[str, Any]) -> dict[str, Any]:

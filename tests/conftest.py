@@ -60,3 +60,18 @@ def run_cli(*args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "solutions", *args], capture_output=True, text=True, env=env,
                           timeout=timeout, cwd=ROOT)
+
+
+def train_default_run(out: Path, domain: str, *args: str) -> tuple[dict, float]:
+    """`solutions train <domain> [args]` in a fresh process; the run's metrics.json and the wall time."""
+    import json
+    import time
+
+    start = time.perf_counter()
+    result = run_cli("train", domain, *args, "--output", str(out))
+    wall = time.perf_counter() - start
+    print(result.stdout)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    print(f"wall {wall:.0f} s; test {metrics['test']}")
+    return metrics, wall

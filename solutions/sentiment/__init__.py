@@ -10,6 +10,7 @@ cross-validation, metrics, export checks and the report are the shared classifie
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,7 @@ class Sentiment(ClassifierSolution):
             if path.is_file():
                 if path.suffix.lower() not in TABLE_SUFFIXES:
                     raise UserError(f"{path}: give a .csv or .tsv file with a header row, or a folder of class sub-folders")
-                check_table_columns(path, options.get("text_column", "text"), options.get("label_column", "label"))
+                load_table(path, options.get("text_column", "text"), options.get("label_column", "label"))
         elif options["dataset"] not in {d.name for d in self.datasets}:
             known = ", ".join(d.name for d in self.datasets)
             raise UserError(f"unknown dataset {options['dataset']!r} for sentiment; known: {known}, or --data FILE|FOLDER")
@@ -140,7 +141,7 @@ class Sentiment(ClassifierSolution):
         for part in (train, val, test):
             part.raw = part.x
             part.x = vectorize(layer, part.raw)
-        skipped = {k: sum(p.skipped[k] for p in parts.values()) for p in parts.values() for k in p.skipped}
+        skipped = dict(sum((p.skipped for p in parts.values()), Counter()))
         limit = options["sequence_length"]
         source = {
             "name": name,
@@ -158,19 +159,20 @@ class Sentiment(ClassifierSolution):
 
     def vocabulary(self, options: dict[str, Any], train_texts: np.ndarray):
         """The run's vocabulary (evaluate/export) or one adapted on the training texts only."""
+        from common.runtime import import_tensorflow
         from solutions.sentiment.tokenizer import vectorization_layer
 
         settings = self.model_settings(options)
         if options.get("vocabulary_dir"):
             tokenizer = Tokenizer.load(Path(options["vocabulary_dir"]))
             return tokenizer, tokenizer.keras_layer()
-        if not options.get("sequence_length"):
+        if not options.get("sequence_length") or options.get("sequence_length_from_data"):
+            # a statistic of this training split (each --cv fold computes its own)
             counts = np.array([len(split(standardize(t))) for t in train_texts])
             options["sequence_length"] = int(np.clip(np.ceil(np.percentile(counts, 99) / 8) * 8, 8, 512))
+            options["sequence_length_from_data"] = True
         config = TokenizerConfig(sequence_length=options["sequence_length"] * settings["ngrams"], ngrams=settings["ngrams"])
         layer = vectorization_layer(config.sequence_length, ngrams=config.ngrams, max_tokens=settings["max_tokens"])
-        from common.runtime import import_tensorflow
-
         tf = import_tensorflow()
         layer.adapt(tf.data.Dataset.from_tensor_slices(list(train_texts)).batch(1024))
         tokenizer = Tokenizer([str(t) for t in layer.get_vocabulary()], config)
@@ -271,8 +273,7 @@ class Sentiment(ClassifierSolution):
         """The plain-Python tokenizer against the vocabulary layer on every test text."""
         python_ids = Tokenizer.load(run.path)(splits.test.raw)
         same = np.all(python_ids == splits.test.x, axis=1)
-        return {"tokenizer_identical_texts": f"{int(same.sum())}/{len(same)} test texts give identical token ids "
-                                             "(plain-Python tokenizer vs the model's TextVectorization)",
+        return {"tokenizer_texts_checked": len(same), "tokenizer_identical_texts": int(same.sum()),
                 "tokenizer_agreement": float(same.mean())}
 
     # --- outputs -----------------------------------------------------------------------------
@@ -347,10 +348,3 @@ ids = Tokenizer.load(Path("{run_path}"))(["a gripping , funny film"])  # int32 [
 def vectorize(layer, texts: np.ndarray, batch: int = 4096) -> np.ndarray:
     """Texts -> int32 ids with the Keras vocabulary layer (in chunks: IMDB is 50k long reviews)."""
     return np.concatenate([np.asarray(layer(list(texts[i : i + batch]))) for i in range(0, len(texts), batch)]).astype(np.int32)
-
-
-def check_table_columns(path: Path, text_column: str, label_column: str) -> None:
-    """Fail before TensorFlow loads when a CSV/TSV lacks a named column."""
-    from solutions.sentiment.data import load_table
-
-    load_table(path, text_column, label_column)

@@ -7,16 +7,13 @@ import json
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import train_default_run
 
 
 @pytest.mark.slow
 def test_default_digits_run_meets_the_targets(tmp_path):
     out = tmp_path / "run"
-    result = run_cli("train", "image-classification", "--output", str(out))
-    print(result.stdout)
-    assert result.returncode == 0, result.stderr
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics, _ = train_default_run(out, "image-classification")
     config = json.loads((out / "config.json").read_text())
 
     assert metrics["test"]["accuracy"] >= 0.98

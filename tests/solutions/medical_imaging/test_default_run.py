@@ -1,24 +1,17 @@
 """Acceptance on PneumoniaMNIST at default settings (about 11 minutes on 2 cores): `make test-slow`."""
 
 import json
-import time
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import train_default_run
 
 
 @pytest.mark.slow
 def test_default_pneumoniamnist_run_meets_the_targets(tmp_path):
     out = tmp_path / "run"
-    start = time.perf_counter()
-    result = run_cli("train", "medical-imaging", "--output", str(out))
-    wall = time.perf_counter() - start
-    print(result.stdout)
-    assert result.returncode == 0, result.stderr
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics, wall = train_default_run(out, "medical-imaging")
     test = metrics["test"]
-    print(f"wall {wall:.0f} s; test {test}")
 
     assert wall <= 15 * 60
     assert metrics["sizes"] == {"train": 4708, "val": 524, "test": 624}  # the publisher's split

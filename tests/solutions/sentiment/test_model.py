@@ -77,3 +77,9 @@ def test_mixing_is_fitted_on_validation_and_lowers_its_loss(corpus):
     mixing = fit_mixing(model, ids[1::2], y[1::2])
     assert mixing["val_log_loss_mixed"] <= mixing["val_log_loss_discriminative_only"]
     assert float(model.get_layer("naive_bayes_mix").scale) == pytest.approx(mixing["naive_bayes"])
+
+
+def test_cli_model_choices_match_the_builder():
+    from solutions.sentiment import Sentiment
+
+    assert Sentiment.models == MODELS  # the CLI lists them without importing Keras

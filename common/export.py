@@ -47,6 +47,16 @@ def export_saved_model(model, path: Path) -> Path:
     return path
 
 
+def tflite_batch(model) -> int | None:
+    """The batch size a TFLite signature of `model` must fix: 1 when it has a recurrent layer
+    (LSTM/GRU, also inside Bidirectional), None (dynamic) otherwise; see `export_fixed_batch`."""
+    import keras
+
+    recurrent = (keras.layers.RNN, keras.layers.Bidirectional)
+    layers = model._flatten_layers(include_self=False, recursive=True)
+    return 1 if any(isinstance(layer, recurrent) for layer in layers) else None
+
+
 def export_fixed_batch(model, path: Path, *, batch: int | None) -> Path:
     """A SavedModel of `model` whose serving signature has batch dimension `batch` (None: any).
 
@@ -116,6 +126,31 @@ def convert_tflite(
             ) from None
         first = next((line for line in message.splitlines() if "error" in line.lower()), message[:300])
         raise ExportError(f"TFLite {variant} conversion failed: {first.strip()}") from None
+
+
+def convert_tflite_isolated(saved_model_dir: Path, variant: str, representative: np.ndarray | None = None) -> bytes:
+    """`convert_tflite` in a child process: the int8 quantizer can crash the whole process on
+    recurrent models (a segmentation fault, tensorflow/tensorflow#76672), which no `except` catches.
+    A crash becomes an ExportError, so the run records the variant as skipped and goes on."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="tflite-convert-") as tmp:
+        out, rep = Path(tmp) / "model.tflite", Path(tmp) / "representative.npy"
+        args = [sys.executable, "-m", "common.export", str(saved_model_dir), variant, str(out)]
+        if representative is not None:
+            np.save(rep, representative)
+            args.append(str(rep))
+        done = subprocess.run(args, capture_output=True, text=True)
+        if done.returncode == 0 and out.exists():
+            return out.read_bytes()
+        lines = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+        if lines:
+            raise ExportError(lines[-1].removeprefix("error: "))
+        why = f"signal {-done.returncode}" if done.returncode < 0 else f"exit status {done.returncode}"
+        raise ExportError(f"the TFLite converter crashed ({why}) building {variant}; "
+                          "a known converter bug for quantized recurrent layers (tensorflow/tensorflow#76672)")
 
 
 class TFLiteRunner:
@@ -211,3 +246,15 @@ def run_tflite(run_dir: Path, x: np.ndarray, name: str = "model.tflite") -> np.n
 
 def dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+if __name__ == "__main__":  # the child process of `convert_tflite_isolated`
+    import sys
+
+    source, variant_name, target = sys.argv[1:4]
+    samples = np.load(sys.argv[4]) if len(sys.argv) > 4 else None
+    try:
+        Path(target).write_bytes(convert_tflite(Path(source), variant_name, samples))
+    except ExportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

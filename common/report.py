@@ -21,7 +21,7 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def write_report(run: Run, *, title: str, metrics: dict, config: dict, plots: list[str], usage: str,
-                 notes: list[str]) -> Path:
+                 notes: list[str], verdict: list[str] = ()) -> Path:
     test = metrics["test"]
     parts = [
         f"# {title}",
@@ -36,11 +36,16 @@ def write_report(run: Run, *, title: str, metrics: dict, config: dict, plots: li
         _table(["metric", "model", *metrics.get("baselines", {})],
                [[m, v, *(b.get(m, "") for b in metrics.get("baselines", {}).values())] for m, v in test.items()]),
     ]
+    if verdict:
+        parts += ["", *verdict]
     cv = metrics.get("cross_validation")
     if cv:
-        parts += ["", f"## {cv['folds']}-fold cross-validation (test fold of each)", "",
-                  _table(["metric", "mean", "std", "min", "max"],
-                         [[m, s["mean"], s["std"], s["min"], s["max"]] for m, s in cv["summary"].items()])]
+        bases = cv.get("baselines_mean", {})
+        parts += ["", f"## {cv['folds']}-fold {cv.get('scheme', 'cross-validation')} (test fold of each)", "",
+                  cv.get("note", ""), "",
+                  _table(["metric", "mean", "std", "min", "max", *(f"{b} (mean)" for b in bases)],
+                         [[m, s["mean"], s["std"], s["min"], s["max"], *(b.get(m, "") for b in bases.values())]
+                          for m, s in cv["summary"].items()])]
     checks = metrics.get("checks")
     if checks:
         parts += ["", "## Checks", "", *(f"- {k}: {v}" for k, v in checks.items())]

@@ -75,6 +75,19 @@ class Solution:
     def compile(self, model: "keras.Model", optimizer: "keras.optimizers.Optimizer") -> None:
         raise NotImplementedError
 
+    def headline(self, options: dict[str, Any]) -> str:
+        """The headline test metric of a run with these options (a domain with several targets
+        has one per target)."""
+        return self.headline_metric
+
+    def folds(self, options: dict[str, Any]) -> int | None:
+        """How many resampled folds to train and score besides the run itself (`--cv K`)."""
+        return options.get("cv")
+
+    def resampling(self, options: dict[str, Any]) -> dict[str, str]:
+        """What the folds are, for metrics.json and the report."""
+        return {"scheme": "cross-validation", "note": "fold 1 is the exported model; every fold's test part is used once"}
+
     def phases(self, model: "keras.Model", options: dict[str, Any]) -> list["Phase"]:
         """One phase by default; transfer learning adds a frozen-backbone phase first."""
         from common.training import Phase
@@ -110,11 +123,19 @@ class Solution:
         return export_saved_model(model, path)
 
     def tflite_source(self, model: "keras.Model", saved_model_dir: Path, workdir: Path) -> Path:
-        """The SavedModel the TFLite files are converted from (by default the serving one); a domain
-        may write a different one (other inputs, a fixed batch) into the temporary `workdir`."""
-        return saved_model_dir
+        """The SavedModel the TFLite files are converted from: the serving one, or, for a model with
+        recurrent layers, one with batch 1 written into the temporary `workdir` (see
+        `common.export.tflite_batch`). A domain may write another (other inputs)."""
+        from common.export import export_fixed_batch, tflite_batch
+
+        if tflite_batch(model) is None:
+            return saved_model_dir
+        return export_fixed_batch(model, workdir / "tflite_source", batch=tflite_batch(model))
 
     def load_model(self, run: "Run") -> "keras.Model":
+        from common.runtime import import_tensorflow
+
+        import_tensorflow()  # quietly, before Keras pulls it in
         import keras
 
         return keras.models.load_model(run / "model.keras", compile=False)
@@ -147,6 +168,32 @@ class Solution:
     def baselines(self, splits: "Splits") -> dict[str, dict[str, float]]:
         return {}
 
+    def test_extras(self, run: "Run", splits: "Splits", y_score: "np.ndarray") -> dict[str, Any]:
+        """Test-split figures beyond per-sample metrics (a trading backtest), added to metrics.json."""
+        return {}
+
+    def verdict(self, metrics: dict[str, Any], options: dict[str, Any]) -> list[str]:
+        """Plain sentences on whether the model beat its baselines, for the report and summary."""
+        head = self.headline(options)
+        value = metrics["test"].get(head)
+        if value is None:
+            return []
+        better, worse = [], []
+        for name, scores in metrics.get("baselines", {}).items():
+            if scores.get(head) is None:
+                continue
+            wins = value < scores[head] if self.lower_is_better(head) else value > scores[head]
+            (better if wins else worse).append(f"{name} ({scores[head]:.4f})")
+        lines = []
+        if better:
+            lines.append(f"The model's test {head} {value:.4f} beats " + ", ".join(better) + ".")
+        if worse:
+            lines.append("It does not beat " + ", ".join(worse) + f" on test {head}.")
+        return lines
+
+    def lower_is_better(self, metric: str) -> bool:
+        return metric in ("loss", "rmse", "mae", "mse", "qlike", "ece", "pinball")
+
     def write_artifacts(self, run: "Run", splits: "Splits", model: "keras.Model") -> None:
         """Write what inference needs beside the model (labels, vocabulary, id maps)."""
 
@@ -170,7 +217,9 @@ class Solution:
 
 _REGISTRY: dict[str, Solution] = {}
 # Domain packages that register themselves on import; later domains add a line here.
-DOMAIN_MODULES: tuple[str, ...] = ("solutions.image_classification", "solutions.medical_imaging", "solutions.sentiment")
+DOMAIN_MODULES: tuple[str, ...] = (
+    "solutions.image_classification", "solutions.medical_imaging", "solutions.sentiment", "solutions.timeseries_finance",
+)
 
 
 def register(solution_cls: type[Solution]) -> type[Solution]:

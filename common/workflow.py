@@ -52,6 +52,9 @@ def train(
     for reason, count in splits.source.get("skipped", {}).items():
         if count:
             print(f"Skipped {count} {unit}: {reason.replace('_', ' ')}")
+    for repair, count in splits.source.get("repairs", {}).items():
+        if count:
+            print(f"Data repair: {count} {repair.replace('_', ' ')}")
     print(f"Data: {splits.source.get('name')} - " + ", ".join(f"{k} {v}" for k, v in splits.sizes().items()))
     model = solution.build_model(options, splits)  # may resolve options (e.g. weights it could not fetch)
     config = {
@@ -99,9 +102,10 @@ def train(
         "best_epoch": best_epoch(rows, solution.monitor, solution.monitor_mode),
         "monitor": solution.monitor,
     }
-    if options.get("cv"):
+    metrics.update(solution.test_extras(run, splits, y_score))
+    if solution.folds(options):
         try:
-            metrics["cross_validation"] = cross_validate(solution, options, run, metrics["test"])
+            metrics["cross_validation"] = cross_validate(solution, options, run, metrics["test"], metrics["baselines"])
         except KeyboardInterrupt:
             print(f"\nInterrupted. Continue with: solutions train {solution.name} --output {final} --resume")
             raise
@@ -113,15 +117,17 @@ def train(
     else:
         variants = ex.tflite_variants(options.get("quantize", "all"))
         metrics["export"] = export_run(solution, run, model, splits, variants=variants)
+    head = solution.headline(options)
     plots = [training_curves(rows, run / "training_curves.png").name] if rows else []
     if "cross_validation" in metrics:
-        plots.append(cv_folds_plot(metrics["cross_validation"], solution.headline_metric, run / "cv_folds.png").name)
+        plots.append(cv_folds_plot(metrics["cross_validation"], head, run / "cv_folds.png").name)
     plots += solution.plots(run, splits, y_score, model)
+    verdict = solution.verdict(metrics, options)
     write_report(run, title=solution.report_title(splits), metrics=metrics, config=config, plots=plots,
-                 usage=solution.usage(final), notes=solution.report_notes(splits))
+                 usage=solution.usage(final), notes=solution.report_notes(splits), verdict=verdict)
     run.write_json("metrics.json", metrics)
     run = finish_run(run, final)
-    print_summary(solution, run, metrics)
+    print_summary(solution, run, metrics, head, verdict)
     return run
 
 
@@ -140,15 +146,16 @@ def _fit(solution: Solution, model: keras.Model, splits: Splits, options: dict[s
     return train_ds, rows
 
 
-def cross_validate(solution: Solution, options: dict[str, Any], run: Run, fold1: dict[str, float]) -> dict[str, Any]:
+def cross_validate(solution: Solution, options: dict[str, Any], run: Run, fold1: dict[str, float],
+                   baselines1: dict[str, dict[str, float]]) -> dict[str, Any]:
     """`--cv K`: folds 2..K trained and scored like the run's own model (fold 1), then summarised.
 
     Each fold fits its own vocabulary/statistics on its own training part and stops early on a
     validation part carved from it. Finished folds are kept under cv/foldNN/, so --resume
     continues with the next one.
     """
-    folds = int(options["cv"])
-    per_fold = [{"fold": 1, **fold1}]
+    folds = int(solution.folds(options))
+    per_fold = [{"fold": 1, **fold1, "baselines": baselines1}]
     for fold in range(2, folds + 1):
         sub = Run(run / "cv" / f"fold{fold:02d}")
         if (sub / "result.json").exists():
@@ -163,7 +170,8 @@ def cross_validate(solution: Solution, options: dict[str, Any], run: Run, fold1:
         _, rows = _fit(solution, model, splits, fold_options, sub)
         model = solution.finalize_model(model, splits, sub, fold_options)
         y_score = predict_keras(model, solution.model_inputs(splits.test))
-        result = {"fold": fold, **solution.test_metrics(splits.test.y, y_score, sub), "epochs": len(rows)}
+        result = {"fold": fold, **solution.test_metrics(splits.test.y, y_score, sub), "epochs": len(rows),
+                  "baselines": solution.baselines(splits)}
         print(f"Fold {fold}: " + ", ".join(f"{k} {v:.4f}" for k, v in result.items() if isinstance(v, float)))
         sub.write_json("result.json", result)
         per_fold.append(result)
@@ -174,8 +182,13 @@ def cross_validate(solution: Solution, options: dict[str, Any], run: Run, fold1:
         values = np.array([r[name] for r in per_fold if r.get(name) is not None], dtype=float)
         summary[name] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
                          "min": float(values.min()), "max": float(values.max())}
-    return {"folds": folds, "summary": summary, "per_fold": per_fold,
-            "note": "fold 1 is the exported model; every fold's test part is used once"}
+    baselines = {}  # the mean over folds of each baseline's metrics, scored on the same test folds
+    for base in per_fold[0].get("baselines", {}):
+        scores = [r["baselines"].get(base, {}) for r in per_fold]
+        baselines[base] = {m: float(np.mean([s[m] for s in scores])) for m in names
+                           if all(isinstance(s.get(m), (int, float)) for s in scores)}
+    return {"folds": folds, **solution.resampling(options), "summary": summary, "baselines_mean": baselines,
+            "per_fold": per_fold}
 
 
 def predict_keras(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -218,17 +231,20 @@ def export_run(
     representative = solution.representative_samples(splits) if "int8" in variants else None
     with tempfile.TemporaryDirectory(prefix="tflite-source-") as workdir:  # not shipped in the run
         source = solution.tflite_source(model, sm_dir, Path(workdir))
+        isolate = ex.tflite_batch(model) is not None  # recurrent: quantizers may crash the process
         for variant in variants:
-            results.update(_tflite_variant(solution, run, source, variant, representative, x_test, entry))
+            results.update(_tflite_variant(solution, run, source, variant, representative, x_test, entry,
+                                           isolate=isolate and variant == "int8"))
     return results
 
 
 def _tflite_variant(solution: Solution, run: Run, source: Path, variant: str, representative, x_test: np.ndarray,
-                    entry) -> dict[str, dict]:
+                    entry, *, isolate: bool = False) -> dict[str, dict]:
     """Convert one TFLite variant, check it has no Flex ops, score it; a quantizer failure is recorded."""
     print(f"Converting TFLite {variant} ...")
     try:
-        content = ex.convert_tflite(source, variant, representative)
+        convert = ex.convert_tflite_isolated if isolate else ex.convert_tflite
+        content = convert(source, variant, representative)
     except ex.ExportError as exc:
         if variant == "float32":
             raise
@@ -291,15 +307,18 @@ def export(run_path: str, *, formats: str, quantize: str) -> dict[str, dict]:
     return results
 
 
-def print_summary(solution: Solution, run: Run, metrics: dict[str, Any]) -> None:
+def print_summary(solution: Solution, run: Run, metrics: dict[str, Any], headline: str,
+                  verdict: Sequence[str] = ()) -> None:
     test = ", ".join(f"{k} {v:.4f}" for k, v in metrics["test"].items() if isinstance(v, float))
     print()
     print(f"Finished {solution.name} on {metrics['dataset']}: test {test}")
+    for line in verdict:
+        print(f"  {line}")
     cv = metrics.get("cross_validation")
     if cv:
-        head = cv["summary"].get(solution.headline_metric)
+        head = cv["summary"].get(headline)
         if head:
-            print(f"  {cv['folds']}-fold cross-validation {solution.headline_metric}: mean {head['mean']:.4f} "
+            print(f"  {cv['folds']}-fold {cv.get('scheme', 'cross-validation')} {headline}: mean {head['mean']:.4f} "
                   f"+/- {head['std']:.4f} (min {head['min']:.4f}, max {head['max']:.4f})")
     print(f"  trained {metrics['epochs_run']} epochs in {metrics['train_seconds']:.1f} s "
           f"({metrics['train_samples_per_second']:.0f} samples/s)")
@@ -307,8 +326,8 @@ def print_summary(solution: Solution, run: Run, metrics: dict[str, Any]) -> None
         if "skipped" in e:
             print(f"  {name:<12} skipped: {e['skipped']}")
             continue
-        head = e["test"].get(solution.headline_metric)
+        head = e["test"].get(headline, float("nan"))
         print(f"  {name:<12} {e['bytes'] / 1024:9.1f} KiB  max|diff| {e['max_abs_diff']:.2e}  "
-              f"agreement {e['agreement']:.4f}  {solution.headline_metric} {head:.4f}  {e['latency_ms']:.3f} ms")
+              f"agreement {e['agreement']:.4f}  {headline} {head:.4f}  {e['latency_ms']:.3f} ms")
     print(f"Run directory: {run.path}")
     print(f"Report:        {run.path / 'report.md'}")

@@ -259,11 +259,10 @@ class Sentiment(ClassifierSolution):
         return export_saved_model(end_to_end, path)
 
     def tflite_source(self, model, saved_model_dir: Path, workdir: Path) -> Path:
-        from common.export import export_fixed_batch
-        from solutions.sentiment.model import fixed_batch
+        """Token ids in (the serving SavedModel takes strings, which TFLite builtins cannot)."""
+        from common.export import export_fixed_batch, tflite_batch
 
-        name = model.name.removeprefix("sentiment_")
-        return export_fixed_batch(model, workdir / "tflite_source", batch=fixed_batch(name))
+        return export_fixed_batch(model, workdir / "tflite_source", batch=tflite_batch(model))
 
     def write_artifacts(self, run: Run, splits, model) -> None:
         super().write_artifacts(run, splits, model)

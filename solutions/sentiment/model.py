@@ -11,7 +11,7 @@
 
 Every model ends in logits -> softmax "probabilities", so the shared classification metrics,
 export and TFLite checks apply unchanged. All of them convert to TFLite builtin ops; the recurrent
-one only with a fixed batch dimension (see `fixed_batch`).
+one only with a fixed batch dimension (see `common.export.tflite_batch`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import keras
 from keras import ops
 
 MODELS = ("bow", "cnn", "bilstm", "transformer")
-RECURRENT = frozenset({"bilstm"})
 
 
 # Per-model defaults: bow needs bigrams in its vocabulary (so a larger one); sequences are in words.
@@ -32,11 +31,6 @@ MODEL_DEFAULTS = {
     "bilstm": {"ngrams": 1, "max_tokens": 20_000, "embedding_dim": 64},
     "transformer": {"ngrams": 1, "max_tokens": 20_000, "embedding_dim": 64},
 }
-
-
-def fixed_batch(name: str) -> int | None:
-    """Batch size the TFLite signature must fix (recurrent layers need 1), None for dynamic."""
-    return 1 if name in RECURRENT else None
 
 
 @keras.saving.register_keras_serializable(package="sentiment")

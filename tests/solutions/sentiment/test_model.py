@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common.export import TFLiteRunner, convert_tflite, export_fixed_batch
+from common.export import TFLiteRunner, convert_tflite, export_fixed_batch, tflite_batch
 from common.runtime import import_tensorflow
-from solutions.sentiment.model import MODELS, build_model, fit_mixing, fixed_batch, naive_bayes_log_probs
+from solutions.sentiment.model import MODELS, build_model, fit_mixing, naive_bayes_log_probs
 from solutions.sentiment.tokenizer import vectorization_layer
 from tests.solutions.sentiment.corpus import sentences
 
@@ -42,15 +42,16 @@ def test_every_model_trains_saves_and_converts(name, corpus, tmp_path):
     reloaded = keras.models.load_model(tmp_path / "m.keras", compile=False)
     np.testing.assert_allclose(reloaded.predict(ids, verbose=0), probs, atol=1e-6)
 
-    source = export_fixed_batch(model, tmp_path / "sm", batch=fixed_batch(name))
+    assert tflite_batch(model) == (1 if name == "bilstm" else None)
+    source = export_fixed_batch(model, tmp_path / "sm", batch=tflite_batch(model))
     runner = TFLiteRunner(convert_tflite(source, "float32"))
     assert not [op for op in runner.op_names() if op.lower().startswith("flex")]
-    assert runner.dynamic_batch == (fixed_batch(name) is None)
+    assert runner.dynamic_batch == (tflite_batch(model) is None)
     np.testing.assert_allclose(runner(ids[:40]), probs[:40], atol=1e-4)
 
 
 def test_recurrent_model_needs_a_fixed_batch_for_builtin_ops(corpus, tmp_path):
-    """The reason for `fixed_batch`: a dynamic batch puts TensorList ops (Flex) into an LSTM."""
+    """The reason for `tflite_batch`: a dynamic batch puts TensorList ops (Flex) into an LSTM."""
     from common.errors import ExportError
 
     ids, y, vocab = corpus

@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         run = Path(args.root) / f"{solution.name}-{stamp}"
         if cli(["train", solution.name, "--output", str(run)]) != 0:
             return 1
-        rows.append(bench_row(solution.name, solution.headline_metric, run))
+        options = json.loads((run / "config.json").read_text())["options"]
+        rows.append(bench_row(solution.name, solution.headline(options), run))
     table = "\n".join(["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
                       + ["| " + " | ".join(map(str, r)) + " |" for r in rows])
     text = f"# Benchmark ({time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, " \

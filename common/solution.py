@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 from pathlib import Path
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -176,11 +177,11 @@ class Solution:
         """Plain sentences on whether the model beat its baselines, for the report and summary."""
         head = self.headline(options)
         value = metrics["test"].get(head)
-        if value is None:
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
             return []
         better, worse = [], []
         for name, scores in metrics.get("baselines", {}).items():
-            if scores.get(head) is None:
+            if not isinstance(scores.get(head), (int, float)) or not math.isfinite(scores[head]):
                 continue
             wins = value < scores[head] if self.lower_is_better(head) else value > scores[head]
             (better if wins else worse).append(f"{name} ({scores[head]:.4f})")

@@ -35,13 +35,7 @@ def forecast_plot(path: Path, dates: np.ndarray, y: np.ndarray, out: np.ndarray,
             ax.plot(dates, baselines[name], linewidth=0.9, label=name)
         ax.plot(dates, point, color="black", linewidth=1.0, label="model")
         ax.set_ylabel("log return, %")
-    ax.set_title("Test period: forecast vs realised")
-    ax.legend(loc="upper left", fontsize=8, ncol=3)
-    fig.autofmt_xdate()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path.name
+    return _save(fig, ax, path, "Test period: forecast vs realised", ncol=3)
 
 
 def loss_difference_plot(path: Path, dates: np.ndarray, y: np.ndarray, h: np.ndarray,
@@ -59,13 +53,7 @@ def loss_difference_plot(path: Path, dates: np.ndarray, y: np.ndarray, h: np.nda
         ax.plot(dates, np.cumsum(daily(forecast) - model), linewidth=1.0, label=name)
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_ylabel("cumulative QLIKE(baseline) - QLIKE(model)")
-    ax.set_title("Above zero: the model's forecasts scored better up to that day")
-    ax.legend(loc="upper left", fontsize=8)
-    fig.autofmt_xdate()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path.name
+    return _save(fig, ax, path, "Above zero: the model's forecasts scored better up to that day")
 
 
 def equity_plot(path: Path, dates: np.ndarray, curves: dict[str, np.ndarray], cost_bps: float) -> str:
@@ -73,8 +61,13 @@ def equity_plot(path: Path, dates: np.ndarray, curves: dict[str, np.ndarray], co
     for name, equity in curves.items():
         ax.plot(dates, equity, linewidth=1.1 if name.startswith("model") else 0.9, label=name)
     ax.set_ylabel("equity (start = 1)")
-    ax.set_title(f"Test period backtest after {cost_bps:g} bps per position change")
-    ax.legend(loc="upper left", fontsize=8)
+    return _save(fig, ax, path, f"Test period backtest after {cost_bps:g} bps per position change")
+
+
+def _save(fig, ax, path: Path, title: str, ncol: int = 1) -> str:
+    """Title, legend and date ticks every time-axis plot here shares; the PNG's file name."""
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=8, ncol=ncol)
     fig.autofmt_xdate()
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -59,3 +59,29 @@ def test_quantize_option_maps_to_variants():
     assert tflite_variants("none") == ["float32"]
     assert tflite_variants("int8") == ["float32", "int8"]
     assert tflite_variants("all") == ["float32", "float16", "dynamic", "int8"]
+
+
+def test_isolated_conversion_returns_the_same_model(small_model_dir):
+    from common.export import convert_tflite_isolated
+
+    model, path, x = small_model_dir
+    content = convert_tflite_isolated(path, "float32")
+    np.testing.assert_allclose(TFLiteRunner(content)(x), model.predict(x, verbose=0), atol=1e-5)
+
+
+def test_isolated_conversion_turns_a_converter_crash_into_an_export_error(tmp_path):
+    """int8 on a GRU kills the converter process (tensorflow/tensorflow#76672); the run must survive
+    it and record why."""
+    from common.export import convert_tflite_isolated, export_fixed_batch, tflite_batch
+
+    inputs = keras.Input((6, 3))
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.GRU(4)(inputs)))
+    assert tflite_batch(model) == 1
+    source = export_fixed_batch(model, tmp_path / "sm", batch=1)
+    samples = np.random.default_rng(0).normal(size=(20, 6, 3)).astype(np.float32)
+    try:
+        content = convert_tflite_isolated(source, "int8", samples)
+    except ExportError as exc:
+        assert "crashed" in str(exc) or "conversion failed" in str(exc) or "not TFLite builtins" in str(exc)
+    else:  # a converter that has fixed the bug gives a working int8 model instead
+        assert TFLiteRunner(content)(samples[:1]).shape == (1, 1)

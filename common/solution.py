@@ -95,6 +95,10 @@ class Solution:
 
         return [Phase("main", options["epochs"], options["learning_rate"])]
 
+    def steps_per_epoch(self, splits: "Splits", options: dict[str, Any]) -> int:
+        """Optimizer steps in one epoch (the learning-rate schedule is laid out over them)."""
+        return math.ceil(len(splits.train) / options["batch_size"])
+
     def fit_options(self, splits: "Splits", options: dict[str, Any]) -> dict[str, Any]:
         """Extra `model.fit` arguments (e.g. class weights from the training split)."""
         return {}
@@ -220,6 +224,7 @@ _REGISTRY: dict[str, Solution] = {}
 # Domain packages that register themselves on import; later domains add a line here.
 DOMAIN_MODULES: tuple[str, ...] = (
     "solutions.image_classification", "solutions.medical_imaging", "solutions.sentiment", "solutions.timeseries_finance",
+    "solutions.recommendation",
 )
 
 

@@ -135,7 +135,7 @@ def _fit(solution: Solution, model: keras.Model, splits: Splits, options: dict[s
          extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> tuple[Any, list[dict]]:
     """The domain's pipelines and phases through the shared resumable training loop."""
     train_ds, val_ds = solution.training_datasets(splits, options)
-    steps = int(np.ceil(len(splits.train) / options["batch_size"]))
+    steps = solution.steps_per_epoch(splits, options)
     rows = fit_phases(
         model, solution.compile, train_ds, val_ds, solution.phases(model, options),
         run=run, monitor=solution.monitor, mode=solution.monitor_mode, patience=options["patience"],

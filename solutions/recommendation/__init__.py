@@ -1,0 +1,328 @@
+"""`recommendation`: how a user will rate an item, and the K items to recommend, shipped as a
+SavedModel with `score(user, item)` and `recommend(user, k)` and a builtin-op TFLite top-K model.
+
+What is the domain's own: rating sources and repairs (data.py), id maps and splits (splits.py),
+the models and the top-K head (model.py). Training, resuming, export checks and the report are the
+shared layer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from common.errors import UserError
+from common.rundir import Run
+from common.solution import DatasetInfo, Solution, register
+from solutions.recommendation.data import LOADERS, load_ratings
+
+MODEL_NAMES = ("autorec", "mf", "neural")
+SPLITS = ("u1", "random", "temporal")
+
+
+@register
+class Recommendation(Solution):
+    name = "recommendation"
+    summary = "predict ratings and recommend top-K items; SavedModel score/recommend, TFLite top-K"
+    default_dataset = "movielens-100k"
+    datasets = (
+        DatasetInfo("movielens-100k", "MovieLens 100K, 100,000 ratings by 943 users of 1682 movies (ml-100k/)"),
+        DatasetInfo("movielens-1m", "MovieLens 1M, 1,000,209 ratings by 6040 users of 3706 movies (ml-1m/)"),
+        DatasetInfo("movielens-latest-small", "MovieLens latest small, 100,836 ratings, 0.5-5 stars (ml-latest-small/)"),
+    )
+    models = MODEL_NAMES
+    default_model = "autorec"  # the only one under 0.91 RMSE on u1 here (README)
+    monitor = "val_rmse"
+    monitor_mode = "min"
+    headline_metric = "rmse"
+    train_defaults = {"epochs": 100, "patience": 10, "batch_size": 256, "learning_rate": 2e-3, "val_split": 0.05,
+                      "test_split": 0.2}
+
+    # --- options -----------------------------------------------------------------------------
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--task", choices=("rating",), default="rating")
+        parser.add_argument("--model", choices=self.models, default=self.default_model)
+        parser.add_argument("--split", choices=SPLITS, default=None,
+                            help="u1: the publisher's u1.base/u1.test (movielens-100k, the default there); "
+                                 "random: seeded; temporal: each user's latest ratings are the test")
+        parser.add_argument("--user-column", default="user")
+        parser.add_argument("--item-column", default="item")
+        parser.add_argument("--rating-column", default="rating")
+        parser.add_argument("--timestamp-column", default=None)
+        parser.add_argument("--rating-scale", default=None, help="LOW,HIGH of a CSV's ratings (default 1,5)")
+        parser.add_argument("--dim", type=int, default=None, help="factors (mf) or embedding size (neural)")
+        parser.add_argument("--hidden", type=int, default=500, help="autorec code size")
+        parser.add_argument("--l2", type=float, default=None, help="weight regularisation")
+        parser.add_argument("--dropout", type=float, default=0.2, help="neural")
+        parser.add_argument("--side-features", action="store_true",
+                            help="neural: add item genres and user age group / occupation")
+        parser.add_argument("--top-k", type=int, default=10, help="items the TFLite model returns")
+
+    def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--user", default=None, help="the user id (as in the data) to recommend for")
+        parser.add_argument("--k", type=int, default=10)
+        parser.add_argument("--item", default=None, help="score this item id for --user instead of recommending")
+
+    # --- data --------------------------------------------------------------------------------
+    def check_data_source(self, options: dict[str, Any]) -> None:
+        if options.get("data"):
+            path = Path(options["data"]).expanduser()
+            if not path.is_file():
+                raise UserError(f"{path} is not a file (give a CSV of user, item, rating)")
+            scale = options.get("rating_scale") or "1,5"
+            try:
+                low, high = (float(v) for v in str(scale).split(","))
+            except ValueError:
+                raise UserError(f"--rating-scale {scale!r}: give LOW,HIGH, e.g. 1,5") from None
+            if not low < high:
+                raise UserError(f"--rating-scale {scale!r}: LOW must be below HIGH")
+            from solutions.recommendation.data import read_csv  # columns checked before TensorFlow loads
+
+            read_csv(path, user_column=options.get("user_column", "user"), item_column=options.get("item_column", "item"),
+                     rating_column=options.get("rating_column", "rating"),
+                     timestamp_column=options.get("timestamp_column"), scale=(low, high))
+        elif options["dataset"] not in LOADERS:
+            raise UserError(f"unknown dataset {options['dataset']!r} for recommendation; known: "
+                            f"{', '.join(LOADERS)}, or --data FILE.csv")
+        split = options.get("split") or self.default_split(options)
+        if split == "u1" and options.get("dataset") != "movielens-100k":
+            raise UserError("--split u1 is the publisher's split of movielens-100k; use random or temporal")
+        if options.get("top_k", 10) < 1:
+            raise UserError("--top-k must be at least 1")
+
+    @staticmethod
+    def default_split(options: dict[str, Any]) -> str:
+        return "u1" if options.get("dataset") == "movielens-100k" and not options.get("data") else "random"
+
+    def load_splits(self, options: dict[str, Any]):
+        from common.catalogue import fingerprint_arrays, fingerprint_files
+        from common.data import Split, Splits
+        from solutions.recommendation.splits import IdMaps, split_ratings
+
+        ratings = load_ratings(options)
+        options["split"] = options.get("split") or self.default_split(options)
+        maps = IdMaps.load(Path(options["id_maps_dir"])) if options.get("id_maps_dir") else IdMaps.fit(ratings)
+        users, items = maps.user_index(ratings.users), maps.item_index(ratings.items)
+        if (users < 0).any() or (items < 0).any():
+            raise UserError(f"{int((users < 0).sum())} ratings are by users and {int((items < 0).sum())} of items "
+                            "that the run's model does not know")
+        parts, rule = split_ratings(ratings, options["split"], users=users, val_fraction=options["val_split"],
+                                    test_fraction=options["test_split"], seed=options["seed"])
+        pairs = np.stack([users, items], axis=1).astype(np.int32)
+        made = {name: Split(pairs[idx], ratings.ratings[idx]) for name, idx in parts.items()}
+        source = {
+            "name": ratings.name,
+            "fingerprint": fingerprint_files(ratings.files) if ratings.files else
+            fingerprint_arrays(pairs, ratings.ratings),
+            "split": rule,
+            "repairs": dict(ratings.repairs),
+            "users": maps.n_users, "items": maps.n_items, "ratings": len(ratings),
+            "scale": list(ratings.scale),
+            "cold_test_users": int(np.isin(made["test"].x[:, 0], made["train"].x[:, 0], invert=True).sum()),
+            "cold_test_items": int(np.isin(made["test"].x[:, 1], made["train"].x[:, 1], invert=True).sum()),
+        }
+        fitted = {"maps": maps, "ratings": ratings}
+        return Splits(made["train"], made["val"], made["test"], ["rating"], source=source, fitted=fitted)
+
+    def pinned_options(self, run: Run) -> dict[str, Any]:
+        return {"id_maps_dir": str(run.path)}
+
+    # --- model -------------------------------------------------------------------------------
+    def _settings(self, options: dict[str, Any]) -> dict[str, Any]:
+        kind = options["model"]
+        dim = options.get("dim") or {"mf": 64, "neural": 32, "autorec": 0}[kind]
+        l2 = options.get("l2")
+        if l2 is None:  # measured on u1 (README); autorec: lambda=200 of the paper's objective, per item
+            l2 = {"mf": 5e-4, "neural": 1e-4, "autorec": 0.06}[kind]
+        return {"dim": dim, "l2": l2}
+
+    def build_model(self, options: dict[str, Any], splits):
+        from solutions.recommendation.model import build_model
+        from solutions.recommendation.splits import side_features
+
+        maps, scale = splits.fitted["maps"], splits.fitted["ratings"].scale
+        settings = self._settings(options)
+        item_features = user_features = None
+        if options["model"] == "neural" and options.get("side_features"):
+            item_features, user_features = side_features(splits.fitted["ratings"], maps)
+        return build_model(options["model"], n_users=maps.n_users, n_items=maps.n_items, dim=settings["dim"],
+                           offset=float(splits.train.y.mean()), low=scale[0], high=scale[1], l2=settings["l2"],
+                           dropout=options["dropout"], item_features=item_features, user_features=user_features,
+                           hidden=options["hidden"])
+
+    def compile(self, model, optimizer) -> None:
+        import keras
+
+        from solutions.recommendation.model import MaskedRMSE, observed_squared_error
+
+        if model.name == "recommendation_autorec_trainer":
+            model.compile(optimizer=optimizer, loss=observed_squared_error, metrics=[MaskedRMSE(name="rmse")])
+        else:
+            model.compile(optimizer=optimizer, loss=keras.losses.MeanSquaredError(),
+                          metrics=[keras.metrics.RootMeanSquaredError(name="rmse")])
+
+    def load_model(self, run: Run):
+        from common.runtime import import_tensorflow
+
+        import_tensorflow()
+        import solutions.recommendation.model  # noqa: F401  (registers the custom layers)
+
+        return super().load_model(run)
+
+    def training_datasets(self, splits, options: dict[str, Any]):
+        """Pairs for mf/neural; for autorec, whole items: each item's training ratings over all users,
+        the whole catalogue per step (full batch, as AutoRec is trained), ten steps per epoch."""
+        from common.pipeline import make_dataset
+        from common.runtime import import_tensorflow
+        from solutions.recommendation.splits import rating_matrix
+
+        if options["model"] != "autorec":
+            train = make_dataset(splits.train.x, splits.train.y, batch_size=options["batch_size"], training=True,
+                                 seed=options["seed"], cast=None)
+            val = make_dataset(splits.val.x, splits.val.y, batch_size=4096, cast=None)
+            return train, val
+        tf = import_tensorflow()
+        maps = splits.fitted["maps"]
+        train_matrix = rating_matrix(splits.train, maps)
+        val_matrix = rating_matrix(splits.val, maps)
+        n_items = len(train_matrix)
+        train = tf.data.Dataset.from_tensors((train_matrix, train_matrix)).repeat(AUTOREC_STEPS_PER_EPOCH)
+        val = tf.data.Dataset.from_tensor_slices((train_matrix, val_matrix)).batch(n_items)
+        return train, val
+
+    def steps_per_epoch(self, splits, options: dict[str, Any]) -> int:
+        if options["model"] == "autorec":
+            return AUTOREC_STEPS_PER_EPOCH
+        return super().steps_per_epoch(splits, options)
+
+    def finalize_model(self, model, splits, run: Run, options: dict[str, Any]):
+        """AutoRec becomes the factor model its linear decoder is (see model.py)."""
+        if options["model"] != "autorec":
+            return model
+        from solutions.recommendation.model import autorec_scorer
+        from solutions.recommendation.splits import rating_matrix
+
+        low, high = splits.fitted["ratings"].scale
+        return autorec_scorer(model, rating_matrix(splits.train, splits.fitted["maps"]), low=low, high=high)
+
+    def model_inputs(self, split) -> np.ndarray:
+        return split.x.astype(np.int32)
+
+    def representative_samples(self, splits) -> np.ndarray:
+        return splits.train.x[:300].astype(np.int32)
+
+    def agreement(self, reference: np.ndarray, other: np.ndarray, run: Run) -> float:
+        """Share of predicted ratings within 0.01 stars of Keras's."""
+        return float(np.mean(np.abs(other - reference) <= 0.01))
+
+    # --- evaluation --------------------------------------------------------------------------
+    def test_metrics(self, y_true: np.ndarray, y_score: np.ndarray, run: Run) -> dict[str, float]:
+        error = y_score[:, 0] - y_true
+        return {"rmse": float(np.sqrt(np.mean(error**2))), "mae": float(np.mean(np.abs(error)))}
+
+    def baselines(self, splits) -> dict[str, dict[str, float]]:
+        """Global mean, and the regularised user + item bias model (Surprise's BaselineOnly: 0.960 on u1)."""
+        from solutions.recommendation.splits import bias_baseline
+
+        low, high = splits.fitted["ratings"].scale
+        test = splits.test
+        mean = np.full(len(test), splits.train.y.mean())
+        biases = np.clip(bias_baseline(splits.train, splits.fitted["maps"])(test.x), low, high)
+        run = None
+        return {"global_mean": self.test_metrics(test.y, mean[:, None], run),
+                "user_item_bias": self.test_metrics(test.y, biases[:, None], run)}
+
+    # --- export ------------------------------------------------------------------------------
+    def export_saved_model(self, model, path: Path, splits) -> Path:
+        from solutions.recommendation.export import export_recommender
+
+        return export_recommender(model, path, rated_in_training(splits))
+
+    def tflite_source(self, model, saved_model_dir: Path, workdir: Path) -> Path:
+        """The pair scorer (ratings) for the shared checks; the top-K model is written by run_checks."""
+        from common.export import export_fixed_batch
+
+        return export_fixed_batch(model, workdir / "pairs", batch=None)
+
+    def write_artifacts(self, run: Run, splits, model) -> None:
+        splits.fitted["maps"].save(run.path, splits.fitted["ratings"], popular_items(splits))
+
+    def run_checks(self, run: Run, splits, model) -> dict[str, Any]:
+        """recommend.tflite (user index -> top-K items and scores, builtin ops only) against Keras for
+        every test user."""
+        from solutions.recommendation.export import check_top_k_tflite
+
+        k = int(run.config["options"].get("top_k", 10)) if (run / "config.json").exists() else 10
+        return check_top_k_tflite(run, model, rated_in_training(splits), np.unique(splits.test.x[:, 0]), k)
+
+    # --- outputs -----------------------------------------------------------------------------
+    def report_notes(self, splits) -> list[str]:
+        s = splits.source
+        repairs = {k: v for k, v in s.get("repairs", {}).items() if v}
+        return [f"Split: {s['split']}. {s['users']} users, {s['items']} items, {s['ratings']} ratings on a "
+                f"{s['scale'][0]:g}-{s['scale'][1]:g} scale; {s['cold_test_users']} test ratings by users and "
+                f"{s['cold_test_items']} of items without training ratings (scored from biases).",
+                "Data repairs: " + (", ".join(f"{v} {k.replace('_', ' ')}" for k, v in repairs.items())
+                                    if repairs else "none needed") + "."]
+
+    def usage(self, run_path: Path) -> str:
+        return f"""```
+solutions predict {run_path} --user 42 --k 10          # top 10 unseen items with titles and scores
+solutions predict {run_path} --user 42 --item 50       # predicted rating
+solutions predict {run_path} --user 42 --k 10 --tflite # the same from recommend.tflite
+```
+`saved_model/` signatures: `score(user, item)` (int32 indices -> rating), `recommend(user, k)`
+(int32 index, k -> scores and item indices, items rated in training excluded), `serving_default`
+on `[batch, 2]` pairs. `recommend.tflite` maps a user index `[batch]` to the top-K scores and item
+indices (builtin ops only). Indices <-> the data's ids and titles: `id_maps.json`; an unknown user
+gets the most-rated items (`popular_items` in `id_maps.json`)."""
+
+    def predict(self, run: Run, args: argparse.Namespace) -> None:
+        from solutions.recommendation.splits import IdMaps
+
+        if args.user is None:
+            raise UserError("give --user ID (and --k, or --item ID)")
+        maps = IdMaps.load(run.path)
+        info = json.loads((run / "id_maps.json").read_text())
+        titles = info.get("titles", {})
+        user = maps.user_index(np.array([str(args.user)]))[0]
+        if user < 0:
+            print(f"user {args.user} is unknown to this model: the most-rated items instead (popularity fallback)")
+            for rank, item in enumerate(info["popular_items"][: args.k], 1):
+                print(f"{rank:>3}. {titles.get(item, item)}  (id {item})")
+            return
+        if args.item is not None:
+            item = maps.item_index(np.array([str(args.item)]))[0]
+            if item < 0:
+                raise UserError(f"item {args.item} is unknown to this model")
+            rating = float(self.load_model(run).predict(np.array([[user, item]], np.int32), verbose=0)[0, 0])
+            print(f"user {args.user}, item {args.item} ({titles.get(str(args.item), '?')}): predicted rating {rating:.2f}")
+            return
+        from solutions.recommendation.export import recommend
+
+        scores, items = recommend(run, self, user, args.k, tflite=args.tflite)
+        for rank, (score, item) in enumerate(zip(scores, items), 1):
+            raw = maps.items[item]
+            print(f"{rank:>3}. {score:.2f}  {titles.get(raw, raw)}  (id {raw})")
+
+
+AUTOREC_STEPS_PER_EPOCH = 10
+
+
+def rated_in_training(splits) -> np.ndarray:
+    """[users, items] 0/1: what the top-K excludes."""
+    maps = splits.fitted["maps"]
+    table = np.zeros((maps.n_users, maps.n_items), np.int8)
+    table[splits.train.x[:, 0], splits.train.x[:, 1]] = 1
+    return table
+
+
+def popular_items(splits, limit: int = 100) -> list[str]:
+    """The most-rated items in training (the unknown user's fallback), as data ids."""
+    counts = np.bincount(splits.train.x[:, 1], minlength=splits.fitted["maps"].n_items)
+    order = np.argsort(-counts, kind="stable")[:limit]
+    return [splits.fitted["maps"].items[i] for i in order]

@@ -1,0 +1,209 @@
+"""Ratings: MovieLens in the publisher's layouts and a user's CSV, with every repair counted.
+
+MovieLens files are read from the data directory (`ml-100k/`, `ml-1m/`, `ml-latest-small/`) and,
+when missing, the publisher's zip is downloaded there once, checksum checked, and extracted.
+A CSV names its columns (`--user-column/--item-column/--rating-column`, optional timestamp);
+a row without a rating or ids is dropped, a rating outside the declared scale is rejected, and a
+duplicated (user, item) pair keeps its latest rating. Each is counted.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from common.catalogue import RemoteFile, data_dir, fetch
+from common.errors import UserError
+
+GROUPLENS = "https://files.grouplens.org/datasets/movielens/{}"
+ZIPS = {
+    "movielens-100k": RemoteFile("ml-100k.zip", GROUPLENS.format("ml-100k.zip"), "md5:0e33842e24a9c977be4e0107933c0723"),
+    "movielens-1m": RemoteFile("ml-1m.zip", GROUPLENS.format("ml-1m.zip"), "md5:c4d9eecfca2ab87c1945afe126590906"),
+    # GroupLens updates "latest" in place and publishes no checksum: the loader checks the columns
+    "movielens-latest-small": RemoteFile("ml-latest-small.zip", GROUPLENS.format("ml-latest-small.zip"), None),
+}
+FOLDERS = {"movielens-100k": "ml-100k", "movielens-1m": "ml-1m", "movielens-latest-small": "ml-latest-small"}
+SCALES = {"movielens-100k": (1.0, 5.0), "movielens-1m": (1.0, 5.0), "movielens-latest-small": (0.5, 5.0)}
+ML100K_GENRES = ("unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
+                 "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
+                 "War", "Western")
+
+
+@dataclass
+class Ratings:
+    """One row per (user, item) rating; ids are the publisher's / the CSV's, as strings."""
+
+    users: np.ndarray
+    items: np.ndarray
+    ratings: np.ndarray  # float32
+    timestamps: np.ndarray | None  # int64 seconds, or None
+    name: str
+    scale: tuple[float, float]
+    titles: dict[str, str] = field(default_factory=dict)
+    genres: dict[str, list[str]] = field(default_factory=dict)
+    user_features: dict[str, dict[str, str]] = field(default_factory=dict)
+    repairs: Counter = field(default_factory=Counter)
+    files: list[Path] = field(default_factory=list)
+    # the publisher's own split where it has one: name -> boolean "is test" per row
+    publisher_splits: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.ratings)
+
+
+def dataset_folder(name: str, options: dict) -> Path:
+    """The publisher's folder under the data directory, extracted from its zip when missing."""
+    root = data_dir(options.get("data_dir"))
+    folder = root / FOLDERS[name]
+    if not folder.is_dir():
+        archive = fetch(ZIPS[name], root, name)
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(root)
+    return folder
+
+
+def _require(folder: Path, *names: str) -> list[Path]:
+    paths = [folder / n for n in names]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise UserError(f"{folder} lacks {', '.join(missing)}: not the publisher's layout; delete the folder "
+                        "to download it again, or pass --data-dir")
+    return paths
+
+
+def load_movielens_100k(options: dict) -> Ratings:
+    folder = dataset_folder("movielens-100k", options)
+    base, test, item, user = _require(folder, "u1.base", "u1.test", "u.item", "u.user")
+    columns = ["user", "item", "rating", "timestamp"]
+    parts = [pd.read_csv(p, sep="\t", names=columns, dtype=str) for p in (base, test)]
+    frame = pd.concat(parts, ignore_index=True)  # u1.base + u1.test = u.data, with the split marked
+    is_test = np.r_[np.zeros(len(parts[0]), bool), np.ones(len(parts[1]), bool)]
+    items = pd.read_csv(item, sep="|", header=None, encoding="latin-1", dtype=str)
+    titles = dict(zip(items[0], items[1]))
+    flags = items.iloc[:, 5:5 + len(ML100K_GENRES)].astype(int).to_numpy()
+    genres = {i: [g for g, f in zip(ML100K_GENRES, row) if f] for i, row in zip(items[0], flags)}
+    people = pd.read_csv(user, sep="|", header=None, dtype=str)
+    user_features = {u: {"age": a, "gender": g, "occupation": o} for u, a, g, o in people[[0, 1, 2, 3]].itertuples(False)}
+    ratings = _from_frame(frame, "movielens-100k", SCALES["movielens-100k"], "user", "item", "rating", "timestamp",
+                          origin=str(folder), keep=is_test)
+    ratings.titles, ratings.genres, ratings.user_features = titles, genres, user_features
+    ratings.files = [base, test, item, user]
+    return ratings
+
+
+def load_movielens_1m(options: dict) -> Ratings:
+    folder = dataset_folder("movielens-1m", options)
+    rating_file, movies, users = _require(folder, "ratings.dat", "movies.dat", "users.dat")
+    frame = pd.read_csv(rating_file, sep="::", engine="python", names=["user", "item", "rating", "timestamp"], dtype=str)
+    movie = pd.read_csv(movies, sep="::", engine="python", names=["item", "title", "genres"], dtype=str, encoding="latin-1")
+    people = pd.read_csv(users, sep="::", engine="python", names=["user", "gender", "age", "occupation", "zip"], dtype=str)
+    ratings = _from_frame(frame, "movielens-1m", SCALES["movielens-1m"], "user", "item", "rating", "timestamp",
+                          origin=str(folder))
+    ratings.titles = dict(zip(movie["item"], movie["title"]))
+    ratings.genres = {i: g.split("|") for i, g in zip(movie["item"], movie["genres"])}
+    ratings.user_features = {u: {"age": a, "gender": g, "occupation": o}
+                             for u, g, a, o in people[["user", "gender", "age", "occupation"]].itertuples(False)}
+    ratings.files = [rating_file, movies, users]
+    return ratings
+
+
+def load_movielens_latest_small(options: dict) -> Ratings:
+    folder = dataset_folder("movielens-latest-small", options)
+    rating_file, movies = _require(folder, "ratings.csv", "movies.csv")
+    frame = pd.read_csv(rating_file, dtype=str)
+    movie = pd.read_csv(movies, dtype=str)
+    if not {"userId", "movieId", "rating"} <= set(frame.columns):
+        raise UserError(f"{rating_file} does not have the publisher's columns userId,movieId,rating")
+    ratings = _from_frame(frame, "movielens-latest-small", SCALES["movielens-latest-small"], "userId", "movieId",
+                          "rating", "timestamp", origin=str(rating_file))
+    ratings.titles = dict(zip(movie["movieId"], movie["title"]))
+    ratings.genres = {i: g.split("|") for i, g in zip(movie["movieId"], movie["genres"])}
+    ratings.files = [rating_file, movies]
+    return ratings
+
+
+def read_csv(path: Path, *, user_column: str, item_column: str, rating_column: str,
+             timestamp_column: str | None, scale: tuple[float, float]) -> Ratings:
+    """A user's ratings table; column names are matched case-insensitively."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise UserError(f"{path} is not a file")
+    try:
+        frame = pd.read_csv(path, sep=None, engine="python", dtype=str)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    lower = {str(c).strip().lower(): c for c in frame.columns}
+    wanted = {"user": user_column, "item": item_column, "rating": rating_column}
+    found = {}
+    for role, name in wanted.items():
+        if name.lower() not in lower:
+            raise UserError(f"{path} has no {role} column {name!r} (--{role}-column); its columns are: "
+                            f"{', '.join(map(str, frame.columns))}")
+        found[role] = lower[name.lower()]
+    stamp = lower.get((timestamp_column or "timestamp").lower())
+    if timestamp_column and stamp is None:
+        raise UserError(f"{path} has no timestamp column {timestamp_column!r}; its columns are: "
+                        f"{', '.join(map(str, frame.columns))}")
+    ratings = _from_frame(frame, f"file:{path.resolve()}", scale, found["user"], found["item"], found["rating"], stamp,
+                          origin=str(path))
+    ratings.files = [path.resolve()]
+    return ratings
+
+
+def _from_frame(frame: pd.DataFrame, name: str, scale: tuple[float, float], user: str, item: str, rating: str,
+                timestamp: str | None, *, origin: str, keep: np.ndarray | None = None) -> Ratings:
+    """Ids as stripped strings; ratings as numbers inside `scale`; one rating per (user, item)."""
+    repairs: Counter = Counter()
+    users = frame[user].astype(str).str.strip()
+    items = frame[item].astype(str).str.strip()
+    values = pd.to_numeric(frame[rating], errors="coerce")
+    stamps = pd.to_numeric(frame[timestamp], errors="coerce") if timestamp and timestamp in frame else None
+    no_id = frame[user].isna() | frame[item].isna() | (users == "") | (items == "")
+    missing = values.isna() & ~no_id
+    low, high = scale
+    outside = ~values.isna() & ~no_id & ((values < low) | (values > high))
+    repairs["rows_without_user_or_item_dropped"] = int(no_id.sum())
+    repairs["rows_without_rating_dropped"] = int(missing.sum())
+    repairs[f"ratings_outside_{low:g}_{high:g}_rejected"] = int(outside.sum())
+    ok = ~(no_id | missing | outside)
+    table = pd.DataFrame({"user": users, "item": items, "rating": values,
+                          "timestamp": stamps if stamps is not None else np.arange(len(frame)),
+                          "row": np.arange(len(frame))})[ok.to_numpy()]
+    if stamps is not None:
+        table["timestamp"] = table["timestamp"].fillna(-1)
+    # one rating per pair: the latest (by time, then by row order) wins
+    table = table.sort_values(["timestamp", "row"], kind="stable")
+    duplicated = table.duplicated(["user", "item"], keep="last")
+    repairs["duplicate_user_item_pairs_kept_latest"] = int(duplicated.sum())
+    table = table[~duplicated].sort_values("row", kind="stable")
+    if len(table) == 0:
+        raise UserError(f"{origin}: no usable ratings after repairs ({dict(+repairs)})")
+    out = Ratings(users=table["user"].to_numpy(object), items=table["item"].to_numpy(object),
+                  ratings=table["rating"].to_numpy(np.float32),
+                  timestamps=table["timestamp"].to_numpy(np.int64) if stamps is not None else None,
+                  name=name, scale=(float(low), float(high)), repairs=repairs)
+    if keep is not None:
+        out.publisher_splits["u1"] = keep[table["row"].to_numpy()]
+    return out
+
+
+LOADERS = {"movielens-100k": load_movielens_100k, "movielens-1m": load_movielens_1m,
+           "movielens-latest-small": load_movielens_latest_small}
+
+
+def load_ratings(options: dict) -> Ratings:
+    if options.get("data"):
+        scale = tuple(float(v) for v in str(options.get("rating_scale") or "1,5").split(","))
+        return read_csv(Path(options["data"]), user_column=options.get("user_column", "user"),
+                        item_column=options.get("item_column", "item"),
+                        rating_column=options.get("rating_column", "rating"),
+                        timestamp_column=options.get("timestamp_column"), scale=scale)
+    name = options["dataset"]
+    if name not in LOADERS:
+        raise UserError(f"unknown dataset {name!r} for recommendation; known: {', '.join(LOADERS)}, or --data FILE.csv")
+    return LOADERS[name](options)

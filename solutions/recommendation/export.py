@@ -1,0 +1,108 @@
+"""The recommender's SavedModel signatures and its TFLite top-K model, checked against Keras.
+
+SavedModel: `serving_default` on [batch, 2] pairs (what the shared export checks call),
+`score(user, item)` and `recommend(user, k)` (k is an input: any K at serving time). TFLite:
+`recommend.tflite`, user index [batch] -> top-K scores and item indices with a fixed K, items
+rated in training excluded (an int8 table inside the model), builtin ops only (TOPK_V2, GATHER).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from common.errors import UserError
+from common.export import TFLiteRunner, convert_tflite, export_fixed_batch, tf
+from common.rundir import Run
+from common.runtime import stderr_silenced
+from solutions.recommendation.model import TrainingRatings, scorer_of, top_k_model
+
+import keras  # noqa: E402  (common.export imported TensorFlow quietly first)
+
+TOPK_FILE = "recommend.tflite"
+
+
+def export_recommender(model: keras.Model, path: Path, rated: np.ndarray) -> Path:
+    if path.exists():
+        shutil.rmtree(path)
+    scorer = scorer_of(model)
+    table = TrainingRatings(rated.shape, name="rated_in_training")
+    table.table.assign(rated.astype(np.int8))
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(table)
+    archive.add_endpoint("serve", lambda pairs: model(pairs, training=False),
+                         input_signature=[tf.TensorSpec((None, 2), tf.int32, name="user_item")])
+
+    def score(user, item):
+        return {"rating": model(tf.stack([user, item], axis=1), training=False)[:, 0]}
+
+    def recommend(user, k):
+        scores = scorer.all_item_scores(user) - 1e4 * table(user)
+        values, indices = tf.math.top_k(scores, k)
+        return {"scores": values, "items": indices}
+
+    archive.add_endpoint("score", score, input_signature=[tf.TensorSpec((None,), tf.int32, name="user"),
+                                                          tf.TensorSpec((None,), tf.int32, name="item")])
+    archive.add_endpoint("recommend", recommend, input_signature=[tf.TensorSpec((None,), tf.int32, name="user"),
+                                                                  tf.TensorSpec((), tf.int32, name="k")])
+    with stderr_silenced():
+        archive.write_out(str(path), verbose=False)
+    return path
+
+
+def keras_top_k(model: keras.Model, rated: np.ndarray, users: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    head = top_k_model(model, rated, k)
+    values, indices = head.predict(users.astype(np.int32), batch_size=256, verbose=0)
+    return np.asarray(values), np.asarray(indices)
+
+
+def check_top_k_tflite(run: Run, model: keras.Model, rated: np.ndarray, users: np.ndarray, k: int) -> dict[str, Any]:
+    """Write recommend.tflite and compare its top-K with the Keras model's for `users`. A different
+    index counts as the same answer when the two items' scores tie (within 1e-5)."""
+    import tempfile
+
+    head = top_k_model(model, rated, k)
+    with tempfile.TemporaryDirectory(prefix="topk-") as tmp:
+        content = convert_tflite(export_fixed_batch(head, Path(tmp) / "sm", batch=None), "float32")
+    (run / TOPK_FILE).write_bytes(content)
+    runner = TFLiteRunner(content)
+    flex = [op for op in runner.op_names() if op.lower().startswith("flex")]
+    if flex:
+        raise UserError(f"{TOPK_FILE} contains Flex ops {flex}; it would not run on a device")
+    values, indices = keras_top_k(model, rated, users, k)
+    t_values, t_indices = tflite_top_k(runner, users)
+    same = np.all((t_indices == indices) | (np.abs(t_values - values) <= 1e-5), axis=1)
+    return {"topk_tflite_bytes": len(content), "topk_k": k, "topk_users_checked": int(len(users)),
+            "topk_identical_users": int(same.sum()), "topk_agreement": float(same.mean()),
+            "topk_max_abs_score_diff": float(np.max(np.abs(t_values - values))),
+            "topk_ops": runner.op_names()}
+
+
+def tflite_top_k(runner: TFLiteRunner, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, item indices) from recommend.tflite for a batch of user indices."""
+    interpreter = runner.interpreter
+    interpreter.resize_tensor_input(runner.input["index"], [len(users)])
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(runner.input["index"], users.astype(np.int32))
+    interpreter.invoke()
+    outputs = [interpreter.get_tensor(o["index"]) for o in interpreter.get_output_details()]
+    indices = next(o for o in outputs if np.issubdtype(o.dtype, np.integer))
+    values = next(o for o in outputs if np.issubdtype(o.dtype, np.floating))
+    return values, indices
+
+
+def recommend(run: Run, solution, user: int, k: int, *, tflite: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k (scores, item indices) for one user index from the run's TFLite file or its SavedModel."""
+    if tflite:
+        path = run / TOPK_FILE
+        if not path.exists():
+            raise UserError(f"{path} does not exist (the run was trained with --no-export)")
+        values, indices = tflite_top_k(TFLiteRunner(path), np.array([user]))
+        return values[0][:k], indices[0][:k]
+    loaded = tf.saved_model.load(str(run / "saved_model"))
+    out = loaded.signatures["recommend"](user=tf.constant([user], tf.int32), k=tf.constant(k, tf.int32))
+    return np.asarray(out["scores"])[0], np.asarray(out["items"])[0]

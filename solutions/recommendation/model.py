@@ -1,0 +1,255 @@
+"""Rating models over (user index, item index) pairs, and the top-K head that serves them.
+
+- `mf`: biased matrix factorisation, r = offset + b_u + b_i + p_u . q_i (Koren et al. 2009);
+- `neural`: user and item embeddings, and optional side features (item genres, user age group and
+  occupation held as constant tables inside the model), through an MLP;
+- `autorec`: item-based AutoRec (Sedhain et al. 2015). It trains on items' rating vectors over
+  all users (`autorec_trainer`); its decoder is linear, so after training it *is* a factor
+  model: p_u = the decoder's column for user u, q_i = item i's code from its training ratings.
+  `autorec_scorer` turns it into the same `FactorScorer` that `mf` trains directly.
+
+Every model scores pairs `[batch, 2]` int32 -> rating `[batch, 1]`, clipped to the rating scale,
+and can score all items for a batch of users (`all_item_scores`), which the top-K head uses.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import keras
+from keras import ops
+
+MODELS = ("autorec", "mf", "neural")
+
+
+@keras.saving.register_keras_serializable(package="recommendation")
+class FactorScorer(keras.layers.Layer):
+    """offset + b_u + b_i + p_u . q_i, clipped to [low, high]."""
+
+    def __init__(self, n_users: int, n_items: int, dim: int, *, offset: float = 3.5, low: float = 1.0,
+                 high: float = 5.0, l2: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.n_users, self.n_items, self.dim = n_users, n_items, dim
+        self.offset, self.low, self.high, self.l2 = float(offset), float(low), float(high), float(l2)
+        reg = keras.regularizers.L2(l2) if l2 else None
+        init = keras.initializers.RandomNormal(stddev=0.05)
+        self.user_factors = self.add_weight(shape=(n_users, dim), initializer=init, regularizer=reg, name="user_factors")
+        self.item_factors = self.add_weight(shape=(n_items, dim), initializer=init, regularizer=reg, name="item_factors")
+        self.user_bias = self.add_weight(shape=(n_users,), initializer="zeros", regularizer=reg, name="user_bias")
+        self.item_bias = self.add_weight(shape=(n_items,), initializer="zeros", regularizer=reg, name="item_bias")
+
+    def call(self, pairs):
+        users, items = pairs[:, 0], pairs[:, 1]
+        dot = ops.sum(ops.take(self.user_factors, users, axis=0) * ops.take(self.item_factors, items, axis=0), axis=-1)
+        raw = self.offset + ops.take(self.user_bias, users) + ops.take(self.item_bias, items) + dot
+        return ops.expand_dims(ops.clip(raw, self.low, self.high), -1)
+
+    def all_item_scores(self, users):
+        """[batch] user indices -> [batch, n_items] clipped scores."""
+        u = ops.take(self.user_factors, users, axis=0)
+        raw = ops.matmul(u, ops.transpose(self.item_factors)) + ops.expand_dims(ops.take(self.user_bias, users), -1)
+        return ops.clip(raw + self.item_bias + self.offset, self.low, self.high)
+
+    def get_config(self):
+        return {**super().get_config(), "n_users": self.n_users, "n_items": self.n_items, "dim": self.dim,
+                "offset": self.offset, "low": self.low, "high": self.high, "l2": self.l2}
+
+
+@keras.saving.register_keras_serializable(package="recommendation")
+class NeuralScorer(keras.layers.Layer):
+    """Embeddings (+ constant side-feature tables) -> MLP -> rating, clipped to [low, high]."""
+
+    def __init__(self, n_users: int, n_items: int, dim: int, *, hidden: tuple[int, ...] = (64, 32),
+                 item_features: np.ndarray | list | None = None, user_features: np.ndarray | list | None = None,
+                 offset: float = 3.5, low: float = 1.0, high: float = 5.0, dropout: float = 0.2, l2: float = 0.0,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.n_users, self.n_items, self.dim, self.hidden = n_users, n_items, dim, tuple(hidden)
+        self.offset, self.low, self.high, self.dropout_rate, self.l2 = float(offset), float(low), float(high), float(dropout), float(l2)
+        self.item_table = None if item_features is None else np.asarray(item_features, np.float32)
+        self.user_table = None if user_features is None else np.asarray(user_features, np.float32)
+        reg = keras.regularizers.L2(l2) if l2 else None
+        self.user_embedding = keras.layers.Embedding(n_users, dim, embeddings_regularizer=reg)
+        self.item_embedding = keras.layers.Embedding(n_items, dim, embeddings_regularizer=reg)
+        self.layers_ = [keras.layers.Dense(h, activation="relu") for h in self.hidden]
+        self.drop = keras.layers.Dropout(dropout)
+        self.out = keras.layers.Dense(1)
+
+    def build(self, input_shape):
+        if self.item_table is not None:
+            self.item_side = self.add_weight(shape=self.item_table.shape, initializer="zeros", trainable=False,
+                                             name="item_side")
+            self.item_side.assign(self.item_table)
+        if self.user_table is not None:
+            self.user_side = self.add_weight(shape=self.user_table.shape, initializer="zeros", trainable=False,
+                                             name="user_side")
+            self.user_side.assign(self.user_table)
+
+    def _score(self, users, items, training=None):
+        parts = [self.user_embedding(users), self.item_embedding(items)]
+        if self.item_table is not None:
+            parts.append(ops.take(self.item_side, items, axis=0))
+        if self.user_table is not None:
+            parts.append(ops.take(self.user_side, users, axis=0))
+        x = ops.concatenate(parts, axis=-1)
+        for layer in self.layers_:
+            x = self.drop(layer(x), training=training)
+        return ops.clip(self.out(x)[..., 0] + self.offset, self.low, self.high)
+
+    def call(self, pairs, training=None):
+        return ops.expand_dims(self._score(pairs[:, 0], pairs[:, 1], training), -1)
+
+    def all_item_scores(self, users):
+        batch = ops.shape(users)[0]
+        items = ops.tile(ops.expand_dims(ops.arange(self.n_items, dtype="int32"), 0), (batch, 1))
+        tiled = ops.tile(ops.expand_dims(users, 1), (1, self.n_items))
+        return ops.reshape(self._score(ops.reshape(tiled, (-1,)), ops.reshape(items, (-1,))), (batch, self.n_items))
+
+    def get_config(self):
+        return {**super().get_config(), "n_users": self.n_users, "n_items": self.n_items, "dim": self.dim,
+                "hidden": list(self.hidden), "offset": self.offset, "low": self.low, "high": self.high,
+                "dropout": self.dropout_rate, "l2": self.l2,
+                "item_features": None if self.item_table is None else self.item_table.tolist(),
+                "user_features": None if self.user_table is None else self.user_table.tolist()}
+
+
+def pair_model(scorer: keras.layers.Layer, name: str) -> keras.Model:
+    pairs = keras.Input((2,), dtype="int32", name="user_item")
+    return keras.Model(pairs, scorer(pairs), name=name)
+
+
+def scorer_of(model: keras.Model) -> keras.layers.Layer:
+    return next(layer for layer in model.layers if isinstance(layer, (FactorScorer, NeuralScorer)))
+
+
+def autorec_trainer(n_users: int, *, hidden: int = 500, l2: float = 0.06, offset: float = 0.0) -> keras.Model:
+    """Item rating vector over users (0 = unrated) -> reconstructed vector. The decoder bias starts
+    at `offset` (0 as in the paper: measured on u1, starting at the mean rating stops earlier and
+    worse, 0.912 vs 0.906)."""
+    reg = keras.regularizers.L2(l2)
+    vector = keras.Input((n_users,), name="item_ratings")
+    code = keras.layers.Dense(hidden, activation="sigmoid", kernel_regularizer=reg, name="encoder")(vector)
+    out = keras.layers.Dense(n_users, kernel_regularizer=reg, bias_initializer=keras.initializers.Constant(offset),
+                             name="decoder")(code)
+    return keras.Model(vector, out, name="recommendation_autorec_trainer")
+
+
+@keras.saving.register_keras_serializable(package="recommendation")
+def observed_squared_error(y_true, y_pred):
+    """Sum of squared errors over the rated entries (0 = unrated) of each item's vector."""
+    mask = ops.cast(y_true > 0, y_pred.dtype)
+    return ops.sum(mask * ops.square(y_true - y_pred), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="recommendation")
+class MaskedRMSE(keras.metrics.Metric):
+    """RMSE over the rated entries (0 = unrated) of item vectors, accumulated over an epoch."""
+
+    def __init__(self, name: str = "rmse", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.sse = self.add_variable(shape=(), initializer="zeros", name="sse")
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        mask = ops.cast(y_true > 0, "float32")
+        self.sse.assign(self.sse + ops.sum(mask * ops.square(ops.cast(y_true, "float32") - ops.cast(y_pred, "float32"))))
+        self.count.assign(self.count + ops.sum(mask))
+
+    def result(self):
+        return ops.sqrt(self.sse / ops.maximum(self.count, 1.0))
+
+    def reset_state(self):
+        self.sse.assign(0.0)
+        self.count.assign(0.0)
+
+
+def autorec_scorer(trainer: keras.Model, item_vectors: np.ndarray, *, low: float, high: float) -> keras.Model:
+    """The trained AutoRec as a pair model: q_i = encoder(item i's training ratings), p_u = decoder
+    weights of user u, b_u = decoder bias."""
+    encoder = keras.Model(trainer.inputs, trainer.get_layer("encoder").output)
+    codes = np.asarray(encoder.predict(item_vectors, batch_size=1024, verbose=0))
+    kernel, bias = trainer.get_layer("decoder").get_weights()  # [hidden, users], [users]
+    n_items, n_users = item_vectors.shape
+    scorer = FactorScorer(n_users, n_items, codes.shape[1], offset=0.0, low=low, high=high, name="scorer")
+    model = pair_model(scorer, "recommendation_autorec")
+    scorer.user_factors.assign(kernel.T)
+    scorer.item_factors.assign(codes)
+    scorer.user_bias.assign(bias)
+    scorer.item_bias.assign(np.zeros(n_items, np.float32))
+    return model
+
+
+def build_model(kind: str, *, n_users: int, n_items: int, dim: int = 64, offset: float = 3.5, low: float = 1.0,
+                high: float = 5.0, l2: float = 1e-4, dropout: float = 0.2, item_features=None, user_features=None,
+                hidden: int = 500) -> keras.Model:
+    """The model `train` fits: a pair model (mf, neural) or the AutoRec trainer."""
+    if kind == "mf":
+        return pair_model(FactorScorer(n_users, n_items, dim, offset=offset, low=low, high=high, l2=l2, name="scorer"),
+                          "recommendation_mf")
+    if kind == "neural":
+        return pair_model(NeuralScorer(n_users, n_items, dim, offset=offset, low=low, high=high, l2=l2,
+                                       dropout=dropout, item_features=item_features, user_features=user_features,
+                                       name="scorer"), "recommendation_neural")
+    if kind == "autorec":
+        return autorec_trainer(n_users, hidden=hidden, l2=l2)
+    raise ValueError(f"unknown model {kind!r}; choose from {', '.join(MODELS)}")
+
+
+def top_k_model(pair: keras.Model, rated: np.ndarray, k: int) -> keras.Model:
+    """user index [batch] -> (top-k scores, item indices), items rated in training excluded.
+    `rated` is a [users, items] 0/1 table kept inside the model as int8."""
+    scorer = scorer_of(pair)
+    table = TrainingRatings(rated.shape, name="rated_in_training")
+    users = keras.Input((), dtype="int32", name="user")
+    scores = AllItemScores(scorer, name="all_item_scores")(users)
+    masked = scores - 1e4 * table(users)
+    values, indices = TopK(k, name="top_k")(masked)
+    model = keras.Model(users, [values, indices], name="recommendation_top_k")
+    table.table.assign(rated.astype(np.int8))
+    return model
+
+
+class AllItemScores(keras.layers.Layer):
+    """The scorer's rating of every item for each user (shares the scorer's weights; export only)."""
+
+    def __init__(self, scorer: keras.layers.Layer, **kwargs):
+        super().__init__(**kwargs)
+        self.scorer = scorer
+
+    def call(self, users):
+        return self.scorer.all_item_scores(users)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.scorer.n_items)
+
+
+@keras.saving.register_keras_serializable(package="recommendation")
+class TrainingRatings(keras.layers.Layer):
+    """1.0 where the user rated the item in training, as a constant int8 table."""
+
+    def __init__(self, shape, **kwargs):
+        super().__init__(**kwargs)
+        self.shape_ = tuple(int(s) for s in shape)
+        self.table = self.add_weight(shape=self.shape_, dtype="int8", initializer="zeros", trainable=False,
+                                     name="table")
+        self.built = True  # the table is its only weight, made here
+
+    def call(self, users):
+        return ops.cast(ops.take(self.table, users, axis=0), "float32")
+
+    def get_config(self):
+        return {**super().get_config(), "shape": list(self.shape_)}
+
+
+@keras.saving.register_keras_serializable(package="recommendation")
+class TopK(keras.layers.Layer):
+    def __init__(self, k: int, **kwargs):
+        super().__init__(**kwargs)
+        self.k = int(k)
+
+    def call(self, scores):
+        values, indices = ops.top_k(scores, self.k)
+        return values, ops.cast(indices, "int32")
+
+    def get_config(self):
+        return {**super().get_config(), "k": self.k}

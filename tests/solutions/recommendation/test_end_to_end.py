@@ -1,0 +1,80 @@
+"""From a user's ratings CSV to a run, recommendations (Keras and TFLite) and clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from common.solution import get_solution
+from common.workflow import train
+from tests.conftest import run_cli
+from tests.solutions.recommendation.ratings import write_defective_csv
+
+COLUMNS = ["--user-column", "user_id", "--item-column", "movie", "--rating-column", "stars", "--timestamp-column", "ts"]
+
+
+@pytest.fixture(scope="module")
+def csv_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ratings") / "ratings.csv"
+    write_defective_csv(path, rows=6000)
+    return path
+
+
+@pytest.fixture(scope="module")
+def cli_run(csv_file, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "mf"
+    result = run_cli("train", "recommendation", "--data", str(csv_file), *COLUMNS, "--model", "mf", "--epochs", "2",
+                     "--dim", "8", "--quantize", "dynamic", "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    return out, result.stdout
+
+
+def test_csv_run_reports_repairs_and_ships_top_k(cli_run):
+    out, stdout = cli_run
+    for line in ("1 rows without rating dropped", "1 ratings outside 1 5 rejected",
+                 "1 duplicate user item pairs kept latest", "1 rows without user or item dropped"):
+        assert f"Data repair: {line}" in stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["test"]) == {"rmse", "mae"} and {"global_mean", "user_item_bias"} <= set(metrics["baselines"])
+    checks = metrics["checks"]
+    assert checks["topk_agreement"] == 1.0 and checks["topk_users_checked"] > 10
+    assert "TOPK_V2" in checks["topk_ops"] and not any(op.startswith("Flex") for op in checks["topk_ops"])
+    assert metrics["export"]["float32"]["max_abs_diff"] <= 1e-4
+    for name in ("recommend.tflite", "id_maps.json", "saved_model", "report.md"):
+        assert (out / name).exists(), name
+
+
+def test_predict_known_and_unknown_users(cli_run):
+    out, _ = cli_run
+    keras_answer = run_cli("predict", str(out), "--user", "196", "--k", "5")
+    assert keras_answer.returncode == 0, keras_answer.stderr
+    lines = keras_answer.stdout.strip().splitlines()
+    assert len(lines) == 5 and lines[0].lstrip().startswith("1.")
+    tflite_answer = run_cli("predict", str(out), "--user", "196", "--k", "5", "--tflite")
+    assert [line.split("(id")[1] for line in tflite_answer.stdout.strip().splitlines()] == \
+        [line.split("(id")[1] for line in lines]  # the same items from recommend.tflite
+    unknown = run_cli("predict", str(out), "--user", "no-such-user", "--k", "3")
+    assert unknown.returncode == 0 and "popularity fallback" in unknown.stdout
+    rating = run_cli("predict", str(out), "--user", "196", "--item", "242")
+    assert "predicted rating" in rating.stdout
+
+
+def test_missing_rating_column_is_one_error_line(csv_file, tmp_path):
+    columns = [c if c != "stars" else "score" for c in COLUMNS]
+    result = run_cli("train", "recommendation", "--data", str(csv_file), *columns, "--output", str(tmp_path / "run"))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and "has no rating column 'score'" in lines[0]
+    assert not (tmp_path / "run").exists()
+
+
+def test_autorec_on_a_temporal_split(csv_file, tmp_path):
+    options = dict(epochs=40, batch_size=256, learning_rate=2e-3, patience=5, seed=0, val_split=0.05, test_split=0.2,
+                   data_dir=None, quantize="none", no_export=True, dataset=None, data=str(csv_file), task="rating",
+                   model="autorec", split="temporal", user_column="user_id", item_column="movie",
+                   rating_column="stars", timestamp_column="ts", rating_scale=None, dim=None, hidden=32, l2=None,
+                   dropout=0.2, side_features=False, top_k=10, output=str(tmp_path / "ar"))
+    run = train(get_solution("recommendation"), options)
+    metrics = run.read_json("metrics.json")
+    assert 0 < metrics["test"]["rmse"] < metrics["baselines"]["global_mean"]["rmse"] + 0.05
+    assert "temporal" in run.read_json("config.json")["source"]["split"]

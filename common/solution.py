@@ -137,12 +137,17 @@ class Solution:
             return saved_model_dir
         return export_fixed_batch(model, workdir / "tflite_source", batch=tflite_batch(model))
 
+    # Module whose import registers the domain's custom layers (needed to reload model.keras).
+    layers_module: ClassVar[str | None] = None
+
     def load_model(self, run: "Run") -> "keras.Model":
         from common.runtime import import_tensorflow
 
         import_tensorflow()  # quietly, before Keras pulls it in
         import keras
 
+        if self.layers_module:
+            importlib.import_module(self.layers_module)
         return keras.models.load_model(run / "model.keras", compile=False)
 
     def run_checks(self, run: "Run", splits: "Splits", model: "keras.Model") -> dict[str, Any]:

@@ -36,6 +36,7 @@ class Recommendation(Solution):
     )
     models = MODEL_NAMES
     default_model = "autorec"  # the only one under 0.91 RMSE on u1 here (README)
+    layers_module = "solutions.recommendation.model"
     monitor = "val_rmse"
     monitor_mode = "min"
     headline_metric = "rmse"
@@ -165,14 +166,6 @@ class Recommendation(Solution):
             model.compile(optimizer=optimizer, loss=keras.losses.MeanSquaredError(),
                           metrics=[keras.metrics.RootMeanSquaredError(name="rmse")])
 
-    def load_model(self, run: Run):
-        from common.runtime import import_tensorflow
-
-        import_tensorflow()
-        import solutions.recommendation.model  # noqa: F401  (registers the custom layers)
-
-        return super().load_model(run)
-
     def training_datasets(self, splits, options: dict[str, Any]):
         """Pairs for mf/neural; for autorec, whole items: each item's training ratings over all users,
         the whole catalogue per step (full batch, as AutoRec is trained), ten steps per epoch."""
@@ -221,8 +214,7 @@ class Recommendation(Solution):
 
     # --- evaluation --------------------------------------------------------------------------
     def test_metrics(self, y_true: np.ndarray, y_score: np.ndarray, run: Run) -> dict[str, float]:
-        error = y_score[:, 0] - y_true
-        return {"rmse": float(np.sqrt(np.mean(error**2))), "mae": float(np.mean(np.abs(error)))}
+        return rating_scores(y_true, y_score[:, 0])
 
     def baselines(self, splits) -> dict[str, dict[str, float]]:
         """Global mean, and the regularised user + item bias model (Surprise's BaselineOnly: 0.960 on u1)."""
@@ -232,9 +224,7 @@ class Recommendation(Solution):
         test = splits.test
         mean = np.full(len(test), splits.train.y.mean())
         biases = np.clip(bias_baseline(splits.train, splits.fitted["maps"])(test.x), low, high)
-        run = None
-        return {"global_mean": self.test_metrics(test.y, mean[:, None], run),
-                "user_item_bias": self.test_metrics(test.y, biases[:, None], run)}
+        return {"global_mean": rating_scores(test.y, mean), "user_item_bias": rating_scores(test.y, biases)}
 
     # --- export ------------------------------------------------------------------------------
     def export_saved_model(self, model, path: Path, splits) -> Path:
@@ -311,6 +301,11 @@ gets the most-rated items (`popular_items` in `id_maps.json`)."""
 
 
 AUTOREC_STEPS_PER_EPOCH = 10
+
+
+def rating_scores(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    error = predicted - y
+    return {"rmse": float(np.sqrt(np.mean(error**2))), "mae": float(np.mean(np.abs(error)))}
 
 
 def rated_in_training(splits) -> np.ndarray:

@@ -39,6 +39,7 @@ class Sentiment(ClassifierSolution):
     )
     models = MODEL_NAMES
     default_model = "bow"  # best measured on rt-polarity (README): NB-initialised bag of n-grams
+    layers_module = "solutions.sentiment.model"
     # 10% validation: it only stops training and fits two mixing weights; the rest trains
     train_defaults = {"epochs": 15, "patience": 3, "batch_size": 64, "learning_rate": 3e-3, "val_split": 0.1}
 
@@ -205,11 +206,6 @@ class Sentiment(ClassifierSolution):
                   f"{mixing['val_log_loss_mixed']:.4f}): naive Bayes {mixing['naive_bayes']:.3f}, "
                   f"discriminative {mixing['discriminative']:.3f}")
         return model
-
-    def load_model(self, run: Run):
-        import solutions.sentiment.model  # noqa: F401  (registers the custom layers)
-
-        return super().load_model(run)
 
     def training_datasets(self, splits, options: dict[str, Any]):
         from common.pipeline import make_dataset

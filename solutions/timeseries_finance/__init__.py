@@ -35,6 +35,7 @@ class TimeseriesFinance(Solution):
                      for k, v in ARCH_DATASETS.items())
     models = MODEL_NAMES
     default_model = "gru"  # best measured on sp500 volatility (README)
+    layers_module = "solutions.timeseries_finance.model"
     headline_metric = "qlike"
     train_defaults = {"epochs": 60, "patience": 10, "batch_size": 64, "learning_rate": 1e-3,
                       "val_split": 0.1, "test_split": 0.2}
@@ -178,14 +179,6 @@ class TimeseriesFinance(Solution):
         from solutions.timeseries_finance.model import loss_for
 
         model.compile(optimizer=optimizer, loss=loss_for(model))
-
-    def load_model(self, run: Run):
-        from common.runtime import import_tensorflow
-
-        import_tensorflow()  # quietly, before Keras pulls it in
-        import solutions.timeseries_finance.model  # noqa: F401  (registers the custom layers and losses)
-
-        return super().load_model(run)
 
     def training_datasets(self, splits, options: dict[str, Any]):
         """Windows are self-contained, so their order within the training days may be shuffled;

@@ -295,6 +295,8 @@ gets the most-rated items (`popular_items` in `id_maps.json`)."""
         from solutions.recommendation.export import recommend
 
         scores, items = recommend(run, self, user, args.k, tflite=args.tflite)
+        if len(items) < args.k:
+            print(f"(recommend.tflite returns its fixed top {len(items)}; the SavedModel takes any k)")
         for rank, (score, item) in enumerate(zip(scores, items), 1):
             raw = maps.items[item]
             print(f"{rank:>3}. {score:.2f}  {titles.get(raw, raw)}  (id {raw})")

@@ -2,8 +2,9 @@
 SavedModel with `score(user, item)` and `recommend(user, k)` and a builtin-op TFLite top-K model.
 
 What is the domain's own: rating sources and repairs (data.py), id maps and splits (splits.py),
-the models and the top-K head (model.py). Training, resuming, export checks and the report are the
-shared layer.
+the models and the top-K head (model.py), the SavedModel signatures and the TFLite top-K check
+(export.py). Training, resuming, export checks and the report are the shared layer. Only the rating
+task exists so far; `--task retrieval` (two-tower, recall@10) is still to come.
 """
 
 from __future__ import annotations

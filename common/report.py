@@ -65,6 +65,10 @@ def write_report(run: Run, *, title: str, metrics: dict, config: dict, plots: li
             ),
         ]
         parts += [f"- {name} not built: {why}" for name, why in skipped.items()]
+    repairs = {k: v for k, v in config["source"].get("repairs", {}).items() if v}
+    if "repairs" in config["source"]:
+        notes = [*notes, "Data repairs: " + (", ".join(f"{v} {k.replace('_', ' ')}" for k, v in repairs.items())
+                                            if repairs else "none needed") + "."]
     if notes:
         parts += ["", "## Notes", "", *(f"- {n}" for n in notes)]
     if plots:

@@ -253,12 +253,9 @@ class Recommendation(Solution):
     # --- outputs -----------------------------------------------------------------------------
     def report_notes(self, splits) -> list[str]:
         s = splits.source
-        repairs = {k: v for k, v in s.get("repairs", {}).items() if v}
         return [f"Split: {s['split']}. {s['users']} users, {s['items']} items, {s['ratings']} ratings on a "
                 f"{s['scale'][0]:g}-{s['scale'][1]:g} scale; {s['cold_test_users']} test ratings by users and "
-                f"{s['cold_test_items']} of items without training ratings (scored from biases).",
-                "Data repairs: " + (", ".join(f"{v} {k.replace('_', ' ')}" for k, v in repairs.items())
-                                    if repairs else "none needed") + "."]
+                f"{s['cold_test_items']} of items without training ratings (scored from biases)."]
 
     def usage(self, run_path: Path) -> str:
         return f"""```

@@ -19,6 +19,7 @@ import pandas as pd
 
 from common.catalogue import RemoteFile, data_dir, fetch
 from common.errors import UserError
+from common.tables import columns_listing, read_table
 
 GROUPLENS = "https://files.grouplens.org/datasets/movielens/{}"
 ZIPS = {
@@ -131,24 +132,17 @@ def read_csv(path: Path, *, user_column: str, item_column: str, rating_column: s
              timestamp_column: str | None, scale: tuple[float, float]) -> Ratings:
     """A user's ratings table; column names are matched case-insensitively."""
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise UserError(f"{path} is not a file")
-    try:
-        frame = pd.read_csv(path, sep=None, engine="python", dtype=str)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    frame = read_table(path, dtype=str)
     lower = {str(c).strip().lower(): c for c in frame.columns}
     wanted = {"user": user_column, "item": item_column, "rating": rating_column}
     found = {}
     for role, name in wanted.items():
         if name.lower() not in lower:
-            raise UserError(f"{path} has no {role} column {name!r} (--{role}-column); its columns are: "
-                            f"{', '.join(map(str, frame.columns))}")
+            raise UserError(f"{path} has no {role} column {name!r} (--{role}-column); {columns_listing(frame)}")
         found[role] = lower[name.lower()]
     stamp = lower.get((timestamp_column or "timestamp").lower())
     if timestamp_column and stamp is None:
-        raise UserError(f"{path} has no timestamp column {timestamp_column!r}; its columns are: "
-                        f"{', '.join(map(str, frame.columns))}")
+        raise UserError(f"{path} has no timestamp column {timestamp_column!r}; {columns_listing(frame)}")
     ratings = _from_frame(frame, f"file:{path.resolve()}", scale, found["user"], found["item"], found["rating"], stamp,
                           origin=str(path))
     ratings.files = [path.resolve()]

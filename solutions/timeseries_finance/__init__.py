@@ -20,6 +20,7 @@ from common.rundir import Run
 from common.solution import DatasetInfo, Solution, register
 from solutions.timeseries_finance.data import ARCH_DATASETS, load_prices, read_csv
 from solutions.timeseries_finance.features import TARGETS
+from solutions.timeseries_finance.scores import point_forecast
 
 MODEL_NAMES = ("gru", "lstm", "conv1d", "transformer")
 MIN_WINDOWS = {"train": 100, "val": 20, "test": 20}
@@ -232,8 +233,7 @@ class TimeseriesFinance(Solution):
         decision (the backtest's), i.e. the same sign of the point forecast."""
         if run.read_json("forecast.json")["target"] == "volatility":
             return float(np.mean(np.abs(other - reference) <= 0.01 * np.abs(reference)))
-        col = 1 if reference.shape[1] == 3 else 0
-        return float(np.mean((reference[:, col] > 0) == (other[:, col] > 0)))
+        return float(np.mean((point_forecast(reference) > 0) == (point_forecast(other) > 0)))
 
     # --- evaluation --------------------------------------------------------------------------
     def test_metrics(self, y_true: np.ndarray, y_score: np.ndarray, run: Run) -> dict[str, float]:
@@ -243,9 +243,8 @@ class TimeseriesFinance(Solution):
         if forecast["target"] == "volatility":
             return variance_scores(y_true, y_score[:, 0])
         mean = forecast["horizon"] * forecast["statistics"]["mean_return"]
-        if forecast["quantiles"]:
-            return {**return_scores(y_true, y_score[:, 1], mean), **quantile_scores(y_true, y_score)}
-        return return_scores(y_true, y_score[:, 0], mean)
+        scores = return_scores(y_true, point_forecast(y_score), mean)
+        return {**scores, **quantile_scores(y_true, y_score)} if forecast["quantiles"] else scores
 
     def baseline_forecasts(self, splits, target: str, horizon: int) -> dict[str, np.ndarray]:
         """Every baseline's forecasts at the test origins (computed once per splits)."""
@@ -285,8 +284,7 @@ class TimeseriesFinance(Solution):
             return extras
         cost = splits.fitted["cost_bps"]
         next_day = series.returns[origins + 1]  # positions are held one day at a time
-        point = y_score[:, 1] if forecast["quantiles"] else y_score[:, 0]
-        results = {"model": backtest(point, next_day, cost_bps=cost)[0]}
+        results = {"model": backtest(point_forecast(y_score), next_day, cost_bps=cost)[0]}
         for name, f in self.baseline_forecasts(splits, "return", horizon).items():
             results[name] = backtest(f, next_day, cost_bps=cost)[0]
         simple = np.expm1(next_day / 100.0)
@@ -342,8 +340,7 @@ class TimeseriesFinance(Solution):
 
             cost = splits.fitted["cost_bps"]
             next_day = series.returns[origins + 1]
-            point = y_score[:, 1] if forecast["quantiles"] else y_score[:, 0]
-            curves = {"model (long/flat)": backtest(point, next_day, cost_bps=cost)[1]}
+            curves = {"model (long/flat)": backtest(point_forecast(y_score), next_day, cost_bps=cost)[1]}
             for name in ("ewma", "naive"):
                 curves[f"{name} (long/flat)"] = backtest(baselines[name], next_day, cost_bps=cost)[1]
             curves["buy and hold"] = np.cumprod(1 + np.expm1(next_day / 100.0))
@@ -363,10 +360,7 @@ class TimeseriesFinance(Solution):
                  "Baselines on the same test days: naive (yesterday), historical_mean (training days), ewma "
                  "(RiskMetrics, lambda 0.94), garch11 and gjr_garch11 (arch, constant mean, fitted on the "
                  "training days, then run forward with fixed parameters)."]
-        repairs = {k: v for k, v in s.get("repairs", {}).items() if v}
-        notes.append("Data repairs: " + (", ".join(f"{v} {k.replace('_', ' ')}" for k, v in repairs.items())
-                                         if repairs else "none needed")
-                     + f"; longest calendar gap {s.get('longest_gap_days')} days.")
+        notes.append(f"Longest calendar gap between rows: {s.get('longest_gap_days')} days.")
         return notes
 
     def usage(self, run_path: Path) -> str:
@@ -418,7 +412,7 @@ variance of the next H days' log return in percent^2, or the return forecast in 
             print(f"  variance {h:.4f} %^2 -> volatility {np.sqrt(h):.3f}% over the {days}, "
                   f"annualised {np.sqrt(252 * h / horizon):.1f}%")
         else:
-            point = float(out[0, 1] if forecast["quantiles"] else out[0, 0])
+            point = float(point_forecast(out)[0])
             print(f"  log return {point:+.4f}% -> {'long' if point > 0 else 'flat'} under the long/flat rule")
         print(f"  80% interval for the log return: [{low[0]:+.3f}%, {high[0]:+.3f}%] "
               f"({forecast['interval']['kind'].replace('_', ' ')})")
@@ -426,8 +420,9 @@ variance of the next H days' log return in percent^2, or the return forecast in 
 
 def _summed_returns(returns: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
     """The realised log return over days t+1..t+horizon for each origin t."""
-    cumulative = np.concatenate([[0.0], np.cumsum(returns)])
-    return cumulative[origins + 1 + horizon] - cumulative[origins + 1]
+    from solutions.timeseries_finance.features import targets
+
+    return targets(returns, target="return", horizon=horizon, mean_return=0.0)[origins]
 
 
 def forecast_interval(forecast: dict[str, Any], out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from common.errors import UserError
+from common.tables import columns_listing, read_table
 
 ARCH_DATASETS = {"sp500": "S&P 500 index", "nasdaq": "NASDAQ Composite index"}
 DATE_NAMES = ("date", "datetime", "timestamp", "time", "day")
@@ -66,12 +67,7 @@ def load_arch(name: str) -> PriceTable:
 def read_csv(path: Path) -> PriceTable:
     """A user's CSV with a date column and Open/High/Low/Close/(Adj Close)/Volume in any case."""
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise UserError(f"{path} is not a file")
-    try:
-        raw = pd.read_csv(path, sep=None, engine="python")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    raw = read_table(path)
     table = clean_prices(raw, name=f"file:{path.resolve()}", origin=str(path))
     table.files = [path.resolve()]
     return table
@@ -84,11 +80,11 @@ def clean_prices(raw: pd.DataFrame, *, name: str, origin: str | None = None) -> 
     date_col = next((columns[n] for n in DATE_NAMES if n in columns), None)
     if date_col is None:
         raise UserError(f"{origin} has no date column (looked for {', '.join(DATE_NAMES)}); "
-                        f"its columns are: {', '.join(map(str, raw.columns))}")
+                        + columns_listing(raw))
     mapped = {canonical: columns[key] for key, canonical in COLUMN_NAMES.items() if key in columns}
     if "close" not in mapped and "adj_close" not in mapped:
         raise UserError(f"{origin} has no close column (looked for Close or Adj Close, any case); "
-                        f"its columns are: {', '.join(map(str, raw.columns))}")
+                        + columns_listing(raw))
     repairs: Counter = Counter()
     frame = pd.DataFrame({"date": pd.to_datetime(raw[date_col], errors="coerce")})
     if getattr(frame["date"].dt, "tz", None) is not None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from common.plots import plt
+from solutions.timeseries_finance.scores import point_forecast
 
 SHOWN_BASELINES = ("garch11", "ewma", "historical_mean")
 
@@ -30,7 +31,7 @@ def forecast_plot(path: Path, dates: np.ndarray, y: np.ndarray, out: np.ndarray,
         ax.scatter(dates, y, s=3, color="grey", label=f"realised {horizon}-day log return")
         if interval is not None:
             ax.fill_between(dates, interval[0], interval[1], color="tab:blue", alpha=0.15, label="model 80% interval")
-        point = out[:, 1] if out.shape[1] == 3 else out[:, 0]
+        point = point_forecast(out)
         for name in ("ewma", "historical_mean"):
             ax.plot(dates, baselines[name], linewidth=0.9, label=name)
         ax.plot(dates, point, color="black", linewidth=1.0, label="model")

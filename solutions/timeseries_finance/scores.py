@@ -13,6 +13,11 @@ import numpy as np
 TRADING_DAYS = 252
 
 
+def point_forecast(out: np.ndarray) -> np.ndarray:
+    """The return forecast of a model output: the median of 10/50/90 quantiles, else the output."""
+    return out[:, 1] if out.shape[1] == 3 else out[:, 0]
+
+
 def variance_scores(y: np.ndarray, h: np.ndarray) -> dict[str, float]:
     h = np.maximum(np.asarray(h, float), 1e-12)
     return {"qlike": float(np.mean(np.log(h) + y / h)), "mse": float(np.mean((h - y) ** 2)),

@@ -76,6 +76,11 @@ class Solution:
     def compile(self, model: "keras.Model", optimizer: "keras.optimizers.Optimizer") -> None:
         raise NotImplementedError
 
+    def monitoring(self, options: dict[str, Any]) -> tuple[str, str]:
+        """(validation metric, "min"|"max") that early stopping and tuning watch for these options
+        (a domain with several tasks has one per task)."""
+        return self.monitor, self.monitor_mode
+
     def headline(self, options: dict[str, Any]) -> str:
         """The headline test metric of a run with these options (a domain with several targets
         has one per target)."""

@@ -99,8 +99,8 @@ def train(
         "train_samples_per_second": round(len(rows) * len(splits.train) / max(train_seconds, 1e-9), 1),
         "pipeline_samples_per_second": round(pipeline_rate, 1),
         "epochs_run": len(rows),
-        "best_epoch": best_epoch(rows, solution.monitor, solution.monitor_mode),
-        "monitor": solution.monitor,
+        "best_epoch": best_epoch(rows, *solution.monitoring(options)),
+        "monitor": solution.monitoring(options)[0],
     }
     metrics.update(solution.test_extras(run, splits, y_score))
     if solution.folds(options):
@@ -136,9 +136,10 @@ def _fit(solution: Solution, model: keras.Model, splits: Splits, options: dict[s
     """The domain's pipelines and phases through the shared resumable training loop."""
     train_ds, val_ds = solution.training_datasets(splits, options)
     steps = solution.steps_per_epoch(splits, options)
+    monitor, mode = solution.monitoring(options)
     rows = fit_phases(
         model, solution.compile, train_ds, val_ds, solution.phases(model, options),
-        run=run, monitor=solution.monitor, mode=solution.monitor_mode, patience=options["patience"],
+        run=run, monitor=monitor, mode=mode, patience=options["patience"],
         steps_per_epoch=steps, extra_callbacks=extra_callbacks,
         metric_callbacks=solution.epoch_callbacks(splits, options),
         fit_kwargs=solution.fit_options(splits, options),

@@ -3,8 +3,11 @@ SavedModel with `score(user, item)` and `recommend(user, k)` and a builtin-op TF
 
 What is the domain's own: rating sources and repairs (data.py), id maps and splits (splits.py),
 the models and the top-K head (model.py), the SavedModel signatures and the TFLite top-K check
-(export.py). Training, resuming, export checks and the report are the shared layer. Only the rating
-task exists so far; `--task retrieval` (two-tower, recall@10) is still to come.
+(export.py), the retrieval task's two-tower model (retrieval.py) and its top-K metrics and baselines
+(ranking.py). Training, resuming, export checks and the report are the shared layer.
+
+`--task rating` scores (user, item) pairs with a rating; `--task retrieval` scores every item of the
+catalogue for a user (recall@10, NDCG@10 against popularity and random rankers).
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from common.rundir import Run
 from common.solution import DatasetInfo, Solution, register
 from solutions.recommendation.data import LOADERS, load_ratings
 
-MODEL_NAMES = ("autorec", "mf", "neural")
+RATING_MODELS = ("autorec", "mf", "neural")
+RETRIEVAL_MODELS = ("two_tower",)
+MODEL_NAMES = RATING_MODELS + RETRIEVAL_MODELS
 SPLITS = ("u1", "random", "temporal")
 
 
@@ -36,7 +41,7 @@ class Recommendation(Solution):
         DatasetInfo("movielens-latest-small", "MovieLens latest small, 100,836 ratings, 0.5-5 stars (ml-latest-small/)"),
     )
     models = MODEL_NAMES
-    default_model = "autorec"  # the only one under 0.91 RMSE on u1 here (README)
+    default_model = "autorec"  # rating: the only one under 0.91 RMSE on u1 here (README); retrieval: two_tower
     layers_module = "solutions.recommendation.model"
     monitor = "val_rmse"
     monitor_mode = "min"
@@ -46,8 +51,11 @@ class Recommendation(Solution):
 
     # --- options -----------------------------------------------------------------------------
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--task", choices=("rating",), default="rating")
-        parser.add_argument("--model", choices=self.models, default=self.default_model)
+        parser.add_argument("--task", choices=("rating", "retrieval"), default="rating",
+                            help="rating: predict a user's rating of an item; retrieval: rank the catalogue "
+                                 "for a user (two-tower, in-batch softmax)")
+        parser.add_argument("--model", choices=self.models, default=None,
+                            help=f"rating: {', '.join(RATING_MODELS)} (default autorec); retrieval: two_tower")
         parser.add_argument("--split", choices=SPLITS, default=None,
                             help="u1: the publisher's u1.base/u1.test (movielens-100k, the default there); "
                                  "random: seeded; temporal: each user's latest ratings are the test")
@@ -56,12 +64,16 @@ class Recommendation(Solution):
         parser.add_argument("--rating-column", default="rating")
         parser.add_argument("--timestamp-column", default=None)
         parser.add_argument("--rating-scale", default=None, help="LOW,HIGH of a CSV's ratings (default 1,5)")
-        parser.add_argument("--dim", type=int, default=None, help="factors (mf) or embedding size (neural)")
+        parser.add_argument("--dim", type=int, default=None,
+                            help="factors (mf) or embedding size (neural, two_tower)")
         parser.add_argument("--hidden", type=int, default=500, help="autorec code size")
         parser.add_argument("--l2", type=float, default=None, help="weight regularisation")
         parser.add_argument("--dropout", type=float, default=0.2, help="neural")
         parser.add_argument("--side-features", action="store_true",
-                            help="neural: add item genres and user age group / occupation")
+                            help="neural, two_tower: add item genres and user age group / occupation")
+        parser.add_argument("--temperature", type=float, default=0.1, help="two_tower: softmax temperature")
+        parser.add_argument("--sampling-correction", action=argparse.BooleanOptionalAction, default=True,
+                            help="two_tower: subtract log(item frequency) from the in-batch logits (logQ)")
         parser.add_argument("--top-k", type=int, default=10, help="items the TFLite model returns")
 
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -95,6 +107,12 @@ class Recommendation(Solution):
             raise UserError("--split u1 is the publisher's split of movielens-100k; use random or temporal")
         if options.get("top_k", 10) < 1:
             raise UserError("--top-k must be at least 1")
+        task, model = options.get("task", "rating"), options.get("model")
+        allowed = RETRIEVAL_MODELS if task == "retrieval" else RATING_MODELS
+        if model is not None and model not in allowed:
+            raise UserError(f"--model {model} does not fit --task {task}; choose from {', '.join(allowed)}")
+        if options.get("temperature", 0.1) <= 0:
+            raise UserError("--temperature must be positive")
 
     @staticmethod
     def default_split(options: dict[str, Any]) -> str:
@@ -107,6 +125,8 @@ class Recommendation(Solution):
 
         ratings = load_ratings(options)
         options["split"] = options.get("split") or self.default_split(options)
+        options["task"] = options.get("task") or "rating"
+        options["model"] = options.get("model") or ("two_tower" if options["task"] == "retrieval" else "autorec")
         maps = IdMaps.load(Path(options["id_maps_dir"])) if options.get("id_maps_dir") else IdMaps.fit(ratings)
         users, items = maps.user_index(ratings.users), maps.item_index(ratings.items)
         if (users < 0).any() or (items < 0).any():
@@ -128,6 +148,14 @@ class Recommendation(Solution):
             "cold_test_items": int(np.isin(made["test"].x[:, 1], made["train"].x[:, 1], invert=True).sum()),
         }
         fitted = {"maps": maps, "ratings": ratings}
+        if options["task"] == "retrieval":  # test: users -> relevance over the catalogue (ranking.py)
+            from solutions.recommendation.ranking import relevance_table
+
+            history = np.concatenate([made["train"].x, made["val"].x])
+            fitted["val_relevance"] = relevance_table(made["val"].x, made["train"].x, maps.n_items)
+            users, table = relevance_table(made["test"].x, history, maps.n_items)
+            source["test_ratings"] = len(made["test"])
+            made["test"] = Split(users, table)
         return Splits(made["train"], made["val"], made["test"], ["rating"], source=source, fitted=fitted)
 
     def pinned_options(self, run: Run) -> dict[str, Any]:
@@ -136,10 +164,10 @@ class Recommendation(Solution):
     # --- model -------------------------------------------------------------------------------
     def _settings(self, options: dict[str, Any]) -> dict[str, Any]:
         kind = options["model"]
-        dim = options.get("dim") or {"mf": 64, "neural": 32, "autorec": 0}[kind]
+        dim = options.get("dim") or {"mf": 64, "neural": 32, "autorec": 0, "two_tower": 64}[kind]
         l2 = options.get("l2")
         if l2 is None:  # measured on u1 (README); autorec: lambda=200 of the paper's objective, per item
-            l2 = {"mf": 5e-4, "neural": 1e-4, "autorec": 0.06}[kind]
+            l2 = {"mf": 5e-4, "neural": 1e-4, "autorec": 0.06, "two_tower": 0.0}[kind]
         return {"dim": dim, "l2": l2}
 
     def build_model(self, options: dict[str, Any], splits):
@@ -149,8 +177,17 @@ class Recommendation(Solution):
         maps, scale = splits.fitted["maps"], splits.fitted["ratings"].scale
         settings = self._settings(options)
         item_features = user_features = None
-        if options["model"] == "neural" and options.get("side_features"):
+        if options["model"] in ("neural", "two_tower") and options.get("side_features"):
             item_features, user_features = side_features(splits.fitted["ratings"], maps)
+        if options["model"] == "two_tower":
+            from solutions.recommendation.retrieval import TwoTower, retrieval_trainer, sampling_probability
+
+            tower = TwoTower(maps.n_users, maps.n_items, settings["dim"], temperature=options.get("temperature", 0.1),
+                             item_features=item_features, user_features=user_features, l2=settings["l2"],
+                             name="two_tower")
+            correction = options.get("sampling_correction", True)
+            return retrieval_trainer(tower, sampling_probability(splits.train.x[:, 1], maps.n_items)
+                                     if correction else None)
         return build_model(options["model"], n_users=maps.n_users, n_items=maps.n_items, dim=settings["dim"],
                            offset=float(splits.train.y.mean()), low=scale[0], high=scale[1], l2=settings["l2"],
                            dropout=options["dropout"], item_features=item_features, user_features=user_features,
@@ -163,6 +200,10 @@ class Recommendation(Solution):
 
         if model.name == "recommendation_autorec_trainer":
             model.compile(optimizer=optimizer, loss=observed_squared_error, metrics=[MaskedRMSE(name="rmse")])
+        elif model.name == "recommendation_retrieval_trainer":
+            from solutions.recommendation.retrieval import in_batch_softmax_loss
+
+            model.compile(optimizer=optimizer, loss=in_batch_softmax_loss)
         else:
             model.compile(optimizer=optimizer, loss=keras.losses.MeanSquaredError(),
                           metrics=[keras.metrics.RootMeanSquaredError(name="rmse")])
@@ -174,6 +215,12 @@ class Recommendation(Solution):
         from common.runtime import import_tensorflow
         from solutions.recommendation.splits import rating_matrix
 
+        if options["model"] == "two_tower":  # positives only: the loss makes the batch's other items negatives
+            train = make_dataset(splits.train.x, np.zeros(len(splits.train), np.float32),
+                                 batch_size=options["batch_size"], training=True, seed=options["seed"], cast=None)
+            val = make_dataset(splits.val.x, np.zeros(len(splits.val), np.float32), batch_size=options["batch_size"],
+                               cast=None)
+            return train, val
         if options["model"] != "autorec":
             train = make_dataset(splits.train.x, splits.train.y, batch_size=options["batch_size"], training=True,
                                  seed=options["seed"], cast=None)
@@ -193,8 +240,30 @@ class Recommendation(Solution):
             return AUTOREC_STEPS_PER_EPOCH
         return super().steps_per_epoch(splits, options)
 
+    def epoch_callbacks(self, splits, options: dict[str, Any]) -> list:
+        if options["model"] != "two_tower":
+            return []
+        from solutions.recommendation.ranking import ValidationRecall
+        from solutions.recommendation.retrieval import tower_of
+
+        users, relevance = splits.fitted["val_relevance"]
+        return [ValidationRecall(users, relevance, lambda model, batch: tower_of(model).all_item_scores(batch))]
+
+    def monitoring(self, options: dict[str, Any]) -> tuple[str, str]:
+        if options.get("task") == "retrieval":
+            return "val_recall_at_10", "max"
+        return self.monitor, self.monitor_mode
+
+    def headline(self, options: dict[str, Any]) -> str:
+        return "recall_at_10" if options.get("task") == "retrieval" else self.headline_metric
+
     def finalize_model(self, model, splits, run: Run, options: dict[str, Any]):
-        """AutoRec becomes the factor model its linear decoder is (see model.py)."""
+        """AutoRec becomes the factor model its linear decoder is (see model.py); the two-tower
+        trainer gives way to its tower (user -> every item's score)."""
+        if options["model"] == "two_tower":
+            from solutions.recommendation.retrieval import serving_model, tower_of
+
+            return serving_model(tower_of(model))
         if options["model"] != "autorec":
             return model
         from solutions.recommendation.model import autorec_scorer
@@ -207,20 +276,39 @@ class Recommendation(Solution):
         return split.x.astype(np.int32)
 
     def representative_samples(self, splits) -> np.ndarray:
+        if splits.test.x.ndim == 1:  # retrieval: user indices
+            return np.unique(splits.train.x[:, 0])[:300].astype(np.int32)
         return splits.train.x[:300].astype(np.int32)
 
     def agreement(self, reference: np.ndarray, other: np.ndarray, run: Run) -> float:
-        """Share of predicted ratings within 0.01 stars of Keras's."""
+        """Ratings: share within 0.01 stars of Keras's. Retrieval: share of users whose top-10 of the
+        catalogue is Keras's (ties aside)."""
+        if reference.shape[1] > 1:
+            from solutions.recommendation.ranking import same_top_k
+
+            return float(np.mean(same_top_k(reference, other, np.zeros(reference.shape, np.int8))))
         return float(np.mean(np.abs(other - reference) <= 0.01))
 
     # --- evaluation --------------------------------------------------------------------------
     def test_metrics(self, y_true: np.ndarray, y_score: np.ndarray, run: Run) -> dict[str, float]:
+        if y_true.ndim == 2:  # retrieval: relevance over the catalogue
+            from solutions.recommendation.ranking import ranking_scores
+
+            return ranking_scores(y_true, y_score)
         return rating_scores(y_true, y_score[:, 0])
 
     def baselines(self, splits) -> dict[str, dict[str, float]]:
-        """Global mean, and the regularised user + item bias model (Surprise's BaselineOnly: 0.960 on u1)."""
+        """Ratings: global mean, and the regularised user + item bias model (Surprise's BaselineOnly:
+        0.960 on u1). Retrieval: the most-rated items, and a random ranking."""
         from solutions.recommendation.splits import bias_baseline
 
+        if splits.test.x.ndim == 1:
+            from solutions.recommendation.ranking import popularity_scores, random_scores, ranking_scores
+
+            relevance, n_items = splits.test.y, splits.fitted["maps"].n_items
+            return {"popularity": ranking_scores(relevance, popularity_scores(splits.train.x[:, 1], n_items,
+                                                                               len(relevance))),
+                    "random": ranking_scores(relevance, random_scores(len(relevance), n_items, seed=0))}
         low, high = splits.fitted["ratings"].scale
         test = splits.test
         mean = np.full(len(test), splits.train.y.mean())
@@ -231,7 +319,7 @@ class Recommendation(Solution):
     def export_saved_model(self, model, path: Path, splits) -> Path:
         from solutions.recommendation.export import export_recommender
 
-        return export_recommender(model, path, rated_in_training(splits))
+        return export_recommender(model, path, history_table(splits))
 
     def tflite_source(self, model, saved_model_dir: Path, workdir: Path) -> Path:
         """The pair scorer (ratings) for the shared checks; the top-K model is written by run_checks."""
@@ -248,11 +336,31 @@ class Recommendation(Solution):
         from solutions.recommendation.export import check_top_k_tflite
 
         k = int(run.config["options"].get("top_k", 10)) if (run / "config.json").exists() else 10
-        return check_top_k_tflite(run, model, rated_in_training(splits), np.unique(splits.test.x[:, 0]), k)
+        users = splits.test.x if splits.test.x.ndim == 1 else np.unique(splits.test.x[:, 0])
+        return check_top_k_tflite(run, model, history_table(splits), users, k)
 
     # --- outputs -----------------------------------------------------------------------------
+    def plots(self, run: Run, splits, y_score: np.ndarray, model) -> list[str]:
+        from solutions.recommendation.plots import rating_errors, recall_curve
+        from solutions.recommendation.ranking import popularity_scores
+        from solutions.recommendation.splits import bias_baseline
+
+        if splits.test.x.ndim == 1:
+            relevance = splits.test.y
+            popular = popularity_scores(splits.train.x[:, 1], relevance.shape[1], len(relevance))
+            return [recall_curve(run / "recall_at_k.png", relevance, {"model": y_score, "popularity": popular})]
+        low, high = splits.fitted["ratings"].scale
+        biases = np.clip(bias_baseline(splits.train, splits.fitted["maps"])(splits.test.x), low, high)
+        return [rating_errors(run / "rating_errors.png", splits.test.y, y_score[:, 0], biases)]
+
     def report_notes(self, splits) -> list[str]:
         s = splits.source
+        if splits.test.x.ndim == 1:
+            return [f"Split: {s['split']}. {s['users']} users, {s['items']} items, {s['ratings']} ratings. "
+                    f"Retrieval: {len(splits.test)} test users with {s['test_ratings']} held-out ratings; each "
+                    f"user's whole catalogue is ranked, items rated in training or validation excluded; "
+                    f"recall@10 = held-out items in the top 10 / the user's held-out items, averaged over users. "
+                    f"{s['cold_test_users']} test ratings are by users without training ratings."]
         return [f"Split: {s['split']}. {s['users']} users, {s['items']} items, {s['ratings']} ratings on a "
                 f"{s['scale'][0]:g}-{s['scale'][1]:g} scale; {s['cold_test_users']} test ratings by users and "
                 f"{s['cold_test_items']} of items without training ratings (scored from biases)."]
@@ -260,13 +368,15 @@ class Recommendation(Solution):
     def usage(self, run_path: Path) -> str:
         return f"""```
 solutions predict {run_path} --user 42 --k 10          # top 10 unseen items with titles and scores
-solutions predict {run_path} --user 42 --item 50       # predicted rating
+solutions predict {run_path} --user 42 --item 50       # predicted rating (retrieval: the item's score)
 solutions predict {run_path} --user 42 --k 10 --tflite # the same from recommend.tflite
 ```
-`saved_model/` signatures: `score(user, item)` (int32 indices -> rating), `recommend(user, k)`
-(int32 index, k -> scores and item indices, items rated in training excluded), `serving_default`
-on `[batch, 2]` pairs. `recommend.tflite` maps a user index `[batch]` to the top-K scores and item
-indices (builtin ops only). Indices <-> the data's ids and titles: `id_maps.json`; an unknown user
+`saved_model/` signatures: `score(user, item)` (int32 indices -> `rating`, or for retrieval
+`score`), `recommend(user, k)` (int32 index, k -> scores and item indices, items rated in training
+or validation excluded), `serving_default` on what `model.keras` takes (`[batch, 2]` pairs ->
+ratings; retrieval: user indices `[batch]` -> scores of every item). `recommend.tflite` maps a user
+index `[batch]` to the top-K scores and item indices (builtin ops only). Indices <-> the data's ids
+and titles: `id_maps.json`; an unknown user
 gets the most-rated items (`popular_items` in `id_maps.json`)."""
 
     def predict(self, run: Run, args: argparse.Namespace) -> None:
@@ -287,8 +397,17 @@ gets the most-rated items (`popular_items` in `id_maps.json`)."""
             item = maps.item_index(np.array([str(args.item)]))[0]
             if item < 0:
                 raise UserError(f"item {args.item} is unknown to this model")
-            rating = float(self.load_model(run).predict(np.array([[user, item]], np.int32), verbose=0)[0, 0])
-            print(f"user {args.user}, item {args.item} ({titles.get(str(args.item), '?')}): predicted rating {rating:.2f}")
+            from solutions.recommendation.export import is_retrieval
+
+            model = self.load_model(run)
+            title = titles.get(str(args.item), "?")
+            if is_retrieval(model):
+                score = float(model.predict(np.array([user], np.int32), verbose=0)[0, item])
+                print(f"user {args.user}, item {args.item} ({title}): score {score:.2f} "
+                      f"(cosine / temperature; the ranking, not a rating)")
+            else:
+                rating = float(model.predict(np.array([[user, item]], np.int32), verbose=0)[0, 0])
+                print(f"user {args.user}, item {args.item} ({title}): predicted rating {rating:.2f}")
             return
         from solutions.recommendation.export import recommend
 
@@ -308,11 +427,13 @@ def rating_scores(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     return {"rmse": float(np.sqrt(np.mean(error**2))), "mae": float(np.mean(np.abs(error)))}
 
 
-def rated_in_training(splits) -> np.ndarray:
-    """[users, items] 0/1: what the top-K excludes."""
+def history_table(splits) -> np.ndarray:
+    """[users, items] 0/1: what the user rated before the test (training and validation ratings),
+    which the top-K excludes."""
     maps = splits.fitted["maps"]
     table = np.zeros((maps.n_users, maps.n_items), np.int8)
-    table[splits.train.x[:, 0], splits.train.x[:, 1]] = 1
+    for part in (splits.train, splits.val):
+        table[part.x[:, 0], part.x[:, 1]] = 1
     return table
 
 

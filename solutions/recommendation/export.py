@@ -1,9 +1,10 @@
 """The recommender's SavedModel signatures and its TFLite top-K model, checked against Keras.
 
-SavedModel: `serving_default` on [batch, 2] pairs (what the shared export checks call),
+SavedModel: `serving_default` on what the Keras model takes (what the shared export checks call:
+[batch, 2] pairs -> ratings, or for retrieval user indices -> every item's score),
 `score(user, item)` and `recommend(user, k)` (k is an input: any K at serving time). TFLite:
-`recommend.tflite`, user index [batch] -> top-K scores and item indices with a fixed K, items
-rated in training excluded (an int8 table inside the model), builtin ops only (TOPK_V2, GATHER).
+`recommend.tflite`, user index [batch] -> top-K scores and item indices with a fixed K, the user's
+history excluded (an int8 table inside the model), builtin ops only (TOPK_V2, GATHER).
 """
 
 from __future__ import annotations
@@ -29,16 +30,17 @@ def export_recommender(model: keras.Model, path: Path, rated: np.ndarray) -> Pat
     if path.exists():
         shutil.rmtree(path)
     scorer = scorer_of(model)
-    table = TrainingRatings(rated.shape, name="rated_in_training")
+    table = TrainingRatings(rated.shape, name="user_history")
     table.table.assign(rated.astype(np.int8))
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.track(table)
-    archive.add_endpoint("serve", lambda pairs: model(pairs, training=False),
-                         input_signature=[tf.TensorSpec((None, 2), tf.int32, name="user_item")])
+    spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.int32, name=model.inputs[0].name)
+    archive.add_endpoint("serve", lambda x: model(x, training=False), input_signature=[spec])
+    output = "score" if is_retrieval(model) else "rating"
 
     def score(user, item):
-        return {"rating": model(tf.stack([user, item], axis=1), training=False)[:, 0]}
+        return {output: scorer.pair_scores(user, item)}
 
     def recommend(user, k):
         scores = scorer.all_item_scores(user) - 1e4 * table(user)
@@ -52,6 +54,11 @@ def export_recommender(model: keras.Model, path: Path, rated: np.ndarray) -> Pat
     with stderr_silenced():
         archive.write_out(str(path), verbose=False)
     return path
+
+
+def is_retrieval(model: keras.Model) -> bool:
+    """A retrieval model takes user indices (and scores the catalogue); a rating model takes pairs."""
+    return len(model.input_shape) == 1
 
 
 def keras_top_k(model: keras.Model, rated: np.ndarray, users: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -19,6 +19,8 @@ import numpy as np
 import keras
 from keras import ops
 
+from solutions.recommendation.retrieval import TwoTower  # registered here too: model.keras of retrieval runs
+
 MODELS = ("autorec", "mf", "neural")
 
 
@@ -43,6 +45,9 @@ class FactorScorer(keras.layers.Layer):
         dot = ops.sum(ops.take(self.user_factors, users, axis=0) * ops.take(self.item_factors, items, axis=0), axis=-1)
         raw = self.offset + ops.take(self.user_bias, users) + ops.take(self.item_bias, items) + dot
         return ops.expand_dims(ops.clip(raw, self.low, self.high), -1)
+
+    def pair_scores(self, users, items):
+        return self(ops.stack([users, items], axis=1))[:, 0]
 
     def all_item_scores(self, users):
         """[batch] user indices -> [batch, n_items] clipped scores."""
@@ -99,6 +104,9 @@ class NeuralScorer(keras.layers.Layer):
     def call(self, pairs, training=None):
         return ops.expand_dims(self._score(pairs[:, 0], pairs[:, 1], training), -1)
 
+    def pair_scores(self, users, items):
+        return self._score(users, items)
+
     def all_item_scores(self, users):
         batch = ops.shape(users)[0]
         items = ops.tile(ops.expand_dims(ops.arange(self.n_items, dtype="int32"), 0), (batch, 1))
@@ -119,7 +127,9 @@ def pair_model(scorer: keras.layers.Layer, name: str) -> keras.Model:
 
 
 def scorer_of(model: keras.Model) -> keras.layers.Layer:
-    return next(layer for layer in model.layers if isinstance(layer, (FactorScorer, NeuralScorer)))
+    """The layer that scores (FactorScorer, NeuralScorer or the retrieval TwoTower): it has
+    `all_item_scores(users)` and `pair_scores(users, items)`."""
+    return next(layer for layer in model.layers if isinstance(layer, (FactorScorer, NeuralScorer, TwoTower)))
 
 
 def autorec_trainer(n_users: int, *, hidden: int = 500, l2: float = 0.06, offset: float = 0.0) -> keras.Model:
@@ -196,10 +206,10 @@ def build_model(kind: str, *, n_users: int, n_items: int, dim: int = 64, offset:
 
 
 def top_k_model(pair: keras.Model, rated: np.ndarray, k: int) -> keras.Model:
-    """user index [batch] -> (top-k scores, item indices), items rated in training excluded.
+    """user index [batch] -> (top-k scores, item indices), the user's history excluded.
     `rated` is a [users, items] 0/1 table kept inside the model as int8."""
     scorer = scorer_of(pair)
-    table = TrainingRatings(rated.shape, name="rated_in_training")
+    table = TrainingRatings(rated.shape, name="user_history")
     users = keras.Input((), dtype="int32", name="user")
     scores = AllItemScores(scorer, name="all_item_scores")(users)
     masked = scores - 1e4 * table(users)
@@ -225,7 +235,8 @@ class AllItemScores(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="recommendation")
 class TrainingRatings(keras.layers.Layer):
-    """1.0 where the user rated the item in training, as a constant int8 table."""
+    """1.0 where the user rated the item before the test (training or validation), as a constant
+    int8 table."""
 
     def __init__(self, shape, **kwargs):
         super().__init__(**kwargs)

@@ -1,4 +1,5 @@
-"""Acceptance on MovieLens 100K's u1 split at default settings (about 1.5 minutes): `make test-slow`."""
+"""Acceptance on MovieLens 100K's u1 split at default settings, rating and retrieval (about 1.5 minutes
+each): `make test-slow`."""
 
 import pytest
 
@@ -15,3 +16,17 @@ def test_default_rating_model_reaches_0_91_on_u1(tmp_path):
     checks = metrics["checks"]
     assert checks["topk_agreement"] == 1.0 and checks["topk_users_checked"] == 459  # every test user
     assert metrics["export"]["float32"]["max_abs_diff"] <= 1e-4
+
+
+@pytest.mark.slow
+def test_default_retrieval_model_beats_popularity_by_1_2x_on_u1(tmp_path):
+    metrics, wall = train_default_run(tmp_path / "run", "recommendation", "--task", "retrieval")
+    assert wall <= 10 * 60
+    assert metrics["sizes"]["test"] == 459  # every u1.test user
+    recall, popular = metrics["test"]["recall_at_10"], metrics["baselines"]["popularity"]["recall_at_10"]
+    assert recall >= 1.2 * popular, (recall, popular)
+    assert metrics["test"]["ndcg_at_10"] > metrics["baselines"]["popularity"]["ndcg_at_10"]
+    checks = metrics["checks"]
+    assert checks["topk_agreement"] == 1.0 and checks["topk_users_checked"] == 459
+    assert not any(op.lower().startswith("flex") for op in checks["topk_ops"])
+    assert metrics["export"]["float32"]["agreement"] == 1.0

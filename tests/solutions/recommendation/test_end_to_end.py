@@ -78,3 +78,32 @@ def test_autorec_on_a_temporal_split(csv_file, tmp_path):
     metrics = run.read_json("metrics.json")
     assert 0 < metrics["test"]["rmse"] < metrics["baselines"]["global_mean"]["rmse"] + 0.05
     assert "temporal" in run.read_json("config.json")["source"]["split"]
+
+
+def test_retrieval_run_ranks_the_catalogue_and_ships_top_k(csv_file, tmp_path):
+    out = tmp_path / "retrieval"
+    result = run_cli("train", "recommendation", "--data", str(csv_file), *COLUMNS, "--task", "retrieval",
+                     "--epochs", "4", "--dim", "16", "--batch-size", "128", "--quantize", "int8",
+                     "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["monitor"] == "val_recall_at_10" and metrics["best_epoch"] is not None
+    assert {"recall_at_10", "ndcg_at_10"} <= set(metrics["test"])
+    assert set(metrics["baselines"]) == {"popularity", "random"}
+    assert metrics["test"]["recall_at_10"] > metrics["baselines"]["random"]["recall_at_10"]
+    assert metrics["checks"]["topk_agreement"] == 1.0
+    assert metrics["export"]["float32"]["max_abs_diff"] <= 1e-4 and metrics["export"]["float32"]["agreement"] == 1.0
+    assert "int8" in metrics["export"]  # converted and scored, or its converter failure recorded
+    assert (out / "recall_at_k.png").exists() and "recall_at_10" in (out / "report.md").read_text()
+    assert "val_recall_at_10" in (out / "history.csv").read_text().splitlines()[0]
+    top = run_cli("predict", str(out), "--user", "196", "--k", "3", "--tflite")
+    assert top.returncode == 0 and len(top.stdout.strip().splitlines()) == 3, top.stderr
+    score = run_cli("predict", str(out), "--user", "196", "--item", "242")
+    assert score.returncode == 0 and ": score " in score.stdout and "predicted rating" not in score.stdout
+
+
+def test_rating_model_for_retrieval_is_one_error_line(csv_file, tmp_path):
+    result = run_cli("train", "recommendation", "--data", str(csv_file), *COLUMNS, "--task", "retrieval",
+                     "--model", "mf", "--output", str(tmp_path / "run"))
+    assert result.returncode == 2 and "--model mf does not fit --task retrieval" in result.stderr
+    assert not (tmp_path / "run").exists()

@@ -1,4 +1,4 @@
-"""The `solutions` command: list, train, evaluate, predict, export.
+"""The `solutions` command: list, train, evaluate, predict, export, tune.
 
 Heavy imports (TensorFlow) happen only after the arguments and the data source have been checked,
 so a user's mistake is answered at once with one line on stderr and exit status 2.
@@ -43,6 +43,23 @@ def _add_train_options(parser: argparse.ArgumentParser, default_dataset: str, ov
     parser.add_argument("--quantize", choices=QUANTIZE, default="all",
                         help="TFLite variants to build besides float32 (none: float32 only)")
     parser.add_argument("--no-export", action="store_true", help="skip SavedModel/TFLite export")
+    parser.add_argument("--distribute", choices=("mirrored", "multi-worker"), default=None,
+                        help="train through tf.distribute: mirrored (this machine's devices) or multi-worker "
+                             "(MultiWorkerMirroredStrategy; every worker runs the same command with its TF_CONFIG)")
+
+
+def _add_tune_options(parser: argparse.ArgumentParser) -> None:
+    from tuning import TUNERS
+
+    parser.add_argument("--tuner", choices=TUNERS, default="bayesian")
+    parser.add_argument("--max-trials", type=int, default=10)
+    parser.add_argument("--max-epochs", type=int, default=10, help="epochs per trial (hyperband: of its longest)")
+    parser.add_argument("--no-retrain", action="store_true",
+                        help="stop after the search (no retraining of the best configuration into <search>/best)")
+    parser.add_argument("--oracle", default=None, metavar="HOST:PORT",
+                        help="distributed search: the chief serves the oracle here, workers ask it for trials")
+    parser.add_argument("--role", choices=("chief", "worker"), default=None)
+    parser.add_argument("--worker-id", default=None, help="a worker's name in the trial table (default host-pid)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--dataset")
     src.add_argument("--data")
     evaluate.add_argument("--data-dir")
+
+    tune = verbs.add_parser("tune", help="search hyperparameters with KerasTuner, then retrain the best")
+    tune_domains = tune.add_subparsers(dest="domain", required=True, parser_class=_Parser)
+    for solution in all_solutions():
+        sub = tune_domains.add_parser(solution.name, help=solution.summary,
+                                      description="--output names the search directory; the best configuration "
+                                                  "is retrained into <search>/best")
+        _add_train_options(sub, solution.default_dataset, solution.train_defaults)
+        solution.add_arguments(sub)
+        _add_tune_options(sub)
 
     predict = verbs.add_parser("predict", help="answer for new inputs with a run's model", add_help=False)
     predict.add_argument("run_dir")
@@ -98,9 +125,42 @@ def _train(args: argparse.Namespace) -> None:
         raise UserError("--epochs and --batch-size must be at least 1")
     if not args.resume:
         solution.check_data_source(options)  # before TensorFlow loads: fast, clear errors
+    if options.get("distribute") == "multi-worker":
+        from common.distribute import check_tf_config
+
+        check_tf_config()
     from common.workflow import train
 
     train(solution, options, resume=args.resume)
+
+
+def _tune(args: argparse.Namespace) -> None:
+    from common.solution import get_solution
+
+    solution = get_solution(args.domain)
+    tune_keys = ("tuner", "max_trials", "max_epochs", "no_retrain", "oracle", "role", "worker_id")
+    settings = {k: getattr(args, k) for k in tune_keys}
+    settings["retrain"] = not settings.pop("no_retrain")
+    options = {k: v for k, v in vars(args).items() if k not in ("verb", "domain", "resume", *tune_keys)}
+    if not options.get("data") and not options.get("dataset"):
+        options["dataset"] = solution.default_dataset
+    if settings["max_trials"] < 1 or settings["max_epochs"] < 1:
+        raise UserError("--max-trials and --max-epochs must be at least 1")
+    if bool(settings["oracle"]) != bool(settings["role"]):
+        raise UserError("a distributed search needs both --oracle HOST:PORT and --role chief|worker")
+    if settings["role"] == "worker" and not options.get("output"):
+        raise UserError("a worker needs --output: the chief's search directory (shared)")
+    if options.get("distribute"):
+        raise UserError("--distribute applies to train; a search scales out with --oracle/--role")
+    if settings["oracle"]:
+        from tuning.distributed import parse_address
+
+        parse_address(settings["oracle"])
+    if not args.resume:
+        solution.check_data_source(options)
+    from tuning.search import run_search
+
+    run_search(solution, options, settings, resume=args.resume, role=settings["role"])
 
 
 def _predict(argv: Sequence[str]) -> None:
@@ -131,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _list()
         elif args.verb == "train":
             _train(args)
+        elif args.verb == "tune":
+            _tune(args)
         elif args.verb == "evaluate":
             from common.workflow import evaluate
 

@@ -177,3 +177,10 @@ def best_epoch(rows: list[dict], monitor: str, mode: str) -> int | None:
     if not values:
         return None
     return int((min(values) if mode == "min" else max(values))[1])
+
+
+def best_validation(rows: list[dict], monitor: str, mode: str) -> dict[str, float]:
+    """Every validation metric at the best epoch (what tuning compares runs by)."""
+    epoch = best_epoch(rows, monitor, mode)
+    row = next((r for r in rows if r["epoch"] == epoch), {})
+    return {k: float(v) for k, v in row.items() if k.startswith("val_")}

@@ -12,6 +12,7 @@ import numpy as np
 
 from common import export as ex
 from common.data import Splits
+from common.distribute import make_strategy, scope as distribute_scope, shard_by_data, synchronize_batch_norm
 from common.errors import UserError
 from common.pipeline import measure_throughput
 from common.plots import cv_folds_plot, training_curves
@@ -19,7 +20,7 @@ from common.report import write_report
 from common.rundir import Run, check_free, finish_run, new_run_path, open_finished, package_versions, resume_run, start_run
 from common.runtime import make_deterministic
 from common.solution import Solution, get_solution
-from common.training import best_epoch, fit_phases
+from common.training import best_epoch, best_validation, fit_phases
 
 import keras  # noqa: E402  (common.export imported TensorFlow quietly first)
 
@@ -44,6 +45,7 @@ def train(
         check_free(final)
         saved = None
 
+    strategy = make_strategy(options.get("distribute"))  # before TensorFlow runs any op (multi-worker)
     make_deterministic(options["seed"])
     splits = solution.load_splits(options)
     if saved is not None and saved["source"].get("fingerprint") != splits.source.get("fingerprint"):
@@ -56,7 +58,10 @@ def train(
         if count:
             print(f"Data repair: {count} {repair.replace('_', ' ')}")
     print(f"Data: {splits.source.get('name')} - " + ", ".join(f"{k} {v}" for k, v in splits.sizes().items()))
-    model = solution.build_model(options, splits)  # may resolve options (e.g. weights it could not fetch)
+    with distribute_scope(strategy):  # variables made here are replicated
+        model = solution.build_model(options, splits)  # may resolve options (e.g. weights it could not fetch)
+    if strategy is not None:
+        synchronize_batch_norm(model, True)
     config = {
         "domain": solution.name,
         "options": options,
@@ -75,7 +80,8 @@ def train(
     spent = json.loads(timing_path.read_text())["seconds"] if timing_path.exists() else 0.0
     start = time.perf_counter()
     try:
-        train_ds, rows = _fit(solution, model, splits, options, run, extra_callbacks)
+        with distribute_scope(strategy):  # the optimizer's variables too
+            train_ds, rows = _fit(solution, model, splits, options, run, extra_callbacks, distributed=bool(strategy))
     except KeyboardInterrupt:
         print(f"\nInterrupted. Continue with: solutions train {solution.name} --output {final} --resume")
         raise
@@ -84,6 +90,8 @@ def train(
         timing_path.write_text(json.dumps({"seconds": spent + time.perf_counter() - start}))
     train_seconds = json.loads(timing_path.read_text())["seconds"]
     pipeline_rate = measure_throughput(train_ds)  # the input pipeline alone, augmentation included
+    if strategy is not None:
+        synchronize_batch_norm(model, False)
 
     model = solution.finalize_model(model, splits, run, options)
     model.save(run / "model.keras")
@@ -101,6 +109,7 @@ def train(
         "epochs_run": len(rows),
         "best_epoch": best_epoch(rows, *solution.monitoring(options)),
         "monitor": solution.monitoring(options)[0],
+        "validation": best_validation(rows, *solution.monitoring(options)),
     }
     metrics.update(solution.test_extras(run, splits, y_score))
     if solution.folds(options):
@@ -132,9 +141,12 @@ def train(
 
 
 def _fit(solution: Solution, model: keras.Model, splits: Splits, options: dict[str, Any], run: Run,
-         extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> tuple[Any, list[dict]]:
+         extra_callbacks: Sequence[keras.callbacks.Callback] = (), *, distributed: bool = False
+         ) -> tuple[Any, list[dict]]:
     """The domain's pipelines and phases through the shared resumable training loop."""
     train_ds, val_ds = solution.training_datasets(splits, options)
+    if distributed:
+        train_ds, val_ds = shard_by_data(train_ds), shard_by_data(val_ds)
     steps = solution.steps_per_epoch(splits, options)
     monitor, mode = solution.monitoring(options)
     rows = fit_phases(

@@ -1,0 +1,38 @@
+"""Every search space sets only options `solutions train` has, with values its parser accepts."""
+
+from __future__ import annotations
+
+import keras_tuner
+import pytest
+
+from common.cli import build_parser
+from tuning.spaces import SPACES, space_for
+
+CASES = [(domain, {}) for domain in SPACES] + [
+    ("recommendation", {"task": "retrieval"}), ("recommendation", {"model": "mf"}),
+    ("recommendation", {"model": "neural"}), ("sentiment", {"model": "cnn"})]
+
+
+@pytest.mark.parametrize("domain,base", CASES)
+def test_space_values_are_train_options_that_round_trip_through_the_cli(domain, base):
+    hp = keras_tuner.HyperParameters()
+    values = space_for(domain)(hp, base)
+    assert values and set(values) == set(hp.values)  # one hyperparameter per option, named after it
+    argv = ["train", domain]
+    for key, value in {**base, **values}.items():
+        argv += [f"--{key.replace('_', '-')}", str(value)]
+    parsed = vars(build_parser().parse_args(argv))
+    for key, value in values.items():
+        assert parsed[key] == pytest.approx(value) if isinstance(value, float) else parsed[key] == value, key
+
+
+def test_the_space_follows_the_model_chosen_on_the_command_line():
+    autorec = space_for("recommendation")(keras_tuner.HyperParameters(), {})
+    tower = space_for("recommendation")(keras_tuner.HyperParameters(), {"task": "retrieval"})
+    assert "hidden" in autorec and "batch_size" not in autorec  # AutoRec trains full-batch
+    assert "temperature" in tower and "hidden" not in tower
+
+
+def test_unknown_domain_names_the_known_ones():
+    with pytest.raises(KeyError, match="recommendation"):
+        space_for("weather")

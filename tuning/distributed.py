@@ -1,0 +1,114 @@
+"""KerasTuner's own distributed search (`--oracle HOST:PORT --role chief|worker`), with the two
+exits the stock one lacks: the chief stops serving once the trial budget is spent and no trial is
+running (KerasTuner's loop can wait forever for a worker that never asks again, keras-tuner#344),
+and a worker whose chief has gone exits instead of waiting an hour on its RPC (#645)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import sys
+import threading
+import time
+from typing import Iterator
+
+from common.errors import UserError
+
+GRACE_SECONDS = 60  # after the budget is spent, how long the chief waits for idle workers to ask again
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"--oracle {address!r}: give HOST:PORT, e.g. 127.0.0.1:8000")
+    return host, int(port)
+
+
+def configure(address: str, role: str, worker_id: str | None) -> str:
+    """Set KerasTuner's environment for this process; returns its tuner id."""
+    host, port = parse_address(address)
+    if role == "chief":
+        tuner_id = "chief"
+    else:
+        tuner_id = worker_id or f"worker-{socket.gethostname()}-{os.getpid()}"
+        if "chief" in tuner_id:
+            raise UserError(f"--worker-id {tuner_id!r}: a worker's id must not contain 'chief'")
+    os.environ.update({"KERASTUNER_ORACLE_IP": host, "KERASTUNER_ORACLE_PORT": str(port),
+                       "KERASTUNER_TUNER_ID": tuner_id})
+    return tuner_id
+
+
+def _budget_spent(oracle) -> bool:
+    if not oracle.max_trials:
+        return False
+    ended = [t for t in oracle.trials.values() if t.status in ("COMPLETED", "FAILED", "INVALID")]
+    return len(ended) >= oracle.max_trials
+
+
+def serve(oracle, address: str, *, grace: float = GRACE_SECONDS) -> None:
+    """Serve the oracle to workers until the search is done, then return (the chief goes on to
+    tabulate and retrain)."""
+    from concurrent import futures
+
+    import grpc
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute.oracle_chief import OracleServicer
+
+    host, port = parse_address(address)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))  # the oracle's methods are synchronized
+    servicer = OracleServicer(oracle)
+    protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+    if server.add_insecure_port(f"{host}:{port}") == 0:
+        raise UserError(f"the chief cannot listen on {host}:{port} (in use, or not this machine's address)")
+    server.start()
+    print(f"Chief: oracle serving on {host}:{port}; start workers with --oracle {address} --role worker", flush=True)
+    done_since = None
+    try:
+        while True:
+            time.sleep(0.5)
+            if not (servicer.stop_triggered or _budget_spent(oracle)) or oracle.ongoing_trials:
+                continue
+            if not oracle.tuner_ids:
+                break
+            done_since = done_since or time.monotonic()
+            if time.monotonic() - done_since > grace:
+                print(f"Chief: the search is done; workers {sorted(oracle.tuner_ids)} did not ask again "
+                      f"within {grace:.0f} s", flush=True)
+                break
+    finally:
+        server.stop(grace=2)
+
+
+@contextlib.contextmanager
+def chief_watch(address: str, *, interval: float = 2.0, misses: int = 3, startup: float = 600.0) -> Iterator[None]:
+    """While the body runs, check the chief's port; once it was reachable, `misses` failed
+    checks in a row end this worker (exit status 3), as does no chief within `startup` seconds."""
+    host, port = parse_address(address)
+    stop = threading.Event()
+
+    def reachable() -> bool:
+        try:
+            with socket.create_connection((host, port), timeout=interval):
+                return True
+        except OSError:
+            return False
+
+    def watch() -> None:
+        seen, failed, start = False, 0, time.monotonic()
+        while not stop.wait(interval):
+            if reachable():
+                seen, failed = True, 0
+                continue
+            failed += 1
+            if (seen and failed >= misses) or (not seen and time.monotonic() - start > startup):
+                what = "is gone" if seen else f"did not answer within {startup:.0f} s"
+                print(f"error: the tuning chief at {address} {what}; this worker stops", file=sys.stderr, flush=True)
+                os._exit(3)
+
+    thread = threading.Thread(target=watch, name="chief-watch", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()

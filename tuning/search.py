@@ -1,0 +1,256 @@
+"""`solutions tune <domain>`: a KerasTuner search on the validation split, its trial table and
+plot, then the best configuration retrained into a normal run directory (`<search>/best/`), the
+only time the test split is used.
+
+A search directory holds `search.json` (what was asked), KerasTuner's state (`oracle.json`,
+`trial_*/`), `trials.csv`, `objective_by_trial.png`, `summary.json` and `best/`. `--resume` reloads
+KerasTuner's state: finished trials are kept, the interrupted one runs again from its start.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from common.errors import UserError
+from common.rundir import DEFAULT_ROOT, PARTIAL, Run
+from common.solution import Solution
+
+SEARCH_FILE = "search.json"
+TABLE_FILE = "trials.csv"
+PLOT_FILE = "objective_by_trial.png"
+SUMMARY_FILE = "summary.json"
+
+
+def search_path(domain: str, label: str, output: str | None) -> Path:
+    if output:
+        return Path(output).expanduser()
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in label)
+    return DEFAULT_ROOT / domain / "tuning" / f"{time.strftime('%Y%m%d-%H%M%S')}-{safe}"
+
+
+def newest_search(domain: str) -> Path:
+    found = sorted((DEFAULT_ROOT / domain / "tuning").glob(f"*/{SEARCH_FILE}"), key=lambda p: p.stat().st_mtime)
+    unfinished = [p.parent for p in found if not (p.parent / SUMMARY_FILE).exists()]
+    if not unfinished:
+        raise UserError(f"no unfinished {domain} search under {DEFAULT_ROOT / domain / 'tuning'} to resume")
+    return unfinished[-1]
+
+
+def prepare_search(solution: Solution, options: dict[str, Any], settings: dict[str, Any], *, resume: bool,
+                   role: str | None = None) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    """The search directory and the (options, settings) the search runs with: saved ones on
+    --resume (and for workers joining a search), the command line's otherwise."""
+    if resume or role == "worker":
+        path = Path(options["output"]).expanduser() if options.get("output") else newest_search(solution.name)
+        if (path / SEARCH_FILE).exists():
+            saved = json.loads((path / SEARCH_FILE).read_text())
+            if saved["domain"] != solution.name:
+                raise UserError(f"{path} is a {saved['domain']} search, not {solution.name}")
+            own = {k: settings.get(k) for k in ("oracle", "worker_id")} if role == "worker" else {}
+            return path, saved["options"], {**saved["settings"], **own}
+        if resume:
+            raise UserError(f"{path} has no {SEARCH_FILE}: nothing to resume")
+    label = options.get("dataset") or Path(options["data"]).name
+    path = search_path(solution.name, label, options.get("output"))
+    if (path / SEARCH_FILE).exists() and role != "worker":
+        raise UserError(f"{path} already holds a search; continue it with --resume or choose another --output")
+    path.mkdir(parents=True, exist_ok=True)
+    (path / SEARCH_FILE).write_text(json.dumps({"domain": solution.name, "options": options, "settings": settings},
+                                               indent=2, default=str))
+    return path, options, settings
+
+
+def run_search(solution: Solution, options: dict[str, Any], settings: dict[str, Any], *, resume: bool = False,
+               role: str | None = None) -> Path:
+    """Search, tabulate, retrain the best. `settings`: tuner, max_trials, max_epochs, retrain,
+    and for a distributed search oracle (HOST:PORT) and worker_id."""
+    path, options, settings = prepare_search(solution, options, settings, resume=resume, role=role)
+    from tuning import distributed
+
+    if role:
+        distributed.configure(settings["oracle"], role, settings.get("worker_id"))
+    from common.runtime import make_deterministic
+    from tuning.hypermodel import SolutionHyperModel
+    from tuning.spaces import space_for
+    from tuning.tuners import make_tuner
+
+    import keras_tuner
+
+    make_deterministic(options["seed"])
+    base = {**options, "epochs": settings["max_epochs"], "no_export": True}
+    hypermodel = SolutionHyperModel(solution, base, space_for(solution.name))
+    monitor, mode = solution.monitoring(base)
+    objective = keras_tuner.Objective(monitor, direction=mode)
+    tuner = make_tuner(settings["tuner"], hypermodel, objective=objective, max_trials=settings["max_trials"],
+                       max_epochs=settings["max_epochs"], seed=options["seed"], directory=path.parent,
+                       project_name=path.name, overwrite=False)
+    done = sum(t.status == "COMPLETED" for t in tuner.oracle.trials.values()) if role != "worker" else 0
+    if done:
+        print(f"Resuming {path}: {done} finished trial(s) kept")
+    print(f"Searching {solution.name} with {settings['tuner']}: up to {settings['max_trials']} trials of up to "
+          f"{settings['max_epochs']} epochs, objective {monitor} ({mode}) on the validation split")
+    try:
+        if role == "chief":
+            distributed.serve(tuner.oracle, settings["oracle"])
+        elif role == "worker":
+            with distributed.chief_watch(settings["oracle"]):
+                tuner.search(epochs=settings["max_epochs"])
+            print(f"Worker {settings.get('worker_id')}: the chief has no more trials; exiting")
+            return path
+        else:
+            tuner.search(epochs=settings["max_epochs"])
+    except KeyboardInterrupt:
+        print(f"\nInterrupted. Continue with: solutions tune {solution.name} --output {path} --resume")
+        raise
+    rows = trial_rows(tuner, path)
+    write_table(rows, path / TABLE_FILE)
+    print_table(rows, monitor)
+    if rows:
+        objective_plot(rows, monitor, mode, path / PLOT_FILE)
+    summary = summarise(tuner, rows, monitor, mode, path, solution, options)
+    if settings.get("retrain", True) and summary.get("best_trial") is not None:
+        summary["retrained"] = retrain_best(solution, options, summary["best_values"], path, monitor)
+    Run(path).write_json(SUMMARY_FILE, summary)
+    print_summary(summary, monitor, path)
+    return path
+
+
+def trial_rows(tuner, path: Path) -> list[dict[str, Any]]:
+    """One row per trial: id, status, objective, best epoch, who ran it, memory after it, values."""
+    memory: dict[str, dict[str, float]] = {}
+    for file in path.glob("memory-*.json"):
+        memory[file.stem[len("memory-"):]] = json.loads(file.read_text())
+    owners = getattr(tuner.oracle, "trial_tuners", {})
+    rows = []
+    for trial_id in sorted(tuner.oracle.trials):
+        trial = tuner.oracle.trials[trial_id]
+        owner = owners.get(trial_id, "")
+        best_step = trial.best_step if trial.score is not None else None
+        rows.append({"trial": trial_id, "status": trial.status,
+                     "objective": None if trial.score is None else float(trial.score),
+                     "best_epoch": None if best_step is None else int(best_step) + 1,
+                     "tuner": owner, "rss_mb": memory.get(owner, {}).get(trial_id),
+                     **{k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}})
+    return rows
+
+
+def write_table(rows: list[dict[str, Any]], path: Path) -> None:
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def print_table(rows: list[dict[str, Any]], monitor: str) -> None:
+    if not rows:
+        print("No trials ran.")
+        return
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    cells = [[_cell(row.get(k)) for k in keys] for row in rows]
+    header = [monitor if k == "objective" else k for k in keys]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
+    print()
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    for c in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(c, widths)))
+
+
+def objective_plot(rows: list[dict[str, Any]], monitor: str, mode: str, path: Path) -> Path:
+    """Each trial's best validation value in the order they started, and the best so far."""
+    from common.plots import plt
+
+    done = [(i, r["objective"]) for i, r in enumerate(rows) if r["objective"] is not None
+            and math.isfinite(r["objective"])]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if done:
+        xs, ys = zip(*done)
+        pick = min if mode == "min" else max
+        best = [pick(ys[: i + 1]) for i in range(len(ys))]
+        ax.scatter([x + 1 for x in xs], ys, label="trial")
+        ax.step([x + 1 for x in xs], best, where="post", color="black", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"{monitor} (validation, best epoch)")
+    ax.set_title("Objective by trial")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def summarise(tuner, rows, monitor: str, mode: str, path: Path, solution: Solution,
+              options: dict[str, Any]) -> dict[str, Any]:
+    finished = [r for r in rows if r["objective"] is not None and math.isfinite(r["objective"])]
+    summary: dict[str, Any] = {"domain": solution.name, "search": str(path), "objective": monitor, "direction": mode,
+                               "trials": len(rows), "completed": sum(r["status"] == "COMPLETED" for r in rows),
+                               "best_trial": None}
+    if not finished:
+        return summary
+    best = (min if mode == "min" else max)(finished, key=lambda r: r["objective"])
+    values = {k: v for k, v in best.items()
+              if k not in ("trial", "status", "objective", "best_epoch", "tuner", "rss_mb")}
+    summary.update({"best_trial": best["trial"], "best_objective": best["objective"],
+                    "best_epoch": best["best_epoch"], "best_values": values,
+                    "command": command_line(solution.name, values, options)})
+    memory = [r["rss_mb"] for r in rows if r.get("rss_mb") is not None]
+    if memory:
+        summary["rss_mb_by_trial"] = memory
+    return summary
+
+
+def command_line(domain: str, values: dict[str, Any], options: dict[str, Any]) -> str:
+    parts = [f"solutions train {domain}"]
+    if options.get("data"):
+        parts.append(f"--data {options['data']}")
+    elif options.get("dataset"):
+        parts.append(f"--dataset {options['dataset']}")
+    for key, value in values.items():
+        parts.append(f"--{key.replace('_', '-')} {value:.4g}" if isinstance(value, float)
+                     else f"--{key.replace('_', '-')} {value}")
+    return " ".join(parts)
+
+
+def retrain_best(solution: Solution, options: dict[str, Any], values: dict[str, Any], path: Path,
+                 monitor: str) -> dict[str, Any]:
+    """The best values retrained from scratch with the search's own epochs and patience, exported
+    and reported like any run (`<search>/best/`); resumes an interrupted retraining."""
+    from common.workflow import train
+
+    final = path / "best"
+    if not Run(final).finished:
+        print(f"\nRetraining the best configuration into {final}")
+        run_options = {**options, **values, "output": str(final), "tuned_by": str(path)}
+        resume = (path / f"best{PARTIAL}" / "config.json").exists()
+        train(solution, run_options, resume=resume)
+    metrics = Run(final).read_json("metrics.json")
+    return {"run": str(final), "validation": metrics.get("validation", {}), "best_epoch": metrics.get("best_epoch"),
+            "test": metrics["test"]}
+
+
+def print_summary(summary: dict[str, Any], monitor: str, path: Path) -> None:
+    print()
+    if summary.get("best_trial") is None:
+        print(f"Search {path}: no trial finished")
+        return
+    print(f"Search {path}: {summary['completed']} of {summary['trials']} trials completed; best trial "
+          f"{summary['best_trial']} {monitor} {summary['best_objective']:.4f} at epoch {summary['best_epoch']}")
+    print(f"  best values: {summary['command']}")
+    retrained = summary.get("retrained")
+    if retrained:
+        val = retrained["validation"].get(monitor)
+        test = ", ".join(f"{k} {v:.4f}" for k, v in retrained["test"].items() if isinstance(v, float))
+        print(f"  retrained: {retrained['run']} (best epoch {retrained['best_epoch']}, {monitor} "
+              f"{'n/a' if val is None else f'{val:.4f}'}; test {test})")
+    print(f"  trials table: {path / TABLE_FILE}; plot: {path / PLOT_FILE}")

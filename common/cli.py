@@ -48,12 +48,13 @@ def _add_train_options(parser: argparse.ArgumentParser, default_dataset: str, ov
                              "(MultiWorkerMirroredStrategy; every worker runs the same command with its TF_CONFIG)")
 
 
-def _add_tune_options(parser: argparse.ArgumentParser) -> None:
+def _add_tune_options(parser: argparse.ArgumentParser, max_epochs: int) -> None:
     from tuning import TUNERS
 
     parser.add_argument("--tuner", choices=TUNERS, default="bayesian")
     parser.add_argument("--max-trials", type=int, default=10)
-    parser.add_argument("--max-epochs", type=int, default=10, help="epochs per trial (hyperband: of its longest)")
+    parser.add_argument("--max-epochs", type=int, default=max_epochs,
+                        help="epochs per trial (hyperband: of its longest); the best is retrained with --epochs")
     parser.add_argument("--no-retrain", action="store_true",
                         help="stop after the search (no retraining of the best configuration into <search>/best)")
     parser.add_argument("--oracle", default=None, metavar="HOST:PORT",
@@ -91,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "is retrained into <search>/best")
         _add_train_options(sub, solution.default_dataset, solution.train_defaults)
         solution.add_arguments(sub)
-        _add_tune_options(sub)
+        _add_tune_options(sub, solution.tune_max_epochs)
 
     predict = verbs.add_parser("predict", help="answer for new inputs with a run's model", add_help=False)
     predict.add_argument("run_dir")

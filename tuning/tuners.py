@@ -57,11 +57,29 @@ def resident_mb() -> float:
     return float("nan")
 
 
+def release_memory() -> None:
+    """Drop the finished trial's Keras state and graphs, and hand freed heap back to the system
+    (glibc keeps it otherwise, and the process's resident memory only grows)."""
+    import ctypes
+    import gc
+
+    import keras
+
+    keras.backend.clear_session()
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 class _MeasuresMemory:
-    """Tuner mixin: resident memory after each trial, one JSON file per tuner process."""
+    """Tuner mixin: memory released after each trial, then the resident memory recorded, one JSON
+    file per tuner process."""
 
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
+        release_memory()
         path = Path(self.project_dir) / f"memory-{self.tuner_id}.json"
         seen = json.loads(path.read_text()) if path.exists() else {}
         seen[trial.trial_id] = round(resident_mb(), 1)

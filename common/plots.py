@@ -13,6 +13,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+def save_figure(fig, path: Path) -> Path:
+    """Every PNG the kit writes: tight layout, 110 dpi, the figure closed (memory)."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
 def training_curves(rows: list[dict], path: Path) -> Path:
     """Loss and every tracked metric, train vs validation, with phase boundaries marked."""
     metrics = [k for k in rows[0] if k not in ("epoch", "phase", "learning_rate") and not k.startswith("val_")]
@@ -27,10 +35,7 @@ def training_curves(rows: list[dict], path: Path) -> Path:
         ax.set_xlabel("epoch")
         ax.set_title(name)
         ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def confusion_matrix_plot(cm: np.ndarray, class_names: Sequence[str], path: Path) -> Path:
@@ -49,10 +54,7 @@ def confusion_matrix_plot(cm: np.ndarray, class_names: Sequence[str], path: Path
                 ax.text(j, i, int(cm[i, j]), ha="center", va="center",
                         color="white" if cm[i, j] > threshold else "black", fontsize=8)
     ax.set_title("Confusion matrix (test split)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def image_grid(
@@ -74,10 +76,7 @@ def image_grid(
         ax.imshow(img.squeeze(), cmap="gray" if img.shape[-1] == 1 else None, vmin=0, vmax=255)
         ax.set_title(f"{class_names[p]} ({class_names[t]})", fontsize=8, color="black" if p == t else "red")
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def cv_folds_plot(cv: dict, metric: str, path: Path) -> Path:
@@ -96,7 +95,4 @@ def cv_folds_plot(cv: dict, metric: str, path: Path) -> Path:
     ax.set_ylabel(f"test {metric}")
     ax.set_title(f"{cv['folds']}-fold cross-validation")
     ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -112,7 +112,7 @@ def run_search(solution: Solution, options: dict[str, Any], settings: dict[str, 
     print_table(rows, monitor)
     if rows:
         objective_plot(rows, monitor, mode, path / PLOT_FILE)
-    summary = summarise(tuner, rows, monitor, mode, path, solution, options)
+    summary = summarise(rows, monitor, mode, path, solution, options)
     if settings.get("retrain", True) and summary.get("best_trial") is not None:
         summary["retrained"] = retrain_best(solution, options, summary["best_values"], path, monitor)
     Run(path).write_json(SUMMARY_FILE, summary)
@@ -169,7 +169,7 @@ def print_table(rows: list[dict[str, Any]], monitor: str) -> None:
 
 def objective_plot(rows: list[dict[str, Any]], monitor: str, mode: str, path: Path) -> Path:
     """Each trial's best validation value in the order they started, and the best so far."""
-    from common.plots import plt
+    from common.plots import plt, save_figure
 
     done = [(i, r["objective"]) for i, r in enumerate(rows) if r["objective"] is not None
             and math.isfinite(r["objective"])]
@@ -184,13 +184,10 @@ def objective_plot(rows: list[dict[str, Any]], monitor: str, mode: str, path: Pa
     ax.set_ylabel(f"{monitor} (validation, best epoch)")
     ax.set_title("Objective by trial")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
-def summarise(tuner, rows, monitor: str, mode: str, path: Path, solution: Solution,
+def summarise(rows: list[dict[str, Any]], monitor: str, mode: str, path: Path, solution: Solution,
               options: dict[str, Any]) -> dict[str, Any]:
     finished = [r for r in rows if r["objective"] is not None and math.isfinite(r["objective"])]
     summary: dict[str, Any] = {"domain": solution.name, "search": str(path), "objective": monitor, "direction": mode,

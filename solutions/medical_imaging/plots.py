@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from common.plots import plt
+from common.plots import plt, save_figure
 
 
 def roc_pr_curves(y: np.ndarray, probs: np.ndarray, class_names: Sequence[str], threshold: float | None,
@@ -35,10 +35,7 @@ def roc_pr_curves(y: np.ndarray, probs: np.ndarray, class_names: Sequence[str], 
     pr_ax.set(xlabel="recall (sensitivity)", ylabel="precision", title="Precision-recall (test split)")
     for ax in (roc_ax, pr_ax):
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def reliability_diagram(y: np.ndarray, before: np.ndarray, after: np.ndarray, path: Path, bins: int = 10) -> Path:
@@ -56,10 +53,7 @@ def reliability_diagram(y: np.ndarray, before: np.ndarray, after: np.ndarray, pa
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
     ax.set(xlabel="confidence", ylabel="accuracy", title="Reliability (test split)", xlim=(0, 1), ylim=(0, 1))
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def gradcam_grid(model, images: np.ndarray, y: np.ndarray, pred: np.ndarray, class_names: Sequence[str],
@@ -85,7 +79,4 @@ def gradcam_grid(model, images: np.ndarray, y: np.ndarray, pred: np.ndarray, cla
         ax.set_title(f"{class_names[pred[i]][:14]} ({class_names[y[i]][:14]})", fontsize=7,
                      color="black" if ok else "red")
     fig.suptitle("Grad-CAM on test images: predicted (true); wrong in red")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.plots import plt
+from common.plots import plt, save_figure
 from solutions.recommendation.ranking import top_k_items
 
 
@@ -25,10 +25,7 @@ def recall_curve(path: Path, relevance: np.ndarray, rankers: dict[str, np.ndarra
     ax.set_ylabel("recall@K (test users' mean)")
     ax.set_title("Held-out items found in the top K, history excluded")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path).name
+    return save_figure(fig, path).name
 
 
 def rating_errors(path: Path, truth: np.ndarray, predicted: np.ndarray, baseline: np.ndarray) -> str:
@@ -49,7 +46,4 @@ def rating_errors(path: Path, truth: np.ndarray, predicted: np.ndarray, baseline
     right.set_ylabel("RMSE")
     right.set_title("Error by true rating")
     right.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path).name
+    return save_figure(fig, path).name

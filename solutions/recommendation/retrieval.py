@@ -41,20 +41,18 @@ class TwoTower(keras.layers.Layer):
                                               name="user_embedding")
         self.item_embedding = self.add_weight(shape=(n_items, dim), initializer=init, regularizer=reg,
                                               name="item_embedding")
-        self.item_side = self.item_projection = self.user_side = self.user_projection = None
-        if self.item_table is not None:
-            self.item_side = self.add_weight(shape=self.item_table.shape, initializer="zeros", trainable=False,
-                                             name="item_side")
-            self.item_side.assign(self.item_table)
-            self.item_projection = self.add_weight(shape=(self.item_table.shape[1], dim), initializer=init,
-                                                   name="item_projection")
-        if self.user_table is not None:
-            self.user_side = self.add_weight(shape=self.user_table.shape, initializer="zeros", trainable=False,
-                                             name="user_side")
-            self.user_side.assign(self.user_table)
-            self.user_projection = self.add_weight(shape=(self.user_table.shape[1], dim), initializer=init,
-                                                   name="user_projection")
+        self.item_side, self.item_projection = self._side_weights("item", self.item_table, init)
+        self.user_side, self.user_projection = self._side_weights("user", self.user_table, init)
         self.built = True  # every weight is made above
+
+    def _side_weights(self, who: str, table: np.ndarray | None, init):
+        """A constant side-feature table and its trainable projection into the embedding space."""
+        if table is None:
+            return None, None
+        side = self.add_weight(shape=table.shape, initializer="zeros", trainable=False, name=f"{who}_side")
+        side.assign(table)
+        projection = self.add_weight(shape=(table.shape[1], self.dim), initializer=init, name=f"{who}_projection")
+        return side, projection
 
     def user_vectors(self, users):
         vectors = ops.take(self.user_embedding, users, axis=0)

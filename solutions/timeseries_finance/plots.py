@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.plots import plt
+from common.plots import plt, save_figure
 from solutions.timeseries_finance.scores import point_forecast
 
 SHOWN_BASELINES = ("garch11", "ewma", "historical_mean")
@@ -70,7 +70,4 @@ def _save(fig, ax, path: Path, title: str, ncol: int = 1) -> str:
     ax.set_title(title)
     ax.legend(loc="upper left", fontsize=8, ncol=ncol)
     fig.autofmt_xdate()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path.name
+    return save_figure(fig, path).name

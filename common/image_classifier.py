@@ -27,8 +27,6 @@ class ImageClassifierSolution(ClassifierSolution):
     # File types a class folder may hold (a domain may read more, e.g. DICOM).
     file_suffixes: frozenset[str] = frozenset(IMAGE_SUFFIXES)
     default_dropout: float = 0.2
-    # digits: 10 trials of 10 epochs took 10 minutes here; 5 epochs already rank the trials
-    tune_max_epochs = 5
 
     # --- options -----------------------------------------------------------------------------
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

@@ -24,6 +24,7 @@ SEARCH_FILE = "search.json"
 TABLE_FILE = "trials.csv"
 PLOT_FILE = "objective_by_trial.png"
 SUMMARY_FILE = "summary.json"
+STAT_COLUMNS = ("seconds", "trial_peak_mb", "tuner_rss_mb")
 
 
 def search_path(domain: str, label: str, output: str | None) -> Path:
@@ -74,16 +75,14 @@ def run_search(solution: Solution, options: dict[str, Any], settings: dict[str, 
 
     if role:
         distributed.configure(settings["oracle"], role, settings.get("worker_id"))
-    from common.runtime import make_deterministic
-    from tuning.hypermodel import SolutionHyperModel
+    from tuning.hypermodel import SpaceHyperModel
     from tuning.spaces import space_for
     from tuning.tuners import make_tuner
 
     import keras_tuner
 
-    make_deterministic(options["seed"])
     base = {**options, "epochs": settings["max_epochs"], "no_export": True}
-    hypermodel = SolutionHyperModel(solution, base, space_for(solution.name))
+    hypermodel = SpaceHyperModel(solution, base, space_for(solution.name))
     monitor, mode = solution.monitoring(base)
     objective = keras_tuner.Objective(monitor, direction=mode)
     tuner = make_tuner(settings["tuner"], hypermodel, objective=objective, max_trials=settings["max_trials"],
@@ -94,6 +93,7 @@ def run_search(solution: Solution, options: dict[str, Any], settings: dict[str, 
         print(f"Resuming {path}: {done} finished trial(s) kept")
     print(f"Searching {solution.name} with {settings['tuner']}: up to {settings['max_trials']} trials of up to "
           f"{settings['max_epochs']} epochs, objective {monitor} ({mode}) on the validation split")
+    started = time.perf_counter()
     try:
         if role == "chief":
             distributed.serve(tuner.oracle, settings["oracle"])
@@ -107,34 +107,44 @@ def run_search(solution: Solution, options: dict[str, Any], settings: dict[str, 
     except KeyboardInterrupt:
         print(f"\nInterrupted. Continue with: solutions tune {solution.name} --output {path} --resume")
         raise
+    searched = time.perf_counter() - started
     rows = trial_rows(tuner, path)
     write_table(rows, path / TABLE_FILE)
     print_table(rows, monitor)
     if rows:
         objective_plot(rows, monitor, mode, path / PLOT_FILE)
     summary = summarise(rows, monitor, mode, path, solution, options)
+    summary["search_seconds"] = round(searched, 1)  # this invocation's; each trial's own is in the table
     if settings.get("retrain", True) and summary.get("best_trial") is not None:
+        started = time.perf_counter()
         summary["retrained"] = retrain_best(solution, options, summary["best_values"], path, monitor)
+        summary["retrained"]["seconds"] = round(time.perf_counter() - started, 1)
     Run(path).write_json(SUMMARY_FILE, summary)
     print_summary(summary, monitor, path)
     return path
 
 
 def trial_rows(tuner, path: Path) -> list[dict[str, Any]]:
-    """One row per trial: id, status, objective, best epoch, who ran it, memory after it, values."""
-    memory: dict[str, dict[str, float]] = {}
-    for file in path.glob("memory-*.json"):
-        memory[file.stem[len("memory-"):]] = json.loads(file.read_text())
+    """One row per trial: id, status, objective, best epoch, who ran it, its time, its process's
+    peak memory and the tuner's resident memory after it, then its values."""
+    from tuning.tuners import STATS_PREFIX
+
+    stats: dict[str, dict[str, dict[str, float]]] = {}
+    for file in path.glob(f"{STATS_PREFIX}*.json"):
+        stats[file.stem[len(STATS_PREFIX):]] = json.loads(file.read_text())
     owners = getattr(tuner.oracle, "trial_tuners", {})
     rows = []
     for trial_id in sorted(tuner.oracle.trials):
         trial = tuner.oracle.trials[trial_id]
         owner = owners.get(trial_id, "")
         best_step = trial.best_step if trial.score is not None else None
+        if best_step is not None:  # a promoted Hyperband trial counts from the epoch it continued at
+            best_step += int(trial.hyperparameters.values.get("tuner/initial_epoch", 0))
         rows.append({"trial": trial_id, "status": trial.status,
                      "objective": None if trial.score is None else float(trial.score),
                      "best_epoch": None if best_step is None else int(best_step) + 1,
-                     "tuner": owner, "rss_mb": memory.get(owner, {}).get(trial_id),
+                     "tuner": owner,
+                     **{k: stats.get(owner, {}).get(trial_id, {}).get(k) for k in STAT_COLUMNS},
                      **{k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}})
     return rows
 
@@ -197,13 +207,12 @@ def summarise(rows: list[dict[str, Any]], monitor: str, mode: str, path: Path, s
         return summary
     best = (min if mode == "min" else max)(finished, key=lambda r: r["objective"])
     values = {k: v for k, v in best.items()
-              if k not in ("trial", "status", "objective", "best_epoch", "tuner", "rss_mb")}
+              if k not in ("trial", "status", "objective", "best_epoch", "tuner", *STAT_COLUMNS)}
     summary.update({"best_trial": best["trial"], "best_objective": best["objective"],
                     "best_epoch": best["best_epoch"], "best_values": values,
                     "command": command_line(solution.name, values, options)})
-    memory = [r["rss_mb"] for r in rows if r.get("rss_mb") is not None]
-    if memory:
-        summary["rss_mb_by_trial"] = memory
+    for key in ("trial_peak_mb", "tuner_rss_mb"):  # by trial, in trial order
+        summary[f"{key}_by_trial"] = [r[key] for r in rows if r.get(key) is not None]
     return summary
 
 

@@ -1,6 +1,6 @@
-"""The three KerasTuner searches behind `--tuner`, with two additions the stock ones lack:
-the oracle remembers which tuner (worker) ran each trial, so the chief's trial table can say, and
-every tuner process records its resident memory after each trial (`memory-<tuner>.json`)."""
+"""The three KerasTuner searches behind `--tuner`, with two additions the stock ones lack: the
+oracle remembers which tuner (worker) ran each trial, so the chief's trial table can say, and each
+trial runs in a process of its own, so that memory does not pile up over a search."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from keras_tuner.src.engine import trial as trial_module
 
 from tuning import TUNERS
 
+import keras  # noqa: E402  (keras_tuner imported it)
+
 TRIAL_TUNERS = "trial_tuners"
+STATS_PREFIX = "trial-stats-"
 
 
 class _RecordsTuners:
@@ -49,53 +52,34 @@ class HyperbandOracle(_RecordsTuners, keras_tuner.oracles.HyperbandOracle):
     pass
 
 
-def resident_mb() -> float:
-    """This process's resident memory (VmRSS) in MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+class Tuner(keras_tuner.Tuner):
+    """Random search, Bayesian optimisation and Hyperband (the oracle decides), every trial run in
+    its own process (tuning.trial_process); after each, its time and memory go to
+    `trial-stats-<tuner>.json`: the trial's peak and this tuner process's resident memory."""
 
+    def run_trial(self, trial, *args, **kwargs):
+        from tuning.trial_process import resident_mb, run_trial_process
 
-def release_memory() -> None:
-    """Drop the finished trial's Keras state and graphs, and hand freed heap back to the system
-    (glibc keeps it otherwise, and the process's resident memory only grows)."""
-    import ctypes
-    import gc
-
-    import keras
-
-    keras.backend.clear_session()
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
-
-
-class _MeasuresMemory:
-    """Tuner mixin: memory released after each trial, then the resident memory recorded, one JSON
-    file per tuner process."""
-
-    def on_trial_end(self, trial):
-        super().on_trial_end(trial)
-        release_memory()
-        path = Path(self.project_dir) / f"memory-{self.tuner_id}.json"
-        seen = json.loads(path.read_text()) if path.exists() else {}
-        seen[trial.trial_id] = round(resident_mb(), 1)
-        path.write_text(json.dumps(seen, indent=1))
-
-
-class Tuner(_MeasuresMemory, keras_tuner.Tuner):
-    """Random search and Bayesian optimisation: the oracle decides, the generic tuner runs."""
-
-
-class HyperbandTuner(_MeasuresMemory, keras_tuner.Hyperband):
-    """Hyperband's tuner (it passes each bracket's epochs and reloads the promoted trial's
-    weights) around a given oracle."""
-
-    def __init__(self, oracle, hypermodel, **kwargs):
-        keras_tuner.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
+        hp = trial.hyperparameters
+        promoted = hp.values.get("tuner/trial_id")  # Hyperband: continue that trial's best weights
+        spec = {"domain": self.hypermodel.solution.name, "options": self.hypermodel.base,
+                "hyperparameters": hp.get_config(),
+                "epochs": hp.values.get("tuner/epochs", kwargs.get("epochs")),
+                "initial_epoch": hp.values.get("tuner/initial_epoch", 0),
+                "initial_weights": self._get_checkpoint_fname(promoted) if promoted else None,
+                "checkpoint": self._get_checkpoint_fname(trial.trial_id),
+                "objective": (self.oracle.objective.name, self.oracle.objective.direction)}
+        directory = Path(self.get_trial_dir(trial.trial_id))
+        directory.mkdir(parents=True, exist_ok=True)
+        result = run_trial_process(spec, directory)
+        stats = Path(self.project_dir) / f"{STATS_PREFIX}{self.tuner_id}.json"
+        seen = json.loads(stats.read_text()) if stats.exists() else {}
+        seen[trial.trial_id] = {"seconds": result["seconds"], "trial_peak_mb": result["peak_rss_mb"],
+                                "tuner_rss_mb": resident_mb()}
+        stats.write_text(json.dumps(seen, indent=1))
+        history = keras.callbacks.History()
+        history.history, history.epoch = result["history"], result["epoch"]
+        return history
 
 
 def make_tuner(kind: str, hypermodel: keras_tuner.HyperModel, *, objective: keras_tuner.Objective, max_trials: int,
@@ -111,6 +95,5 @@ def make_tuner(kind: str, hypermodel: keras_tuner.HyperModel, *, objective: kera
         oracle.max_trials = max_trials  # the generic cap the base oracle checks on every new trial
     else:
         raise ValueError(f"unknown tuner {kind!r}; choose from {', '.join(TUNERS)}")
-    cls = HyperbandTuner if kind == "hyperband" else Tuner
-    return cls(oracle=oracle, hypermodel=hypermodel, directory=str(directory), project_name=project_name,
-               overwrite=overwrite)
+    return Tuner(oracle=oracle, hypermodel=hypermodel, directory=str(directory), project_name=project_name,
+                 overwrite=overwrite)

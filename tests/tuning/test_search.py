@@ -58,7 +58,9 @@ def test_search_writes_table_plot_and_retrains_the_best(ratings_csv, tmp_path):
     assert result.returncode == 0, result.stderr
     rows = read_trials(out)
     assert len(rows) == 3 and all(r["status"] == "COMPLETED" for r in rows)
-    assert {"dim", "l2", "learning_rate", "batch_size", "objective", "best_epoch", "rss_mb"} <= set(rows[0])
+    assert {"dim", "l2", "learning_rate", "batch_size", "objective", "best_epoch", "seconds"} <= set(rows[0])
+    # each trial ran in a process of its own, which imported TensorFlow; the tuner process did not train
+    assert all(float(r["trial_peak_mb"]) > 100 and float(r["tuner_rss_mb"]) > 100 for r in rows)
     summary = json.loads((out / "summary.json").read_text())
     scores = [float(r["objective"]) for r in rows]
     assert summary["objective"] == "val_rmse" and summary["best_objective"] == pytest.approx(min(scores))
@@ -71,6 +73,18 @@ def test_search_writes_table_plot_and_retrains_the_best(ratings_csv, tmp_path):
     assert "val_rmse" in result.stdout and "solutions train recommendation" in result.stdout
     again = run_cli(*tune_args(ratings_csv, out, "--max-trials", "3"))
     assert again.returncode == 2 and "--resume" in again.stderr  # never overwritten silently
+
+
+def trial_processes() -> set[int]:
+    """Live forkserver processes: the server and the trial processes it forked."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and b"multiprocessing.forkserver" in (entry / "cmdline").read_bytes():
+                found.add(int(entry.name))
+        except OSError:  # ended while we looked
+            pass
+    return found
 
 
 def test_a_search_killed_in_its_third_trial_resumes_to_exactly_the_asked_trials(ratings_csv, tmp_path):
@@ -92,6 +106,24 @@ def test_a_search_killed_in_its_third_trial_resumes_to_exactly_the_asked_trials(
     assert [r["trial"] for r in rows] == ["0", "1", "2", "3"] and all(r["status"] == "COMPLETED" for r in rows)
     for t, text in finished.items():  # not run again
         assert (out / f"trial_{t}" / "trial.json").read_text() == text
+
+
+def test_a_trial_process_ends_with_its_tuner(ratings_csv, tmp_path):
+    out, before = tmp_path / "search", trial_processes()
+    args = tune_args(ratings_csv, out, "--max-trials", "1", "--no-retrain")
+    args[args.index("--max-epochs") + 1] = "1000"  # a trial that would outlast the test
+    process = popen([*args, "--patience", "1000"])
+    try:
+        wait_for(out / "trial_0" / "trial.json")
+        time.sleep(3.0)
+        assert trial_processes() - before  # the trial runs in a process of its own
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=60)
+    deadline = time.monotonic() + 15
+    while trial_processes() - before and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not trial_processes() - before  # killed -9, the tuner took its trial process with it
 
 
 def free_port() -> int:
@@ -131,3 +163,26 @@ def test_a_worker_stops_when_its_chief_is_gone(ratings_csv, tmp_path):
     _, stderr = worker.communicate(timeout=120)
     assert worker.returncode == 3 and "is gone" in stderr
     assert time.monotonic() - start < 60
+
+
+def test_hyperband_continues_a_promoted_trial_from_its_checkpoint(ratings_csv, tmp_path):
+    out = tmp_path / "search"
+    args = tune_args(ratings_csv, out, "--max-trials", "4", "--no-retrain")
+    args[args.index("--tuner") + 1] = "hyperband"
+    args[args.index("--max-epochs") + 1] = "3"
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    trials = [json.loads(p.read_text()) for p in sorted(out.glob("trial_*/trial.json"))]
+    assert len(trials) == 4 and all(t["status"] == "COMPLETED" for t in trials)
+    promoted = [t for t in trials if "tuner/trial_id" in t["hyperparameters"]["values"]]
+    assert promoted, "no trial was promoted to the next Hyperband round"
+    by_id, rows = {t["trial_id"]: t for t in trials}, {r["trial"]: r for r in read_trials(out)}
+    for trial in promoted:
+        values = trial["hyperparameters"]["values"]
+        source = by_id[values["tuner/trial_id"]]
+        assert values["tuner/initial_epoch"] > 0
+        assert int(rows[trial["trial_id"]]["best_epoch"]) > values["tuner/initial_epoch"]  # counted from the start
+        history = json.loads((out / f"trial_{trial['trial_id']}" / "trial_result.json").read_text())["history"]
+        # every trial starts from the same seed: from scratch, its first epoch would repeat the source's
+        # (one epoch, same values); continued from the source's checkpoint, it is a second epoch
+        assert history["val_rmse"][0] != pytest.approx(source["score"], abs=1e-6)

@@ -11,6 +11,7 @@ import json
 import sys
 from typing import Sequence
 
+from common.distribute import STRATEGIES
 from common.errors import UserError
 
 TRAIN_DEFAULTS = dict(epochs=40, batch_size=64, learning_rate=3e-3, patience=10, seed=42, val_split=0.15, test_split=0.15)
@@ -43,17 +44,17 @@ def _add_train_options(parser: argparse.ArgumentParser, default_dataset: str, ov
     parser.add_argument("--quantize", choices=QUANTIZE, default="all",
                         help="TFLite variants to build besides float32 (none: float32 only)")
     parser.add_argument("--no-export", action="store_true", help="skip SavedModel/TFLite export")
-    parser.add_argument("--distribute", choices=("mirrored", "multi-worker"), default=None,
+    parser.add_argument("--distribute", choices=STRATEGIES, default=None,
                         help="train through tf.distribute: mirrored (this machine's devices) or multi-worker "
                              "(MultiWorkerMirroredStrategy; every worker runs the same command with its TF_CONFIG)")
 
 
-def _add_tune_options(parser: argparse.ArgumentParser, max_epochs: int) -> None:
+def _add_tune_options(parser: argparse.ArgumentParser) -> None:
     from tuning import TUNERS
 
     parser.add_argument("--tuner", choices=TUNERS, default="bayesian")
     parser.add_argument("--max-trials", type=int, default=10)
-    parser.add_argument("--max-epochs", type=int, default=max_epochs,
+    parser.add_argument("--max-epochs", type=int, default=10,
                         help="epochs per trial (hyperband: of its longest); the best is retrained with --epochs")
     parser.add_argument("--no-retrain", action="store_true",
                         help="stop after the search (no retraining of the best configuration into <search>/best)")
@@ -92,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "is retrained into <search>/best")
         _add_train_options(sub, solution.default_dataset, solution.train_defaults)
         solution.add_arguments(sub)
-        _add_tune_options(sub, solution.tune_max_epochs)
+        _add_tune_options(sub)
 
     predict = verbs.add_parser("predict", help="answer for new inputs with a run's model", add_help=False)
     predict.add_argument("run_dir")

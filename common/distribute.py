@@ -55,11 +55,11 @@ def make_strategy(kind: str | None):
 
 
 def _build_from_one_replica() -> None:
-    """Two repairs to Keras 3's TensorFlow trainer under MultiWorkerMirroredStrategy, which it does
-    not run as shipped (keras-team/keras#20585). First, it averages the first distributed batch across replicas with an
-    eager `strategy.reduce` only to learn the batch's shapes before building; under
-    MultiWorkerMirroredStrategy that reduce fails ("Attempt to convert a value (PerReplica...)",
-    keras-team/keras#20585). One replica's local batch has the same shapes."""
+    """Two repairs to Keras 3's TensorFlow trainer, which does not run MultiWorkerMirroredStrategy
+    as shipped (keras-team/keras#20585). It averages the first distributed batch across replicas
+    with an eager `strategy.reduce` only to learn the batch's shapes before building, a reduce that
+    fails there ("Attempt to convert a value (PerReplica...)"): one replica's local batch has the
+    same shapes. And it averages the scalar epoch logs along an axis they lack (see below)."""
     from keras import tree
     from keras.src.backend.tensorflow import trainer as tf_trainer
 
@@ -116,7 +116,6 @@ def shard_by_data(dataset):
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return dataset.with_options(options)
-
 
 
 def synchronize_batch_norm(model, on: bool) -> int:

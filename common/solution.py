@@ -51,8 +51,6 @@ class Solution:
     headline_metric: ClassVar[str]
     # Overrides of the CLI's training defaults (epochs, batch_size, learning_rate, patience, ...).
     train_defaults: ClassVar[dict[str, Any]] = {}
-    # Epochs of one tuning trial (`solutions tune --max-epochs`); the best is retrained with `epochs`.
-    tune_max_epochs: ClassVar[int] = 10
 
     # --- options -----------------------------------------------------------------------------
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

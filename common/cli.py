@@ -12,6 +12,7 @@ import sys
 from typing import Sequence
 
 from common.distribute import STRATEGIES
+from common import ranges
 from common.errors import UserError
 
 TRAIN_DEFAULTS = dict(epochs=40, batch_size=64, learning_rate=3e-3, patience=10, seed=42, val_split=0.15, test_split=0.15)
@@ -32,13 +33,13 @@ def _add_train_options(parser: argparse.ArgumentParser, default_dataset: str, ov
     src.add_argument("--data", default=None, help="your own data (see the README for the layout)")
     parser.add_argument("--data-dir", default=None, help="where named datasets are read from / downloaded to "
                         "(default: $SOLUTIONS_DATA_DIR, else ~/.cache/solutions/datasets)")
-    parser.add_argument("--epochs", type=int, default=d["epochs"])
-    parser.add_argument("--batch-size", type=int, default=d["batch_size"])
-    parser.add_argument("--learning-rate", type=float, default=d["learning_rate"], help="peak learning rate")
-    parser.add_argument("--patience", type=int, default=d["patience"], help="early-stopping patience (epochs)")
-    parser.add_argument("--seed", type=int, default=d["seed"])
-    parser.add_argument("--val-split", type=float, default=d["val_split"])
-    parser.add_argument("--test-split", type=float, default=d["test_split"])
+    parser.add_argument("--epochs", type=ranges.POSITIVE, default=d["epochs"])
+    parser.add_argument("--batch-size", type=ranges.POSITIVE, default=d["batch_size"])
+    parser.add_argument("--learning-rate", type=ranges.POSITIVE_REAL, default=d["learning_rate"], help="peak learning rate")
+    parser.add_argument("--patience", type=ranges.NON_NEGATIVE, default=d["patience"], help="early-stopping patience (epochs)")
+    parser.add_argument("--seed", type=ranges.SEED, default=d["seed"])
+    parser.add_argument("--val-split", type=ranges.FRACTION, default=d["val_split"])
+    parser.add_argument("--test-split", type=ranges.FRACTION, default=d["test_split"])
     parser.add_argument("--output", default=None, help="the run directory (default saved_models/<domain>/<run-id>)")
     parser.add_argument("--resume", action="store_true", help="continue the interrupted run (--output, else the newest)")
     parser.add_argument("--quantize", choices=QUANTIZE, default="all",
@@ -53,8 +54,8 @@ def _add_tune_options(parser: argparse.ArgumentParser) -> None:
     from tuning import TUNERS
 
     parser.add_argument("--tuner", choices=TUNERS, default="bayesian")
-    parser.add_argument("--max-trials", type=int, default=10)
-    parser.add_argument("--max-epochs", type=int, default=10,
+    parser.add_argument("--max-trials", type=ranges.POSITIVE, default=10)
+    parser.add_argument("--max-epochs", type=ranges.POSITIVE, default=10,
                         help="epochs per trial (hyperband: of its longest); the best is retrained with --epochs")
     parser.add_argument("--no-retrain", action="store_true",
                         help="stop after the search (no retraining of the best configuration into <search>/best)")
@@ -123,8 +124,8 @@ def _train(args: argparse.Namespace) -> None:
     options = {k: v for k, v in vars(args).items() if k not in ("verb", "domain", "resume")}
     if not options.get("data") and not options.get("dataset"):
         options["dataset"] = solution.default_dataset
-    if options["epochs"] < 1 or options["batch_size"] < 1:
-        raise UserError("--epochs and --batch-size must be at least 1")
+    if options["val_split"] + options["test_split"] >= 1:
+        raise UserError("--val-split and --test-split must add up to less than 1 (something is left to train on)")
     if not args.resume:
         solution.check_data_source(options)  # before TensorFlow loads: fast, clear errors
     if options.get("distribute") == "multi-worker":
@@ -146,8 +147,6 @@ def _tune(args: argparse.Namespace) -> None:
     options = {k: v for k, v in vars(args).items() if k not in ("verb", "domain", "resume", *tune_keys)}
     if not options.get("data") and not options.get("dataset"):
         options["dataset"] = solution.default_dataset
-    if settings["max_trials"] < 1 or settings["max_epochs"] < 1:
-        raise UserError("--max-trials and --max-epochs must be at least 1")
     if bool(settings["oracle"]) != bool(settings["role"]):
         raise UserError("a distributed search needs both --oracle HOST:PORT and --role chief|worker")
     if settings["role"] == "worker" and not options.get("output"):
@@ -163,6 +162,13 @@ def _tune(args: argparse.Namespace) -> None:
     from tuning.search import run_search
 
     run_search(solution, options, settings, resume=args.resume, role=settings["role"])
+
+
+PREDICT_HELP = """usage: solutions predict RUN_DIR [INPUT ...] [--tflite] [options of the run's domain]
+
+Answer for new inputs with a finished run's model: image files (image-classification,
+medical-imaging), sentences (sentiment), --user ID (recommendation), --data recent.csv
+(timeseries-finance). `solutions predict RUN_DIR --help` lists the options of that run's domain."""
 
 
 def _predict(argv: Sequence[str]) -> None:
@@ -185,7 +191,10 @@ def _predict(argv: Sequence[str]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if argv[:1] == ["predict"] and not {"-h", "--help"} & set(argv[1:2]):
+        if argv[:1] == ["predict"]:
+            if argv[1:2] in (["-h"], ["--help"]):
+                print(PREDICT_HELP)
+                return 0
             _predict(argv[1:])
             return 0
         args = build_parser().parse_args(argv)

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from common import ranges
 from common.catalogue import fingerprint_files
 from common.data import Splits, stratified_split
 from common.errors import UserError
@@ -30,21 +31,21 @@ class ImageClassifierSolution(ClassifierSolution):
 
     # --- options -----------------------------------------------------------------------------
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--image-size", type=int, default=None,
+        parser.add_argument("--image-size", type=ranges.integer(8, 1024), default=None,
                             help="side length images are resized to (default: per dataset)")
         parser.add_argument("--augment", choices=AUGMENT_CHOICES, default="light",
                             help="augmentation strength, applied in the input pipeline only")
         parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
                             help="random horizontal flips (default: only for datasets where a mirror keeps the label)")
         parser.add_argument("--model", choices=self.models, default=self.default_model)
-        parser.add_argument("--width", type=int, default=32, help="filters of the first residual stage")
-        parser.add_argument("--depth", type=int, default=1, help="residual blocks per stage")
-        parser.add_argument("--dropout", type=float, default=self.default_dropout)
-        parser.add_argument("--bn-momentum", type=float, default=None,
+        parser.add_argument("--width", type=ranges.POSITIVE, default=32, help="filters of the first residual stage")
+        parser.add_argument("--depth", type=ranges.POSITIVE, default=1, help="residual blocks per stage")
+        parser.add_argument("--dropout", type=ranges.DROPOUT, default=self.default_dropout)
+        parser.add_argument("--bn-momentum", type=ranges.real(0.0, 1.0, high_open=True), default=None,
                             help="BatchNorm moving-average momentum (default: averages about one epoch of batches)")
 
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--top-k", type=int, default=3, help="how many labels to print per image")
+        parser.add_argument("--top-k", type=ranges.POSITIVE, default=3, help="how many labels to print per image")
 
     def default_image_size(self, options: dict[str, Any]) -> int:
         return 64

@@ -19,9 +19,30 @@ def residual_block(x, filters: int, stride: int, bn_momentum: float):
     y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
     y = keras.layers.BatchNormalization(momentum=bn_momentum)(y)
     if stride != 1 or shortcut.shape[-1] != filters:
-        shortcut = keras.layers.Conv2D(filters, 1, strides=stride, use_bias=False)(shortcut)
+        shortcut = projection_shortcut(shortcut, filters, stride)
         shortcut = keras.layers.BatchNormalization(momentum=bn_momentum)(shortcut)
     return keras.layers.Add()([y, shortcut])
+
+
+# oneDNN's 1x1 backward-weights kernel (jit_1x1, TensorFlow 2.21) writes past its reduce-to-unit-stride
+# workspace when the stride is > 1, the input is NHWC and it has fewer channels than the kernel's
+# channel block (16 with AVX-512, 8 with AVX2): a SIGSEGV or "free(): invalid next size" in training
+# (uxlfoundation/oneDNN#6035; measured here: ic 1-12 crash, ic 16-24 do not).
+UNSAFE_STRIDED_1X1_CHANNELS = 16
+
+
+def projection_shortcut(x, filters: int, stride: int):
+    """The 1x1 (strided) projection of a residual shortcut.
+
+    A strided 1x1 convolution reads every stride-th pixel, so with few input channels it is
+    built as exactly that: subsample (MaxPooling2D of size 1, a builtin TFLite op), then a
+    unit-stride 1x1 convolution, the same function without the crashing kernel. Wider inputs
+    keep the single strided convolution (and so today's trained figures).
+    """
+    if stride != 1 and x.shape[-1] < UNSAFE_STRIDED_1X1_CHANNELS:
+        x = keras.layers.MaxPooling2D(pool_size=1, strides=stride, padding="same")(x)
+        stride = 1
+    return keras.layers.Conv2D(filters, 1, strides=stride, use_bias=False)(x)
 
 
 def residual_trunk(inputs, *, width: int, depth: int, stages: int, bn_momentum: float):

@@ -13,6 +13,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("SOLUTIONS_DATA_DIR", str(ROOT.parent / "shared" / "datasets"))
 
+def require_data(relpath: str) -> Path:
+    """A real dataset file under the data directory, or skip the test saying which file is missing:
+    a fresh clone has no ../shared beside it and no network, and everything else must still run."""
+    path = Path(os.environ["SOLUTIONS_DATA_DIR"]) / relpath
+    if not path.exists():
+        pytest.skip(f"needs the real dataset file {path}, which is not here (offline); "
+                    "point SOLUTIONS_DATA_DIR at a copy to run it")
+    return path
+
+
 FAST = dict(epochs=2, batch_size=64, learning_rate=3e-3, patience=10, seed=0, val_split=0.15, test_split=0.15,
             data_dir=None, image_size=16, augment="light", flip=None, model="resnet", width=8, depth=1,
             dropout=0.1, weights="none", quantize="int8", no_export=False)

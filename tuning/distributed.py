@@ -22,6 +22,8 @@ def parse_address(address: str) -> tuple[str, int]:
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         raise UserError(f"--oracle {address!r}: give HOST:PORT, e.g. 127.0.0.1:8000")
+    if not 1 <= int(port) <= 65535:
+        raise UserError(f"--oracle {address!r}: the port must be between 1 and 65535")
     return host, int(port)
 
 

@@ -60,6 +60,11 @@ def prepare_search(solution: Solution, options: dict[str, Any], settings: dict[s
     path = search_path(solution.name, label, options.get("output"))
     if (path / SEARCH_FILE).exists() and role != "worker":
         raise UserError(f"{path} already holds a search; continue it with --resume or choose another --output")
+    if role != "worker" and path.is_dir() and any(path.iterdir()):
+        raise UserError(f"{path} is not empty and holds no search; choose another --output (a search writes "
+                        "trials.csv, summary.json and plots there)")
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--output {path} is a file, not a directory")
     path.mkdir(parents=True, exist_ok=True)
     (path / SEARCH_FILE).write_text(json.dumps({"domain": solution.name, "options": options, "settings": settings},
                                                indent=2, default=str))

@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from common import ranges
 from common.errors import UserError
+from common.files import unused_path
 from common.classifier import run_labels
 from common.image_classifier import ImageClassifierSolution, predict_with
 from common.image_io import IMAGE_SUFFIXES
@@ -51,7 +53,7 @@ class MedicalImaging(ImageClassifierSolution):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         super().add_arguments(parser)
-        parser.add_argument("--target-sensitivity", type=float, default=None,
+        parser.add_argument("--target-sensitivity", type=ranges.FRACTION, default=None,
                             help="binary: pick the threshold that reaches this validation sensitivity "
                                  "(default: Youden's J)")
 
@@ -235,5 +237,5 @@ from `decision.json` to the positive-class probability."""
             model = keras.models.load_model(run / "model.keras", compile=False)
             heat = gradcam(model, x, chosen)
             for name, image, h in zip(names, x.astype(np.uint8), heat):
-                target = save_overlay(image, h, out_dir / f"{Path(name).stem}.gradcam.png")
+                target = save_overlay(image, h, unused_path(out_dir, f"{Path(name).stem}.gradcam", ".png"))
                 print(f"  Grad-CAM: {target}")

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from common import ranges
 from common.errors import UserError
 from common.rundir import Run
 from common.solution import DatasetInfo, Solution, register
@@ -64,21 +65,21 @@ class Recommendation(Solution):
         parser.add_argument("--rating-column", default="rating")
         parser.add_argument("--timestamp-column", default=None)
         parser.add_argument("--rating-scale", default=None, help="LOW,HIGH of a CSV's ratings (default 1,5)")
-        parser.add_argument("--dim", type=int, default=None,
+        parser.add_argument("--dim", type=ranges.POSITIVE, default=None,
                             help="factors (mf) or embedding size (neural, two_tower)")
-        parser.add_argument("--hidden", type=int, default=500, help="autorec code size")
-        parser.add_argument("--l2", type=float, default=None, help="weight regularisation")
-        parser.add_argument("--dropout", type=float, default=0.2, help="neural")
+        parser.add_argument("--hidden", type=ranges.POSITIVE, default=500, help="autorec code size")
+        parser.add_argument("--l2", type=ranges.NON_NEGATIVE_REAL, default=None, help="weight regularisation")
+        parser.add_argument("--dropout", type=ranges.DROPOUT, default=0.2, help="neural")
         parser.add_argument("--side-features", action="store_true",
                             help="neural, two_tower: add item genres and user age group / occupation")
-        parser.add_argument("--temperature", type=float, default=0.1, help="two_tower: softmax temperature")
+        parser.add_argument("--temperature", type=ranges.POSITIVE_REAL, default=0.1, help="two_tower: softmax temperature")
         parser.add_argument("--sampling-correction", action=argparse.BooleanOptionalAction, default=True,
                             help="two_tower: subtract log(item frequency) from the in-batch logits (logQ)")
-        parser.add_argument("--top-k", type=int, default=10, help="items the TFLite model returns")
+        parser.add_argument("--top-k", type=ranges.POSITIVE, default=10, help="items the TFLite model returns")
 
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--user", default=None, help="the user id (as in the data) to recommend for")
-        parser.add_argument("--k", type=int, default=10)
+        parser.add_argument("--k", type=ranges.POSITIVE, default=10)
         parser.add_argument("--item", default=None, help="score this item id for --user instead of recommending")
 
     # --- data --------------------------------------------------------------------------------

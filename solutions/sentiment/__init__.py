@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from common import ranges
 from common.classifier import ClassifierSolution, run_labels
 from common.errors import UserError
 from common.rundir import Run
@@ -48,15 +49,15 @@ class Sentiment(ClassifierSolution):
         parser.add_argument("--model", choices=self.models, default=self.default_model)
         parser.add_argument("--text-column", default="text", help="text column of a CSV/TSV given with --data")
         parser.add_argument("--label-column", default="label", help="label column of a CSV/TSV (any number of classes)")
-        parser.add_argument("--sequence-length", type=int, default=None,
+        parser.add_argument("--sequence-length", type=ranges.POSITIVE, default=None,
                             help="words kept per text (default: the 99th percentile of the training texts)")
-        parser.add_argument("--max-tokens", type=int, default=None,
+        parser.add_argument("--max-tokens", type=ranges.integer(3), default=None,
                             help="vocabulary size (default: 300000 n-grams for bow, 20000 words otherwise)")
-        parser.add_argument("--embedding-dim", type=int, default=None, help="default: 32 for bow, 64 otherwise")
-        parser.add_argument("--width", type=int, default=100, help="filters (cnn) or LSTM units (bilstm, both directions)")
-        parser.add_argument("--depth", type=int, default=1, help="LSTM layers (bilstm) or encoder blocks (transformer)")
-        parser.add_argument("--dropout", type=float, default=0.5)
-        parser.add_argument("--cv", type=int, default=None, metavar="K",
+        parser.add_argument("--embedding-dim", type=ranges.POSITIVE, default=None, help="default: 32 for bow, 64 otherwise")
+        parser.add_argument("--width", type=ranges.POSITIVE, default=100, help="filters (cnn) or LSTM units (bilstm, both directions)")
+        parser.add_argument("--depth", type=ranges.POSITIVE, default=1, help="LSTM layers (bilstm) or encoder blocks (transformer)")
+        parser.add_argument("--dropout", type=ranges.DROPOUT, default=0.5)
+        parser.add_argument("--cv", type=ranges.integer(2), default=None, metavar="K",
                             help="K-fold cross-validation: report the mean and spread of K test folds")
 
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:

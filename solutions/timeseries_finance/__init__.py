@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from common import ranges
 from common.errors import UserError
 from common.rundir import Run
 from common.solution import DatasetInfo, Solution, register
@@ -47,17 +48,17 @@ class TimeseriesFinance(Solution):
         parser.add_argument("--target", choices=TARGETS, default="volatility",
                             help="volatility: variance of the next H days' log returns (QLIKE); "
                                  "return: their sum (MSE, or quantiles)")
-        parser.add_argument("--horizon", type=int, default=1, help="forecast the next H trading days")
-        parser.add_argument("--lookback", type=int, default=22, help="trading days in each input window")
+        parser.add_argument("--horizon", type=ranges.POSITIVE, default=1, help="forecast the next H trading days")
+        parser.add_argument("--lookback", type=ranges.integer(2), default=22, help="trading days in each input window")
         parser.add_argument("--quantiles", action="store_true",
                             help="return target: forecast the 10/50/90%% quantiles (pinball loss)")
-        parser.add_argument("--width", type=int, default=32, help="units (recurrent) or channels (conv1d, transformer)")
-        parser.add_argument("--depth", type=int, default=1, help="recurrent layers, conv stacks or encoder blocks")
-        parser.add_argument("--dropout", type=float, default=0.1)
-        parser.add_argument("--walk-forward", type=int, default=None, metavar="K",
+        parser.add_argument("--width", type=ranges.POSITIVE, default=32, help="units (recurrent) or channels (conv1d, transformer)")
+        parser.add_argument("--depth", type=ranges.POSITIVE, default=1, help="recurrent layers, conv stacks or encoder blocks")
+        parser.add_argument("--dropout", type=ranges.DROPOUT, default=0.1)
+        parser.add_argument("--walk-forward", type=ranges.integer(2), default=None, metavar="K",
                             help="cut the test period into K blocks; each is tested by a model re-fitted "
                                  "on everything before it (the last block's model is the exported one)")
-        parser.add_argument("--cost-bps", type=float, default=5.0,
+        parser.add_argument("--cost-bps", type=ranges.NON_NEGATIVE_REAL, default=5.0,
                             help="return target: transaction cost per position change, in basis points")
 
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:

@@ -51,3 +51,64 @@ def test_list_shows_domains_and_is_quick(tmp_path):
     result = _run("list", cwd=tmp_path)
     assert result.returncode == 0 and "image-classification" in result.stdout and "digits (default)" in result.stdout
     assert "tensorflow" not in result.stderr.lower()
+
+
+def _main(capsys, *args: str) -> tuple[int, str, str]:
+    """The CLI in this process: range checks happen before TensorFlow, so this stays fast."""
+    from common.cli import main
+
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("domain, option, value", [
+    ("image-classification", "--width", "0"),
+    ("image-classification", "--dropout", "2"),
+    ("image-classification", "--seed", "-1"),
+    ("image-classification", "--image-size", "0"),
+    ("image-classification", "--depth", "-1"),
+    ("image-classification", "--learning-rate", "-1"),
+    ("image-classification", "--learning-rate", "nan"),
+    ("image-classification", "--patience", "-1"),
+    ("image-classification", "--epochs", "0"),
+    ("image-classification", "--val-split", "1.5"),
+    ("medical-imaging", "--target-sensitivity", "1"),
+    ("sentiment", "--cv", "1"),
+    ("sentiment", "--max-tokens", "0"),
+    ("timeseries-finance", "--lookback", "0"),
+    ("timeseries-finance", "--cost-bps", "-5"),
+    ("recommendation", "--temperature", "0"),
+    ("recommendation", "--hidden", "0"),
+])
+def test_out_of_range_options_are_one_line(capsys, tmp_path, domain, option, value):
+    code, _, err = _main(capsys, "train", domain, option, value, "--output", str(tmp_path / "run"))
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and option in lines[0] and "out of range" in lines[0], err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "run.partial").exists()
+
+
+def test_splits_that_leave_nothing_to_train_on(capsys, tmp_path):
+    code, _, err = _main(capsys, "train", "image-classification", "--val-split", "0.5", "--test-split", "0.5",
+                         "--output", str(tmp_path / "run"))
+    assert code == 2 and "add up to less than 1" in err
+
+
+def test_predict_help_exits_zero(capsys):
+    code, out, _ = _main(capsys, "predict", "--help")
+    assert code == 0 and "usage: solutions predict RUN_DIR" in out
+
+
+def test_oracle_port_out_of_range(capsys, tmp_path):
+    code, _, err = _main(capsys, "tune", "image-classification", "--oracle", "127.0.0.1:99999", "--role", "chief",
+                         "--output", str(tmp_path / "search"))
+    assert code == 2 and "between 1 and 65535" in err
+
+
+def test_tune_refuses_a_non_empty_output_that_is_not_a_search(capsys, tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "trials.csv").write_text("the user's own file\n")
+    code, _, err = _main(capsys, "tune", "image-classification", "--max-trials", "1", "--output", str(tmp_path / "mine"))
+    assert code == 2 and "not empty" in err
+    assert (tmp_path / "mine" / "trials.csv").read_text() == "the user's own file\n"
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["trials.csv"]

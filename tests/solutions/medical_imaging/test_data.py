@@ -5,10 +5,12 @@ import pytest
 
 from common.errors import UserError
 from solutions.medical_imaging.data import load_medmnist, read_dicom, read_medmnist_npz
+from tests.conftest import require_data
 from tests.solutions.medical_imaging.dicom_files import write_dicom
 
 
 def test_pneumoniamnist_keeps_the_publishers_split():
+    require_data("medmnist/pneumoniamnist.npz")
     splits = load_medmnist("pneumoniamnist", {"data_dir": None})
     assert splits.sizes() == {"train": 4708, "val": 524, "test": 624}
     assert splits.class_names == ["normal", "pneumonia"]

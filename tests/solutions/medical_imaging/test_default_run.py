@@ -4,11 +4,12 @@ import json
 
 import pytest
 
-from tests.conftest import train_default_run
+from tests.conftest import require_data, train_default_run
 
 
 @pytest.mark.slow
 def test_default_pneumoniamnist_run_meets_the_targets(tmp_path):
+    require_data("medmnist/pneumoniamnist.npz")
     out = tmp_path / "run"
     metrics, wall = train_default_run(out, "medical-imaging")
     test = metrics["test"]

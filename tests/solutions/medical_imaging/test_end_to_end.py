@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from common.cli import main
+from tests.conftest import require_data
 from tests.solutions.medical_imaging.dicom_files import write_dicom
 
 FAST = ["--epochs", "2", "--width", "8", "--batch-size", "32"]
@@ -13,7 +14,7 @@ FAST = ["--epochs", "2", "--width", "8", "--batch-size", "32"]
 
 @pytest.fixture(scope="module")
 def pneumonia():
-    with np.load(__import__("common.catalogue", fromlist=["data_dir"]).data_dir() / "medmnist" / "pneumoniamnist.npz") as f:
+    with np.load(require_data("medmnist/pneumoniamnist.npz")) as f:
         return {k: f[k] for k in f.files}
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 
+from tests.conftest import require_data
+
 
 def ml100k_frame(rows: int | None = None) -> pd.DataFrame:
-    folder = Path(os.environ["SOLUTIONS_DATA_DIR"]) / "ml-100k"
-    frame = pd.read_csv(folder / "u.data", sep="\t", names=["user_id", "movie", "stars", "ts"])
+    frame = pd.read_csv(require_data("ml-100k/u.data"), sep="\t", names=["user_id", "movie", "stars", "ts"])
     return frame.iloc[:rows].reset_index(drop=True) if rows else frame
 
 

@@ -8,6 +8,7 @@ import pytest
 from common.errors import UserError
 from solutions.recommendation.data import load_ratings, read_csv
 from solutions.recommendation.splits import IdMaps, bias_baseline, split_ratings
+from tests.conftest import require_data
 from tests.solutions.recommendation.ratings import write_defective_csv
 
 
@@ -17,6 +18,7 @@ def _csv(path, **kw):
 
 
 def test_movielens_100k_keeps_the_publishers_u1_split_and_latin1_titles():
+    require_data("ml-100k/u.data")
     ratings = load_ratings({"dataset": "movielens-100k"})
     assert len(ratings) == 100_000 and ratings.publisher_splits["u1"].sum() == 20_000
     assert ratings.titles["1"] == "Toy Story (1995)" and "Comedy" in ratings.genres["1"]
@@ -46,6 +48,7 @@ def test_missing_column_is_one_clear_error(tmp_path):
 
 @pytest.mark.parametrize("how", ["u1", "random", "temporal"])
 def test_splits_are_disjoint_and_validation_comes_from_training(how):
+    require_data("ml-100k/u.data")
     ratings = load_ratings({"dataset": "movielens-100k"})
     maps = IdMaps.fit(ratings)
     users = maps.user_index(ratings.users)
@@ -62,6 +65,7 @@ def test_splits_are_disjoint_and_validation_comes_from_training(how):
 
 
 def test_id_maps_round_trip_and_unknown_ids(tmp_path):
+    require_data("ml-100k/u.data")
     ratings = load_ratings({"dataset": "movielens-100k"})
     maps = IdMaps.fit(ratings)
     assert maps.n_users == 943 and maps.n_items == 1682 and maps.users[:3] == ["1", "2", "3"]
@@ -74,6 +78,7 @@ def test_bias_baseline_matches_surprise_baselineonly_on_u1():
     """Surprise's BaselineOnly scores 0.960 on u1 (the issue's figure)."""
     from common.data import Split
 
+    require_data("ml-100k/u.data")
     ratings = load_ratings({"dataset": "movielens-100k"})
     maps = IdMaps.fit(ratings)
     pairs = np.stack([maps.user_index(ratings.users), maps.item_index(ratings.items)], 1)

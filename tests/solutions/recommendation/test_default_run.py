@@ -3,11 +3,12 @@ each): `make test-slow`."""
 
 import pytest
 
-from tests.conftest import train_default_run
+from tests.conftest import require_data, train_default_run
 
 
 @pytest.mark.slow
 def test_default_rating_model_reaches_0_91_on_u1(tmp_path):
+    require_data("ml-100k/u1.base")
     metrics, wall = train_default_run(tmp_path / "run", "recommendation")
     assert wall <= 10 * 60
     assert metrics["sizes"]["test"] == 20_000  # the publisher's u1.test
@@ -20,6 +21,7 @@ def test_default_rating_model_reaches_0_91_on_u1(tmp_path):
 
 @pytest.mark.slow
 def test_default_retrieval_model_beats_popularity_by_1_2x_on_u1(tmp_path):
+    require_data("ml-100k/u1.base")
     metrics, wall = train_default_run(tmp_path / "run", "recommendation", "--task", "retrieval")
     assert wall <= 10 * 60
     assert metrics["sizes"]["test"] == 459  # every u1.test user

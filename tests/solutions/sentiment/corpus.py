@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
-RT = Path(os.environ["SOLUTIONS_DATA_DIR"]) / "rt-polaritydata"
+from tests.conftest import require_data
 
 
 def sentences(per_class: int) -> tuple[list[str], list[str]]:
     """(negative, positive) real sentences, `per_class` of each."""
-    neg = (RT / "rt-polarity.neg").read_text(encoding="utf-8").splitlines()[:per_class]
-    pos = (RT / "rt-polarity.pos").read_text(encoding="utf-8").splitlines()[:per_class]
+    neg = require_data("rt-polaritydata/rt-polarity.neg").read_text(encoding="utf-8").splitlines()[:per_class]
+    pos = require_data("rt-polaritydata/rt-polarity.pos").read_text(encoding="utf-8").splitlines()[:per_class]
     return neg, pos
 
 

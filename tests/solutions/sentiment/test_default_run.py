@@ -2,11 +2,12 @@
 
 import pytest
 
-from tests.conftest import train_default_run
+from tests.conftest import require_data, train_default_run
 
 
 @pytest.mark.slow
 def test_default_rt_polarity_cross_validation_meets_the_targets(tmp_path):
+    require_data("rt-polaritydata/rt-polarity.pos")
     metrics, wall = train_default_run(tmp_path / "run", "sentiment", "--cv", "10")
     cv = metrics["cross_validation"]
     print(f"cv {cv['summary']}")

@@ -1,14 +1,13 @@
 """Named image datasets, read from the publisher's own files in the data directory.
 
 digits ships with scikit-learn (offline default). MNIST is Keras' `mnist.npz`, Fashion-MNIST the
-four IDX files, CIFAR the python-pickle tarballs, each checksummed when downloaded. Datasets
+four IDX files, CIFAR the python-pickle tarballs (parsed, never unpickled), each checksummed whenever read. Datasets
 without a validation split get one carved (stratified, seeded) out of their training split.
 """
 
 from __future__ import annotations
 
 import gzip
-import pickle
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import numpy as np
 from common.catalogue import RemoteFile, data_dir, fetch, fingerprint_arrays, fingerprint_files
 from common.data import Split, Splits, split_off_validation, stratified_split
 from common.errors import UserError
+from solutions.image_classification.cifar import UnsafePickle, load_plain_pickle
 
 KERAS_DATASETS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 MNIST = RemoteFile("mnist/mnist.npz", KERAS_DATASETS + "mnist.npz",
@@ -107,14 +107,16 @@ def load_fashion_mnist(directory: Path, name: str):
 
 
 def _cifar_members(path: Path) -> dict[str, dict]:
-    """Unpickled batches of a CIFAR python tarball, by file name."""
+    """The batches of a CIFAR python tarball, by file name, parsed without unpickling (cifar.py)."""
     out = {}
     try:
         with tarfile.open(path, "r:gz") as tar:
             for member in tar.getmembers():
-                if member.isfile():
-                    out[Path(member.name).name] = pickle.load(tar.extractfile(member), encoding="bytes")
-    except (tarfile.TarError, pickle.UnpicklingError, EOFError) as exc:
+                if member.isfile() and Path(member.name).name != "readme.html":
+                    out[Path(member.name).name] = load_plain_pickle(tar.extractfile(member))
+    except UnsafePickle as exc:
+        raise UserError(f"{path} is refused: a batch in it {exc}, which CIFAR's plain data never does") from None
+    except (tarfile.TarError, ValueError, KeyError, IndexError, TypeError, EOFError) as exc:
         raise UserError(f"{path} is not a readable CIFAR python archive ({exc.__class__.__name__})") from None
     return out
 

@@ -285,7 +285,7 @@ class Sentiment(ClassifierSolution):
         if skipped:
             notes.append("Skipped texts: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in skipped.items()))
         if s.get("read_as_latin1"):
-            notes.append(f"{s['read_as_latin1']} texts were not valid UTF-8 and were read as Latin-1.")
+            notes.append(f"{s['read_as_latin1']} lines were not valid UTF-8 and were read as Latin-1.")
         return notes
 
     def usage(self, run_path: Path) -> str:

@@ -49,6 +49,17 @@ def decode(raw: bytes) -> tuple[str, bool]:
         return raw.decode("latin-1"), True
 
 
+def decode_lines(raw: bytes) -> tuple[str, int]:
+    """A whole file decoded line by line (see `decode`): one Latin-1 line does not turn the valid
+    UTF-8 of every other line into mojibake. Returns the text and how many lines fell back."""
+    parts, fell_back = [], 0
+    for line in raw.splitlines(keepends=True):
+        text, latin1 = decode(line)
+        parts.append(text)
+        fell_back += latin1
+    return "".join(parts), fell_back
+
+
 def read_lines(path: Path) -> tuple[list[str], int, int]:
     """Non-empty lines of a text file, how many were read as Latin-1, how many empty were skipped."""
     lines, latin1, empty = [], 0, 0
@@ -128,7 +139,7 @@ def load_table(path: Path, text_column: str, label_column: str) -> TextData:
     import pandas as pd
 
     raw = path.read_bytes()
-    text, latin1 = decode(raw)
+    text, latin1 = decode_lines(raw)
     sep = "\t" if path.suffix.lower() in (".tsv", ".tab") or (path.suffix.lower() == ".txt" and "\t" in text[:4096]) else ","
     try:
         import io
@@ -153,7 +164,7 @@ def load_table(path: Path, text_column: str, label_column: str) -> TextData:
         else:
             texts.append(t)
             labels.append(lab)
-    return _indexed(texts, labels, skipped, [path], len(texts) if latin1 else 0)
+    return _indexed(texts, labels, skipped, [path], latin1)
 
 
 def load_folder(root: Path) -> TextData:

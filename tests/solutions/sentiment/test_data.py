@@ -8,10 +8,12 @@ import pytest
 from common.data import kfold_split
 from common.errors import UserError
 from solutions.sentiment.data import load_folder, load_rt_polarity, load_table, read_lines
+from tests.conftest import require_data
 from tests.solutions.sentiment.corpus import write_csv
 
 
 def test_rt_polarity_from_the_data_directory():
+    require_data("rt-polaritydata/rt-polarity.pos")
     data = load_rt_polarity(None)
     assert len(data.texts) == 10662 and np.bincount(data.labels).tolist() == [5331, 5331]
     assert data.class_names == ["negative", "positive"]
@@ -98,3 +100,16 @@ def test_tfds_text_sources_keep_their_labelled_splits(tmp_path):
         parts = load_tfds_text("imdb", str(tmp_path))
     assert set(parts) == {"train", "test"}  # "unsupervised" has no labels
     assert all(len(p.texts) == 12 and p.class_names == ["neg", "pos"] for p in parts.values())
+
+
+def test_a_csv_mixing_utf8_and_latin1_lines_is_decoded_per_line(tmp_path):
+    from solutions.sentiment.data import load_table
+
+    rows = [("un café parfait", "pos"), ("naïve and dull", "neg")] * 30
+    raw = b"text,label\n" + b"".join(f"{t},{lab}\n".encode("utf-8") for t, lab in rows)
+    raw += "une crème brûlée,pos\n".encode("latin-1")
+    (tmp_path / "mixed.csv").write_bytes(raw)
+    data = load_table(tmp_path / "mixed.csv", "text", "label")
+    assert data.texts[0] == "un café parfait" and data.texts[1] == "naïve and dull"  # no mojibake
+    assert data.texts[-1] == "une crème brûlée"
+    assert data.read_as_latin1 == 1

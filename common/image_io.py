@@ -66,13 +66,33 @@ def read_image(path: str | Path, size: int, channels: int) -> np.ndarray:
     try:
         with Image.open(path) as img:
             img.load()
-            img = img.convert("L" if channels == 1 else "RGB")
+            img = to_8bit(img).convert("L" if channels == 1 else "RGB")
             if img.size != (size, size):
                 img = img.resize((size, size), Image.Resampling.BILINEAR)
             arr = np.asarray(img, dtype=np.uint8)
+    except Image.DecompressionBombError:
+        raise UserError(f"{path}: refused, too many pixels to decode safely (over "
+                        f"{2 * Image.MAX_IMAGE_PIXELS:,}; a decompression bomb or a huge scan)") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise UserError(f"{path}: not a readable image ({exc.__class__.__name__})") from None
     return arr[..., None] if channels == 1 else arr
+
+
+def to_8bit(img):
+    """A 16-bit (or 32-bit integer) grayscale image scaled by its bit depth to 8 bits.
+
+    Pillow's own conversion clips every value above 255 to white, which wipes out a 16-bit
+    radiograph without a word. 16-bit PNG/TIFF open as I;16* (or as I, 32-bit, holding 16-bit
+    values): they are divided by 65535; wider values by 2**32 - 1.
+    """
+    from PIL import Image
+
+    if img.mode not in ("I", "I;16", "I;16L", "I;16B", "I;16N"):
+        return img
+    values = np.asarray(img).astype(np.float64)
+    depth = 65535.0 if img.mode.startswith("I;16") or values.max(initial=0) <= 65535 else 4294967295.0
+    scaled = np.round(np.clip(values, 0, depth) * (255.0 / depth)).astype(np.uint8)
+    return Image.fromarray(scaled, mode="L")
 
 
 def guess_channels(files: list[Path], sample: int = 50) -> int:

@@ -49,3 +49,31 @@ def test_resize_batch_keeps_dtype_and_range():
     x = np.full((3, 8, 8, 1), 255, np.uint8)
     out = resize_batch(x, 16)
     assert out.shape == (3, 16, 16, 1) and out.dtype == np.uint8 and out.min() == 255
+
+
+def test_a_16_bit_png_is_scaled_by_its_bit_depth_not_clipped(tmp_path):
+    from PIL import Image
+
+    from common.image_io import read_image
+
+    ramp = np.linspace(0, 65535, 64, dtype=np.uint16).reshape(8, 8)
+    Image.fromarray(ramp).save(tmp_path / "scan16.png")
+    with Image.open(tmp_path / "scan16.png") as img:
+        assert img.mode.startswith("I")  # a 16-bit file indeed
+    gray = read_image(tmp_path / "scan16.png", 8, 1)[..., 0]
+    np.testing.assert_array_equal(gray, np.round(ramp / 65535 * 255).astype(np.uint8))
+    assert len(np.unique(gray)) > 50  # clipping would leave almost everything at 255
+    rgb = read_image(tmp_path / "scan16.png", 8, 3)
+    np.testing.assert_array_equal(rgb[..., 0], gray)
+
+
+def test_a_decompression_bomb_is_one_clear_error(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from common.errors import UserError
+    from common.image_io import read_image
+
+    Image.new("L", (300, 300)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 90,000 pixels > 2 x 1000: the bomb check fires
+    with pytest.raises(UserError, match="too many pixels"):
+        read_image(tmp_path / "big.png", 16, 1)

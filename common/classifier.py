@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from common.files import write_text_atomic
 from common.errors import UserError
 from common.metrics import classification_metrics, confusion, majority_baseline
 from common.rundir import Run
@@ -32,7 +33,7 @@ class ClassifierSolution(Solution):
         return {"majority_class": majority_baseline(splits.train.y, splits.test.y, len(splits.class_names))}
 
     def write_artifacts(self, run: Run, splits, model) -> None:
-        (run / "labels.txt").write_text("\n".join(splits.class_names) + "\n")
+        write_text_atomic(run / "labels.txt", "\n".join(splits.class_names) + "\n")
 
     def check_compatible(self, run: Run, splits) -> None:
         labels = run_labels(run)

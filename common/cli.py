@@ -156,7 +156,11 @@ def _tune(args: argparse.Namespace) -> None:
     if settings["oracle"]:
         from tuning.distributed import parse_address
 
-        parse_address(settings["oracle"])
+        host, _ = parse_address(settings["oracle"])
+        if settings["role"] == "chief":
+            from tuning.distributed import check_chief_address
+
+            check_chief_address(host)
     if not args.resume:
         solution.check_data_source(options)
     from tuning.search import run_search

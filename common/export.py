@@ -17,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 
+from common.files import replace_directory
 from common.errors import ExportError
 from common.runtime import import_tensorflow, stderr_silenced
 
@@ -39,12 +40,14 @@ TFLITE_FILES = {
 
 
 def export_saved_model(model, path: Path) -> Path:
-    """`model.export` writes a `serve` endpoint and `serving_default` signature on raw inputs."""
-    if path.exists():
-        shutil.rmtree(path)
-    with stderr_silenced():
-        model.export(str(path), format="tf_saved_model", verbose=False)
-    return path
+    """`model.export` writes a `serve` endpoint and `serving_default` signature on raw inputs;
+    written beside `path` and swapped in, so a failed or killed export leaves the old one."""
+
+    def write(target: Path) -> None:
+        with stderr_silenced():
+            model.export(str(target), format="tf_saved_model", verbose=False)
+
+    return replace_directory(path, write)
 
 
 def tflite_batch(model) -> int | None:

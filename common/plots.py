@@ -7,6 +7,8 @@ from typing import Sequence
 
 import numpy as np
 
+from common.files import write_bytes_atomic
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -15,10 +17,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 def save_figure(fig, path: Path) -> Path:
     """Every PNG the kit writes: tight layout, 110 dpi, the figure closed (memory)."""
+    import io
+
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=110, format="png")
     plt.close(fig)
-    return Path(path)
+    return write_bytes_atomic(path, buffer.getvalue())
 
 
 def training_curves(rows: list[dict], path: Path) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from common.files import write_text_atomic
 from common.rundir import Run
 
 
@@ -75,5 +76,5 @@ def write_report(run: Run, *, title: str, metrics: dict, config: dict, plots: li
         parts += ["", "## Plots", ""] + [f"![{Path(p).stem}]({p})" for p in plots]
     parts += ["", "## Use the model", "", usage.strip(), ""]
     path = run / "report.md"
-    path.write_text("\n".join(parts))
+    write_text_atomic(path, "\n".join(parts))
     return path

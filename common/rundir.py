@@ -8,6 +8,7 @@ finished one. `--resume` picks the partial directory up again.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from dataclasses import dataclass
@@ -29,11 +30,10 @@ class Run:
         return self.path / name
 
     def write_json(self, name: str, data: Any) -> Path:
-        target = self.path / name
-        tmp = target.with_suffix(target.suffix + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
-        tmp.replace(target)
-        return target
+        from common.files import write_text_atomic
+
+        return write_text_atomic(self.path / name, json.dumps(data, indent=2, sort_keys=False,
+                                                              default=_json_default) + "\n")
 
     def read_json(self, name: str) -> Any:
         return json.loads((self.path / name).read_text())
@@ -72,14 +72,27 @@ def check_free(final: Path) -> None:
     if final.exists():
         raise UserError(f"{final} already exists; choose another --output")
     if partial_path(final).exists():
-        raise UserError(f"an interrupted run is at {partial_path(final)}; continue it with --resume, or delete it")
+        raise UserError(f"an unfinished run is at {partial_path(final)} (interrupted, or still training in "
+                        "another process); continue it with --resume, or delete it")
+    for parent in final.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserError(f"cannot create {final}: {parent} is a file, not a directory")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise UserError(f"cannot create {final}: {parent} is not writable")
+            break
 
 
 def start_run(final: Path) -> Run:
     """Create `<final>.partial` for a new run."""
     check_free(final)
     partial = partial_path(final)
-    partial.mkdir(parents=True)
+    try:
+        partial.mkdir(parents=True)
+    except FileExistsError:
+        raise UserError(f"{partial} appeared meanwhile: another process is starting the same run") from None
+    except NotADirectoryError:
+        raise UserError(f"cannot create {partial}: a parent of it is a file, not a directory") from None
     return Run(partial)
 
 
@@ -121,6 +134,9 @@ def open_finished(path: str | Path) -> Run:
             raise UserError(f"{path} did not finish (it is at {partial_path(path)}); resume it with --resume")
         raise UserError(f"run directory {path} does not exist")
     run = Run(path)
+    from common.files import restore_directories
+
+    restore_directories(path)  # a re-export killed between its two renames
     for required in ("config.json", "metrics.json", "model.keras"):
         if not (path / required).exists():
             raise UserError(f"{path} is not a finished run directory (no {required})")

@@ -9,6 +9,7 @@ only, restores the best weights, and rebuilds its state from the CSV log after a
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import sys
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from common.checkpoints import AtomicBackupAndRestore, AtomicModelCheckpoint, save_weights_atomic
+from common.files import remove_tree, write_text_atomic
 from common.rundir import Run
 from common.runtime import import_tensorflow
 
@@ -55,17 +58,23 @@ def read_history(path: Path) -> list[dict[str, float]]:
 
 def _truncate_history(path: Path, epochs_done: int) -> None:
     """Keep the CSV rows of the epochs the backup holds (a crash can land between the two writes)."""
-    rows = read_history(path)
+    if epochs_done == 0:
+        path.unlink(missing_ok=True)  # nothing committed: CSVLogger starts a fresh file with its header
+        return
+    if not path.exists():
+        return
+    with open(path, newline="") as f:  # raw rows: a half-written last row need not parse
+        reader = csv.reader(f)
+        header = next(reader, [])
+        rows = list(reader)
     if len(rows) <= epochs_done:
         return
-    with open(path, newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader)
-        kept = [row for row in reader][:epochs_done]
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(kept)
+    kept = rows[:epochs_done]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(kept)
+    write_text_atomic(path, out.getvalue())
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
@@ -129,8 +138,8 @@ def fit_phases(
         history_path = ckpt / f"history-{phase.name}.csv"
         backup_dir = ckpt / f"backup-{phase.name}"
         meta = backup_dir / "training_metadata.json"
-        if meta.exists():
-            _truncate_history(history_path, json.loads(meta.read_text())["epoch"])
+        # The log keeps exactly the epochs the backup committed (a kill can land between the two).
+        _truncate_history(history_path, json.loads(meta.read_text())["epoch"] if meta.exists() else 0)
         best_path = ckpt / f"{phase.name}.best.weights.h5"
         past = [r[monitor] for r in read_history(history_path) if monitor in r]
         best_so_far = (min(past) if mode == "min" else max(past)) if past else None
@@ -138,11 +147,11 @@ def fit_phases(
         callbacks = [
             *metric_callbacks,
             keras.callbacks.CSVLogger(str(history_path), append=True),
-            keras.callbacks.BackupAndRestore(str(backup_dir)),
-            keras.callbacks.ModelCheckpoint(
+            AtomicModelCheckpoint(
                 str(best_path), monitor=monitor, mode=mode, save_best_only=True,
                 save_weights_only=True, initial_value_threshold=best_so_far,
             ),
+            AtomicBackupAndRestore(backup_dir),  # after the log and the best weights: it commits the epoch
             ResumableEarlyStopping(
                 history_path=history_path, best_weights_path=best_path, monitor=monitor, mode=mode,
                 patience=patience, restore_best_weights=True, verbose=1,
@@ -152,7 +161,8 @@ def fit_phases(
         ]
         model.fit(train_ds, validation_data=val_ds, epochs=phase.epochs, callbacks=callbacks,
                   verbose=verbose, shuffle=False, **(fit_kwargs or {}))  # the pipeline shuffles, seeded
-        model.save_weights(done_weights)
+        save_weights_atomic(model, done_weights)
+        remove_tree(backup_dir)
     return _combined_history(run, phases)
 
 
@@ -165,10 +175,11 @@ def _combined_history(run: Run, phases: Sequence[Phase]) -> list[dict[str, float
                          **{k: v for k, v in row.items() if k != "epoch"}})
     if rows:
         keys = list(dict.fromkeys(k for row in rows for k in row))
-        with open(run / "history.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=keys)
-            writer.writeheader()
-            writer.writerows(rows)
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+        write_text_atomic(run / "history.csv", out.getvalue())
     return rows
 
 

@@ -10,13 +10,17 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from common.files import write_text_atomic
 from common import export as ex
+from common.checkpoints import save_model_atomic
+from common.files import write_bytes_atomic, write_text_atomic
 from common.data import Splits
 from common.distribute import make_strategy, scope as distribute_scope, shard_by_data, synchronize_batch_norm
 from common.errors import UserError
 from common.pipeline import measure_throughput
 from common.plots import cv_folds_plot, training_curves
 from common.report import write_report
+from common.locks import LOCK_FILE, DirectoryLock
 from common.rundir import Run, check_free, finish_run, new_run_path, open_finished, package_versions, resume_run, start_run
 from common.runtime import make_deterministic
 from common.solution import Solution, get_solution
@@ -32,9 +36,21 @@ def train(
     resume: bool = False,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> Run:
-    """Train, evaluate, export and report; return the finished run directory."""
+    """Train, evaluate, export and report; return the finished run directory. The run directory
+    is locked for the whole call: a second process on it stops with one line."""
+    lock = DirectoryLock(Path(), "training")
+    try:
+        return _train(solution, options, lock, resume=resume, extra_callbacks=extra_callbacks)
+    finally:
+        lock.release()
+
+
+def _train(solution: Solution, options: dict[str, Any], lock: DirectoryLock, *, resume: bool,
+           extra_callbacks: Sequence[keras.callbacks.Callback]) -> Run:
     if resume:
         run, final = resume_run(solution.name, options.get("output"))
+        lock.path = run / LOCK_FILE
+        lock.acquire()
         saved = run.config
         options = {**saved["options"], "output": str(final)}
         print(f"Resuming {run.path} (options from its config.json)")
@@ -74,6 +90,8 @@ def train(
     }
     if saved is None:  # the run directory appears only once data and model are known to work
         run = start_run(final)
+        lock.path = run / LOCK_FILE
+        lock.acquire()
         run.write_json("config.json", config)
 
     timing_path = run / "checkpoints" / "timing.json"
@@ -87,14 +105,14 @@ def train(
         raise
     finally:
         timing_path.parent.mkdir(exist_ok=True)
-        timing_path.write_text(json.dumps({"seconds": spent + time.perf_counter() - start}))
+        write_text_atomic(timing_path, json.dumps({"seconds": spent + time.perf_counter() - start}))
     train_seconds = json.loads(timing_path.read_text())["seconds"]
     pipeline_rate = measure_throughput(train_ds)  # the input pipeline alone, augmentation included
     if strategy is not None:
         synchronize_batch_norm(model, False)
 
     model = solution.finalize_model(model, splits, run, options)
-    model.save(run / "model.keras")
+    save_model_atomic(model, run / "model.keras")
     solution.write_artifacts(run, splits, model)
     y_score = predict_keras(model, solution.model_inputs(splits.test))
     metrics: dict[str, Any] = {
@@ -265,7 +283,7 @@ def _tflite_variant(solution: Solution, run: Run, source: Path, variant: str, re
         # not the run: the reason is recorded and the other variants still ship.
         print(f"  skipped: {exc}")
         return {variant: {"skipped": str(exc)}}
-    (run / ex.TFLITE_FILES[variant]).write_bytes(content)
+    write_bytes_atomic(run / ex.TFLITE_FILES[variant], content)
     tfl = ex.TFLiteRunner(content)
     flex = [op for op in tfl.op_names() if op.lower().startswith("flex")]
     if flex:
@@ -312,11 +330,12 @@ def export(run_path: str, *, formats: str, quantize: str) -> dict[str, dict]:
     splits = solution.load_splits(options)
     model = solution.load_model(run)
     variants = ex.tflite_variants(quantize) if formats in ("tflite", "all") else []
-    results = export_run(solution, run, model, splits, saved_model=formats in ("saved_model", "all"),
-                         variants=variants)
-    metrics = run.read_json("metrics.json")
-    metrics.setdefault("export", {}).update(results)
-    run.write_json("metrics.json", metrics)
+    with DirectoryLock(run.path, "re-export"):  # every file is replaced atomically, metrics.json last
+        results = export_run(solution, run, model, splits, saved_model=formats in ("saved_model", "all"),
+                             variants=variants)
+        metrics = run.read_json("metrics.json")
+        metrics.setdefault("export", {}).update(results)
+        run.write_json("metrics.json", metrics)
     return results
 
 

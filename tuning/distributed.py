@@ -6,6 +6,7 @@ and a worker whose chief has gone exits instead of waiting an hour on its RPC (#
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import socket
 import sys
@@ -14,6 +15,34 @@ import time
 from typing import Iterator
 
 from common.errors import UserError
+
+TOKEN_ENV = "SOLUTIONS_TUNER_TOKEN"
+TOKEN_HEADER = "x-solutions-tuner-token"
+
+
+def token() -> str | None:
+    return os.environ.get(TOKEN_ENV) or None
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return all(ipaddress.ip_address(info[4][0]).is_loopback
+                   for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP))
+    except (socket.gaierror, ValueError):
+        return False
+
+
+def check_chief_address(host: str) -> None:
+    """Loopback needs nothing; any other address needs the shared token, and is warned about."""
+    if is_loopback(host):
+        return
+    if not token():
+        raise UserError(f"the chief would listen on {host}, reachable from other machines, without a token: "
+                        f"set {TOKEN_ENV} to a shared secret on the chief and every worker "
+                        "(or use 127.0.0.1 for a search on this machine)")
+    print(f"WARNING: the tuning chief listens on {host}: workers must present {TOKEN_ENV}; gRPC here is "
+          "not encrypted, so use it only on a network you trust", file=sys.stderr, flush=True)
+
 
 GRACE_SECONDS = 60  # after the budget is spent, how long the chief waits for idle workers to ask again
 
@@ -55,11 +84,13 @@ def serve(oracle, address: str, *, grace: float = GRACE_SECONDS) -> None:
 
     import grpc
     from keras_tuner.src import protos
-    from keras_tuner.src.distribute.oracle_chief import OracleServicer
+
+    from tuning.guard import GuardedOracleServicer
 
     host, port = parse_address(address)
+    check_chief_address(host)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))  # the oracle's methods are synchronized
-    servicer = OracleServicer(oracle)
+    servicer = GuardedOracleServicer(oracle, token())
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
     if server.add_insecure_port(f"{host}:{port}") == 0:
         raise UserError(f"the chief cannot listen on {host}:{port} (in use, or not this machine's address)")

@@ -10,12 +10,15 @@ KerasTuner's state: finished trials are kept, the interrupted one runs again fro
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import time
 from pathlib import Path
 from typing import Any
 
+from common.files import write_text_atomic
+from common.locks import DirectoryLock
 from common.errors import UserError
 from common.rundir import DEFAULT_ROOT, PARTIAL, Run
 from common.solution import Solution
@@ -66,7 +69,7 @@ def prepare_search(solution: Solution, options: dict[str, Any], settings: dict[s
     if path.exists() and not path.is_dir():
         raise UserError(f"--output {path} is a file, not a directory")
     path.mkdir(parents=True, exist_ok=True)
-    (path / SEARCH_FILE).write_text(json.dumps({"domain": solution.name, "options": options, "settings": settings},
+    write_text_atomic(path / SEARCH_FILE, json.dumps({"domain": solution.name, "options": options, "settings": settings},
                                                indent=2, default=str))
     return path, options, settings
 
@@ -76,6 +79,17 @@ def run_search(solution: Solution, options: dict[str, Any], settings: dict[str, 
     """Search, tabulate, retrain the best. `settings`: tuner, max_trials, max_epochs, retrain,
     and for a distributed search oracle (HOST:PORT) and worker_id."""
     path, options, settings = prepare_search(solution, options, settings, resume=resume, role=role)
+    if role != "worker":  # workers share the chief's directory by design
+        lock = DirectoryLock(path, "search").acquire()
+        try:
+            return _search(solution, path, options, settings, role)
+        finally:
+            lock.release()
+    return _search(solution, path, options, settings, role)
+
+
+def _search(solution: Solution, path: Path, options: dict[str, Any], settings: dict[str, Any],
+            role: str | None) -> Path:
     from tuning import distributed
 
     if role:
@@ -103,6 +117,9 @@ def run_search(solution: Solution, options: dict[str, Any], settings: dict[str, 
         if role == "chief":
             distributed.serve(tuner.oracle, settings["oracle"])
         elif role == "worker":
+            from tuning.guard import authenticate_client
+
+            authenticate_client(tuner.oracle, settings["oracle"])
             with distributed.chief_watch(settings["oracle"]):
                 tuner.search(epochs=settings["max_epochs"])
             print(f"Worker {settings.get('worker_id')}: the chief has no more trials; exiting")
@@ -156,10 +173,11 @@ def trial_rows(tuner, path: Path) -> list[dict[str, Any]]:
 
 def write_table(rows: list[dict[str, Any]], path: Path) -> None:
     keys = list(dict.fromkeys(k for row in rows for k in row))
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=keys)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(path, out.getvalue())
 
 
 def _cell(value: Any) -> str:

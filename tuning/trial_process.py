@@ -19,6 +19,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from common.files import write_text_atomic
 from common.runtime import import_tensorflow
 
 import_tensorflow()  # at import: the forkserver preloads this module, so every child starts warm
@@ -100,7 +101,7 @@ def _child(spec: dict[str, Any], lifeline: Connection) -> None:
         result = train_trial(spec)
     except KeyboardInterrupt:
         os._exit(130)  # the tuner reports the interruption
-    Path(spec["result"]).write_text(json.dumps(result))
+    write_text_atomic(spec["result"], json.dumps(result))
 
 
 def train_trial(spec: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 import keras_tuner
 from keras_tuner.src.engine import trial as trial_module
 
+from common.files import write_text_atomic
 from tuning import TUNERS
 
 import keras  # noqa: E402  (keras_tuner imported it)
@@ -76,7 +77,7 @@ class Tuner(keras_tuner.Tuner):
         seen = json.loads(stats.read_text()) if stats.exists() else {}
         seen[trial.trial_id] = {"seconds": result["seconds"], "trial_peak_mb": result["peak_rss_mb"],
                                 "tuner_rss_mb": resident_mb()}
-        stats.write_text(json.dumps(seen, indent=1))
+        write_text_atomic(stats, json.dumps(seen, indent=1))
         history = keras.callbacks.History()
         history.history, history.epoch = result["history"], result["epoch"]
         return history

@@ -9,7 +9,6 @@ history excluded (an int8 table inside the model), builtin ops only (TOPK_V2, GA
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 
 from common.errors import UserError
 from common.export import TFLiteRunner, convert_tflite, export_fixed_batch, tf
+from common.files import replace_directory, write_bytes_atomic
 from common.rundir import Run
 from common.runtime import stderr_silenced
 from solutions.recommendation.model import TrainingRatings, scorer_of, top_k_model
@@ -27,8 +27,6 @@ TOPK_FILE = "recommend.tflite"
 
 
 def export_recommender(model: keras.Model, path: Path, rated: np.ndarray) -> Path:
-    if path.exists():
-        shutil.rmtree(path)
     scorer = scorer_of(model)
     table = TrainingRatings(rated.shape, name="user_history")
     table.table.assign(rated.astype(np.int8))
@@ -51,9 +49,11 @@ def export_recommender(model: keras.Model, path: Path, rated: np.ndarray) -> Pat
                                                           tf.TensorSpec((None,), tf.int32, name="item")])
     archive.add_endpoint("recommend", recommend, input_signature=[tf.TensorSpec((None,), tf.int32, name="user"),
                                                                   tf.TensorSpec((), tf.int32, name="k")])
-    with stderr_silenced():
-        archive.write_out(str(path), verbose=False)
-    return path
+    def write(target: Path) -> None:
+        with stderr_silenced():
+            archive.write_out(str(target), verbose=False)
+
+    return replace_directory(path, write)
 
 
 def is_retrieval(model: keras.Model) -> bool:
@@ -75,7 +75,7 @@ def check_top_k_tflite(run: Run, model: keras.Model, rated: np.ndarray, users: n
     head = top_k_model(model, rated, k)
     with tempfile.TemporaryDirectory(prefix="topk-") as tmp:
         content = convert_tflite(export_fixed_batch(head, Path(tmp) / "sm", batch=None), "float32")
-    (run / TOPK_FILE).write_bytes(content)
+    write_bytes_atomic(run / TOPK_FILE, content)
     runner = TFLiteRunner(content)
     flex = [op for op in runner.op_names() if op.lower().startswith("flex")]
     if flex:

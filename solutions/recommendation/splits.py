@@ -9,6 +9,7 @@ from typing import Callable
 
 import numpy as np
 
+from common.files import write_text_atomic
 from common.errors import UserError
 from solutions.recommendation.data import Ratings
 
@@ -55,7 +56,7 @@ class IdMaps:
 
     def save(self, directory: Path, ratings: Ratings, popular: list[str]) -> Path:
         path = Path(directory) / "id_maps.json"
-        path.write_text(json.dumps({
+        write_text_atomic(path, json.dumps({
             "users": self.users, "items": self.items,
             "titles": {i: ratings.titles[i] for i in self.items if i in ratings.titles},
             "genres": {i: ratings.genres[i] for i in self.items if i in ratings.genres},

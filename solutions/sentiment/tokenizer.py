@@ -15,6 +15,8 @@ Both follow the same three steps, chosen so that each has an exact twin in the o
 
 from __future__ import annotations
 
+from common.files import write_text_atomic
+
 import json
 import re
 from dataclasses import asdict, dataclass
@@ -88,8 +90,8 @@ class Tokenizer:
         bad = [t for t in self.vocabulary[2:] if "\n" in t or "\r" in t]
         if bad:
             raise ValueError(f"vocabulary tokens contain line breaks: {bad[:3]}")
-        (directory / "vocab.txt").write_text("\n".join(self.vocabulary) + "\n", encoding="utf-8")
-        (directory / "tokenizer.json").write_text(json.dumps(asdict(self.config), indent=2) + "\n")
+        write_text_atomic(directory / "vocab.txt", "\n".join(self.vocabulary) + "\n")
+        write_text_atomic(directory / "tokenizer.json", json.dumps(asdict(self.config), indent=2) + "\n")
 
     @classmethod
     def load(cls, directory: Path) -> "Tokenizer":

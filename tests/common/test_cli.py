@@ -42,7 +42,7 @@ def test_bad_data_paths(tmp_path, case, expected):
 def test_unknown_dataset_domain_and_option(tmp_path):
     _one_line_error(_run("train", "image-classification", "--dataset", "imagenet22k", cwd=tmp_path), "unknown dataset")
     _one_line_error(_run("train", "speech", cwd=tmp_path), "invalid choice")
-    _one_line_error(_run("train", "image-classification", "--epochs", "x", cwd=tmp_path), "invalid int")
+    _one_line_error(_run("train", "image-classification", "--epochs", "x", cwd=tmp_path), "is not a whole number")
     _one_line_error(_run("evaluate", str(tmp_path / "nope"), cwd=tmp_path), "does not exist")
     _one_line_error(_run("predict", str(tmp_path / "nope"), "a.png", cwd=tmp_path), "does not exist")
 

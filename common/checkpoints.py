@@ -1,0 +1,93 @@
+"""Checkpoints that a kill at any instant leaves either old or new, never half-written.
+
+Keras writes `BackupAndRestore`'s `latest.weights.h5` and `ModelCheckpoint`'s file in place, so an
+interrupt during the write (Ctrl-C at an epoch end, kill -9, a full disk) left a truncated HDF5
+file that `--resume` could not read. Here every file is written under a temporary name and renamed
+into place, and the resume state names the weights file it belongs to, so the state and its
+weights are committed together by one rename.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import keras
+
+from common.files import temporary_sibling, write_text_atomic
+
+
+def save_weights_atomic(model: keras.Model, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    tmp = temporary_sibling(path, ".weights.h5")
+    try:
+        model.save_weights(str(tmp), overwrite=True)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore whose state is committed by one rename after each epoch.
+
+    Weights go to `epoch-NNNN.weights.h5` (written, then renamed), then `training_metadata.json`,
+    which names that file, is replaced; only then is the previous epoch's file removed. A kill
+    before the metadata rename resumes from the previous epoch with the previous weights. The
+    backup is kept after `fit` (the caller removes it once the phase's result is saved).
+    """
+
+    def __init__(self, backup_dir: str | os.PathLike):
+        super().__init__(str(backup_dir), delete_checkpoint=False)
+
+    def on_train_begin(self, logs=None):
+        self._load_model()
+
+    def _load_model(self):
+        meta = Path(self._training_metadata_path)
+        if not meta.exists():
+            return
+        state = json.loads(meta.read_text())
+        weights = Path(self.backup_dir) / state.get("weights", "latest.weights.h5")
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(str(weights))
+        self.model._initial_epoch = int(state["epoch"])
+
+    def _save_model(self):
+        directory = Path(self.backup_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        weights = save_weights_atomic(self.model, directory / f"epoch-{self._current_epoch:04d}.weights.h5")
+        write_text_atomic(self._training_metadata_path,
+                          json.dumps({"epoch": self._current_epoch, "batch": 0, "weights": weights.name}))
+        for old in directory.glob("*.weights.h5"):
+            if old != weights:
+                old.unlink(missing_ok=True)
+
+
+class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """ModelCheckpoint (weights only) that writes under a temporary name and renames."""
+
+    def _save_model(self, epoch, batch, logs):
+        final = Path(self.filepath)
+        tmp = temporary_sibling(final, ".weights.h5")
+        self.filepath = str(tmp)
+        try:
+            super()._save_model(epoch, batch, logs)
+            if tmp.exists():
+                os.replace(tmp, final)
+        finally:
+            self.filepath = str(final)
+            tmp.unlink(missing_ok=True)
+
+
+def save_model_atomic(model: keras.Model, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    tmp = temporary_sibling(path, ".keras")
+    try:
+        model.save(str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

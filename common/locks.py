@@ -1,0 +1,51 @@
+"""One process per run or search directory: an advisory lock held for the whole command.
+
+Two processes on one directory (a second `--resume` while the first still trains, two searches
+with one `--output`) would interleave their writes; the second one stops at once with one line that
+names the process holding the directory. The lock is `flock` on `<dir>/.lock`: the kernel drops it
+when the holder exits, even after kill -9, so a stale lock never blocks a resume.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from common.errors import UserError
+
+LOCK_FILE = ".lock"
+
+
+class DirectoryLock:
+    """`with DirectoryLock(path, "run"):` holds `path` (which must exist) for this process."""
+
+    def __init__(self, directory: Path, what: str = "directory"):
+        self.path = Path(directory) / LOCK_FILE
+        self.what = what
+        self.fd: int | None = None
+
+    def acquire(self) -> "DirectoryLock":
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise UserError(f"{self.path.parent} is in use by process {holder} (a {self.what} in progress); "
+                            "wait for it to end or stop it first") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing drops the flock
+            self.fd = None
+
+    def __enter__(self) -> "DirectoryLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()

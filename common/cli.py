@@ -7,7 +7,9 @@ so a user's mistake is answered at once with one line on stderr and exit status 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 import sys
 from typing import Sequence
 
@@ -16,6 +18,18 @@ from common import ranges
 from common.errors import UserError
 
 TRAIN_DEFAULTS = dict(epochs=40, batch_size=64, learning_rate=3e-3, patience=10, seed=42, val_split=0.15, test_split=0.15)
+# Failures of the machine a user can fix: a full disk or quota, a read-only or forbidden directory.
+USER_FIXABLE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def machine_error(exc: BaseException) -> str | None:
+    """The strerror of a full disk or an unwritable place, also when HDF5 or TensorFlow wrapped it."""
+    if isinstance(exc, OSError) and exc.errno in USER_FIXABLE_ERRNOS:
+        return os.strerror(exc.errno)
+    text = f"{exc} {exc.__cause__ or ''}"
+    return next((os.strerror(n) for n in USER_FIXABLE_ERRNOS if os.strerror(n) in text), None)
+
+
 QUANTIZE = ("none", "dynamic", "float16", "int8", "all")
 
 
@@ -222,6 +236,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"agreement {e['agreement']:.4f}  {json.dumps(e['test'])}")
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        reason = machine_error(exc)
+        if reason is None:
+            raise
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"error: {reason.lower()}{where}: free space or choose a writable --output; "
+              "an interrupted run continues with --resume", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: the run stays unfinished (<run>.partial); continue it with --resume", file=sys.stderr)

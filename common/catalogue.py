@@ -95,7 +95,7 @@ def fingerprint_files(paths: list[Path]) -> str:
     """sha256 over the files' names and bytes: identifies exactly which data a run saw."""
     h = hashlib.sha256()
     for path in sorted(paths):
-        h.update(path.name.encode())
+        h.update(os.fsencode(path.name))  # the bytes on disk, also for names that are not UTF-8
         with open(path, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 h.update(chunk)

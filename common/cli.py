@@ -131,11 +131,21 @@ def _list() -> None:
         print("  models:   " + ", ".join(m + (" (default)" if m == s.default_model else "") for m in s.models))
 
 
+def resolve_paths(options: dict) -> dict:
+    """Absolute --data / --data-dir: config.json must name the same files from any directory."""
+    from pathlib import Path
+
+    for key in ("data", "data_dir"):
+        if options.get(key):
+            options[key] = str(Path(options[key]).expanduser().resolve())
+    return options
+
+
 def _train(args: argparse.Namespace) -> None:
     from common.solution import get_solution
 
     solution = get_solution(args.domain)
-    options = {k: v for k, v in vars(args).items() if k not in ("verb", "domain", "resume")}
+    options = resolve_paths({k: v for k, v in vars(args).items() if k not in ("verb", "domain", "resume")})
     if not options.get("data") and not options.get("dataset"):
         options["dataset"] = solution.default_dataset
     if options["val_split"] + options["test_split"] >= 1:
@@ -158,7 +168,7 @@ def _tune(args: argparse.Namespace) -> None:
     tune_keys = ("tuner", "max_trials", "max_epochs", "no_retrain", "oracle", "role", "worker_id")
     settings = {k: getattr(args, k) for k in tune_keys}
     settings["retrain"] = not settings.pop("no_retrain")
-    options = {k: v for k, v in vars(args).items() if k not in ("verb", "domain", "resume", *tune_keys)}
+    options = resolve_paths({k: v for k, v in vars(args).items() if k not in ("verb", "domain", "resume", *tune_keys)})
     if not options.get("data") and not options.get("dataset"):
         options["dataset"] = solution.default_dataset
     if bool(settings["oracle"]) != bool(settings["role"]):
@@ -208,6 +218,9 @@ def _predict(argv: Sequence[str]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 is printed, not a crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
         if argv[:1] == ["predict"]:
             if argv[1:2] in (["-h"], ["--help"]):
@@ -225,7 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.verb == "evaluate":
             from common.workflow import evaluate
 
-            result = evaluate(args.run_dir, {"dataset": args.dataset, "data": args.data, "data_dir": args.data_dir})
+            result = evaluate(args.run_dir, resolve_paths({"dataset": args.dataset, "data": args.data,
+                                                           "data_dir": args.data_dir}))
             print(json.dumps(result, indent=2))
         elif args.verb == "export":
             from common.workflow import export

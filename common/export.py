@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from common.files import replace_directory
-from common.errors import ExportError
+from common.errors import ExportError, UserError
 from common.runtime import import_tensorflow, stderr_silenced
 
 tf = import_tensorflow()
@@ -163,9 +163,14 @@ class TFLiteRunner:
         from ai_edge_litert.interpreter import Interpreter
 
         content = model.read_bytes() if isinstance(model, Path) else model
-        with stderr_silenced():  # the runtime announces its XNNPACK delegate on stderr
-            self.interpreter = Interpreter(model_content=content, num_threads=num_threads)
-            self.interpreter.allocate_tensors()
+        try:
+            with stderr_silenced():  # the runtime announces its XNNPACK delegate on stderr
+                self.interpreter = Interpreter(model_content=content, num_threads=num_threads)
+                self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            where = model if isinstance(model, Path) else "the TFLite model"
+            raise UserError(f"{where} is not a valid TFLite model (truncated or damaged: "
+                            f"{str(exc).splitlines()[0][:120]})") from None
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         self.dynamic_batch = int(self.input["shape_signature"][0]) == -1

@@ -33,7 +33,7 @@ def temporary_sibling(path: Path, suffix: str = "") -> Path:
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    return write_bytes_atomic(path, text.encode("utf-8"))
+    return write_bytes_atomic(path, text.encode("utf-8", "surrogateescape"))  # file names that are not UTF-8
 
 
 def remove_tree(path: Path) -> None:

@@ -234,10 +234,7 @@ def predict_with(run: Run, x: np.ndarray, *, tflite: bool) -> np.ndarray:
         from common.export import run_tflite
 
         return run_tflite(run.path, x)
-    from common.runtime import import_tensorflow
+    from common.solution import get_solution
 
-    import_tensorflow()
-    import keras
-
-    model = keras.models.load_model(run / "model.keras", compile=False)
+    model = get_solution(run.config["domain"]).load_model(run)
     return np.asarray(model.predict(x, verbose=0))

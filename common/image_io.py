@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from common.errors import UserError
+from common.errors import UserError, check_class_names
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif"}
 
@@ -46,6 +46,7 @@ def scan_class_folders(root: str | Path, suffixes: set[str] = IMAGE_SUFFIXES) ->
         label = len(scan.class_names)
         scan.class_names.append(class_dir.name)
         scan.files.extend((p, label) for p in usable)
+    check_class_names(scan.class_names, f"the folders of {root}")
     if not scan.files:
         raise UserError(
             f"no images found under {root}: expected one sub-folder per class holding "

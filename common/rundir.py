@@ -36,7 +36,11 @@ class Run:
                                                               default=_json_default) + "\n")
 
     def read_json(self, name: str) -> Any:
-        return json.loads((self.path / name).read_text())
+        try:
+            return json.loads((self.path / name).read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise UserError(f"{self.path / name} is damaged (not valid JSON); retrain, or restore it from a "
+                            "copy") from None
 
     @property
     def config(self) -> dict[str, Any]:

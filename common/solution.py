@@ -153,7 +153,11 @@ class Solution:
 
         if self.layers_module:
             importlib.import_module(self.layers_module)
-        return keras.models.load_model(run / "model.keras", compile=False)
+        try:
+            return keras.models.load_model(run / "model.keras", compile=False)
+        except Exception as exc:  # a truncated zip, a damaged config: Keras says "File not found"
+            raise UserError(f"{run / 'model.keras'} cannot be loaded: it is damaged or not a Keras model "
+                            f"({exc.__class__.__name__}); retrain, or restore it from a copy") from None
 
     def run_checks(self, run: "Run", splits: "Splits", model: "keras.Model") -> dict[str, Any]:
         """Extra consistency checks recorded in metrics.json under `checks` (e.g. tokenizer parity)."""

@@ -13,7 +13,7 @@ import numpy as np
 from common.files import write_text_atomic
 from common import export as ex
 from common.checkpoints import save_model_atomic
-from common.files import write_bytes_atomic, write_text_atomic
+from common.files import write_bytes_atomic
 from common.data import Splits
 from common.distribute import make_strategy, scope as distribute_scope, shard_by_data, synchronize_batch_norm
 from common.errors import UserError
@@ -296,6 +296,15 @@ def _tflite_variant(solution: Solution, run: Run, source: Path, variant: str, re
     return {variant: result}
 
 
+def check_same_data(run: Run, config: dict[str, Any], splits: Splits) -> None:
+    """The run's own data, read again, must be what it was trained on (its files' fingerprint)."""
+    saved, now = config.get("source", {}).get("fingerprint"), splits.source.get("fingerprint")
+    if saved and now and saved != now:
+        where = config["options"].get("data") or config["options"].get("dataset")
+        raise UserError(f"the data at {where} is not what {run.path} was trained on (its fingerprint differs); "
+                        "pass the data to score with --data or --dataset")
+
+
 def evaluate(run_path: str, overrides: dict[str, Any]) -> dict[str, Any]:
     """Score a finished run's Keras model on its test split, or on the test split of other data."""
     run = open_finished(run_path)
@@ -309,6 +318,8 @@ def evaluate(run_path: str, overrides: dict[str, Any]) -> dict[str, Any]:
     options.update(solution.pinned_options(run))
     solution.check_data_source(options)
     splits = solution.load_splits(options)
+    if not (overrides.get("data") or overrides.get("dataset")):
+        check_same_data(run, config, splits)
     solution.check_compatible(run, splits)
     model = solution.load_model(run)
     y_score = predict_keras(model, solution.model_inputs(splits.test))
@@ -328,6 +339,7 @@ def export(run_path: str, *, formats: str, quantize: str) -> dict[str, dict]:
     options = {**config["options"], **solution.pinned_options(run)}
     solution.check_data_source(options)
     splits = solution.load_splits(options)
+    check_same_data(run, config, splits)
     model = solution.load_model(run)
     variants = ex.tflite_variants(quantize) if formats in ("tflite", "all") else []
     with DirectoryLock(run.path, "re-export"):  # every file is replaced atomically, metrics.json last

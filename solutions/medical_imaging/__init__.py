@@ -228,13 +228,11 @@ from `decision.json` to the positive-class probability."""
                 top = np.argsort(p)[::-1][: max(1, args.top_k)]
                 print(f"{name}: {labels[c]} - " + ", ".join(f"{labels[i]} {p[i]:.3f}" for i in top))
         if args.explain:
-            import keras
-
             from common.gradcam import gradcam, save_overlay
 
             out_dir = Path(args.explain_dir)
             out_dir.mkdir(parents=True, exist_ok=True)
-            model = keras.models.load_model(run / "model.keras", compile=False)
+            model = self.load_model(run)
             heat = gradcam(model, x, chosen)
             for name, image, h in zip(names, x.astype(np.uint8), heat):
                 target = save_overlay(image, h, unused_path(out_dir, f"{Path(name).stem}.gradcam", ".png"))

@@ -110,6 +110,9 @@ def recommend(run: Run, solution, user: int, k: int, *, tflite: bool) -> tuple[n
             raise UserError(f"{path} does not exist (the run was trained with --no-export)")
         values, indices = tflite_top_k(TFLiteRunner(path), np.array([user]))
         return values[0][:k], indices[0][:k]
+    if not (run / "saved_model").exists():
+        raise UserError(f"{run / 'saved_model'} does not exist (the run was trained with --no-export); "
+                        f"export it first: solutions export {run.path}")
     loaded = tf.saved_model.load(str(run / "saved_model"))
     out = loaded.signatures["recommend"](user=tf.constant([user], tf.int32), k=tf.constant(k, tf.int32))
     return np.asarray(out["scores"])[0], np.asarray(out["items"])[0]

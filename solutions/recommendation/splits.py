@@ -108,7 +108,15 @@ def split_ratings(ratings: Ratings, how: str, *, users: np.ndarray, val_fraction
         raise UserError(f"unknown --split {how!r}")
     shuffled = rng.permutation(rest)
     n_val = int(round(val_fraction * len(rest)))
+    sizes = {"training": len(rest) - n_val, "validation": n_val, "test": len(test)}
+    if min(sizes.values()) < MIN_SPLIT_RATINGS:
+        raise UserError(f"too few ratings to train and score a recommender: {n} rating(s) split into "
+                        + ", ".join(f"{v} {k}" for k, v in sizes.items())
+                        + f"; each part needs at least {MIN_SPLIT_RATINGS}")
     return {"train": np.sort(shuffled[n_val:]), "val": np.sort(shuffled[:n_val]), "test": test}, rule
+
+
+MIN_SPLIT_RATINGS = 10  # fewer cannot early-stop or score; Keras' predict fails on an empty split
 
 
 def rating_matrix(split, maps: IdMaps) -> np.ndarray:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from common.catalogue import RemoteFile, data_dir, fetch
-from common.errors import UserError
+from common.errors import UserError, check_class_names
 
 RT_POLARITY = RemoteFile(
     relpath="rt-polaritydata.tar.gz",
@@ -127,6 +127,7 @@ def _label_text(value) -> str:
 
 def _indexed(texts: list[str], labels: list, skipped: Counter, files: list[Path], latin1: int = 0) -> TextData:
     names = label_names(labels)
+    check_class_names(names, "the labels")
     if len(names) < 2:
         raise UserError(f"the labels have only one class ({names[0] if names else 'none'}); a classifier needs at least two")
     index = {name: i for i, name in enumerate(names)}

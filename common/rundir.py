@@ -83,7 +83,8 @@ def check_free(final: Path) -> None:
             if not parent.is_dir():
                 raise UserError(f"cannot create {final}: {parent} is a file, not a directory")
             if not os.access(parent, os.W_OK | os.X_OK):
-                raise UserError(f"cannot create {final}: {parent} is not writable")
+                raise UserError(f"cannot create {final}: {parent} is not writable "
+                                "(a read-only file system, or no permission)")
             break
 
 

@@ -162,3 +162,19 @@ def test_a_full_disk_is_one_error_line_and_leaves_the_export_intact(small_disk, 
     process = _popen("export", str(run), "--quantize", "dynamic")
     _, err = process.communicate(timeout=300)
     assert process.returncode == 0, err[-3000:]
+
+
+def test_a_read_only_output_directory_is_one_error_line(tmp_path):
+    """A read-only file system (root ignores permission bits, so a mode-555 folder would not do)."""
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a read-only tmpfs here (needs root)")
+    try:
+        process = _popen(*ARGS, "--epochs", "1", "--output", str(mount / "run"))
+        _, err = process.communicate(timeout=300)
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+    lines = [line for line in err.splitlines() if line.startswith(("error:", "Traceback"))]
+    assert process.returncode == 2 and len(lines) == 1 and "not writable" in lines[0], err[-3000:]

@@ -70,3 +70,16 @@ def test_tiny_image_folder_trains_without_a_native_crash(tmp_path, width):
                             cwd=ROOT, timeout=600)
     assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
     assert (tmp_path / "run" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("width", [16, 32])
+def test_wide_models_keep_their_graph(width):
+    """The defaults (width 32) and any width >= 16 never reach the faulty kernel: their graph is the
+    one they always had (a single strided 1x1 convolution), so their trained figures stay."""
+    import keras
+
+    from common.vision_models import residual_cnn
+
+    model = residual_cnn((28, 28, 1), 2, width=width)
+    assert not any(isinstance(layer, keras.layers.MaxPooling2D) for layer in model.layers)
+    assert len(_strided_1x1_convs(model)) == 2  # one projection per downsampling stage

@@ -78,6 +78,17 @@ def test_autorec_on_a_temporal_split(csv_file, tmp_path):
     metrics = run.read_json("metrics.json")
     assert 0 < metrics["test"]["rmse"] < metrics["baselines"]["global_mean"]["rmse"] + 0.05
     assert "temporal" in run.read_json("config.json")["source"]["split"]
+    unexported = run_cli("predict", str(run.path), "--user", "196")  # --no-export: no SavedModel to ask
+    lines = unexported.stderr.strip().splitlines()
+    assert unexported.returncode == 2 and len(lines) == 1 and "--no-export" in lines[0], unexported.stderr
+
+
+def test_too_few_ratings_is_one_error_line(tmp_path):
+    (tmp_path / "one.csv").write_text("user,item,rating\n1,10,4\n")
+    result = run_cli("train", "recommendation", "--data", str(tmp_path / "one.csv"), "--output", str(tmp_path / "run"))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and "too few ratings" in lines[0], result.stderr
+    assert not (tmp_path / "run").exists() and not (tmp_path / "run.partial").exists()
 
 
 def test_retrieval_run_ranks_the_catalogue_and_ships_top_k(csv_file, tmp_path):

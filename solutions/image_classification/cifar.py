@@ -16,6 +16,7 @@ import numpy as np
 
 _ARRAY = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")}
 _FROMBUFFER = {("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer")}  # protocol 5
+_SCALAR = {("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar")}  # e.g. an np.int64 label
 _DTYPE = ("numpy", "dtype")
 _NDARRAY = ("numpy", "ndarray")
 _ENCODE = ("_codecs", "encode")
@@ -28,7 +29,7 @@ class UnsafePickle(ValueError):
 
 class _Global:
     def __init__(self, module: str, name: str):
-        if (module, name) not in _ARRAY | _FROMBUFFER | {_DTYPE, _NDARRAY, _ENCODE}:
+        if (module, name) not in _ARRAY | _FROMBUFFER | _SCALAR | {_DTYPE, _NDARRAY, _ENCODE}:
             raise UnsafePickle(f"refers to {module}.{name}")
         self.key = (module, name)
 
@@ -47,6 +48,11 @@ def _reduce(func: Any, args: tuple) -> Any:
     if func.key in _FROMBUFFER:
         buffer, dtype, shape, order = args
         return np.frombuffer(bytes(buffer), dtype=dtype).reshape(shape, order=_text(order)).copy()
+    if func.key in _SCALAR:
+        dtype, raw = args
+        if not isinstance(dtype, np.dtype) or dtype.hasobject:
+            raise UnsafePickle("a numpy scalar of an object type")
+        return np.frombuffer(raw.encode("latin-1") if isinstance(raw, str) else raw, dtype=dtype)[0]
     if func.key == _DTYPE:
         return np.dtype(_text(args[0]))
     if func.key == _ENCODE:

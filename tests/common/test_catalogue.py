@@ -14,11 +14,16 @@ def test_data_dir_order(monkeypatch, tmp_path):
     assert data_dir().name == "datasets" and ".cache" in data_dir().parts
 
 
-def test_existing_file_is_used_without_download(tmp_path):
+def test_existing_file_is_used_without_download_and_checked_on_every_read(tmp_path):
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "f.bin").write_bytes(b"abc")
-    remote = RemoteFile("d/f.bin", "http://127.0.0.1:9/never", "md5:0")
-    assert fetch(remote, tmp_path, "x") == tmp_path / "d" / "f.bin"
+    good = RemoteFile("d/f.bin", "http://127.0.0.1:9/never", "md5:" + hashlib.md5(b"abc").hexdigest())
+    assert fetch(good, tmp_path, "x") == tmp_path / "d" / "f.bin"
+    (tmp_path / "d" / "f.bin").write_bytes(b"planted")  # replaced after the first read
+    with pytest.raises(UserError, match="checksum mismatch"):
+        fetch(good, tmp_path, "x")
+    unchecked = RemoteFile("d/f.bin", "http://127.0.0.1:9/never", "md5:0", verify_on_read=False)
+    assert fetch(unchecked, tmp_path, "x") == tmp_path / "d" / "f.bin"
 
 
 def test_download_checks_checksum(tmp_path):

@@ -32,7 +32,7 @@ def test_a_python2_batch_is_read_as_plain_data():
 
 @pytest.mark.parametrize("protocol", [2, 3, 4, 5])
 def test_numpy_pickles_of_every_protocol_are_read(protocol):
-    data = {b"data": np.arange(24, dtype=np.uint8).reshape(2, 12), b"labels": [3, 4], b"batch_label": b"x",
+    data = {b"data": np.arange(24, dtype=np.uint8).reshape(2, 12), b"labels": [3, np.int64(4)], b"batch_label": b"x",
             "fine_label_names": [b"apple", b"bear"], "coarse": (1.5, None, True)}
     assert load_plain_pickle(io.BytesIO(pickle.dumps(data, protocol=protocol))).keys() == data.keys()
     got = load_plain_pickle(io.BytesIO(pickle.dumps(data, protocol=protocol)))

@@ -14,6 +14,19 @@ from solutions.image_classification.data import load_dataset
 OPTS = dict(val_split=0.2, test_split=0.15, seed=0)
 
 
+@pytest.fixture
+def synthetic_files(monkeypatch):
+    """These tests plant small files in the publishers' formats; the real checksums (checked on
+    every read) would refuse them, as tests/solutions/image_classification/test_cifar.py shows."""
+    from dataclasses import replace
+
+    import solutions.image_classification.data as data
+
+    monkeypatch.setattr(data, "MNIST", replace(data.MNIST, verify_on_read=False))
+    monkeypatch.setattr(data, "CIFAR10", replace(data.CIFAR10, verify_on_read=False))
+    monkeypatch.setattr(data, "FASHION", {k: replace(v, verify_on_read=False) for k, v in data.FASHION.items()})
+
+
 def test_digits_split_is_seeded_and_scaled():
     splits = load_dataset("digits", {**OPTS, "data_dir": None})
     assert sum(splits.sizes().values()) == 1797
@@ -22,7 +35,7 @@ def test_digits_split_is_seeded_and_scaled():
     assert np.array_equal(splits.test.y, again.test.y)
 
 
-def test_mnist_npz(tmp_path):
+def test_mnist_npz(tmp_path, synthetic_files):
     rng = np.random.default_rng(0)
     (tmp_path / "mnist").mkdir()
     np.savez(tmp_path / "mnist" / "mnist.npz", x_train=rng.integers(0, 255, (50, 28, 28), dtype=np.uint8),
@@ -37,7 +50,7 @@ def _idx(array: np.ndarray) -> bytes:
     return gzip.compress(header + array.astype(np.uint8).tobytes())
 
 
-def test_fashion_mnist_idx_files(tmp_path):
+def test_fashion_mnist_idx_files(tmp_path, synthetic_files):
     folder = tmp_path / "fashion-mnist"
     folder.mkdir()
     for prefix, n in (("train", 100), ("t10k", 10)):
@@ -50,7 +63,7 @@ def test_fashion_mnist_idx_files(tmp_path):
         load_dataset("fashion_mnist", {**OPTS, "data_dir": tmp_path})
 
 
-def test_cifar10_tarball(tmp_path):
+def test_cifar10_tarball(tmp_path, synthetic_files):
     def batch(n):
         return pickle.dumps({b"data": np.zeros((n, 3072), np.uint8), b"labels": list(np.arange(n) % 10)})
 

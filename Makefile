@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 quickstart: $(STAMP)  ## train the default image classifier into saved_models/
 	$(BIN)/solutions train image-classification
 
-test: $(STAMP)  ## fast suite (about 13 minutes on 2 cores)
+test: $(STAMP)  ## fast suite (about 8 minutes on 2 cores)
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)  ## real-data runs at default settings, checked against the acceptance targets

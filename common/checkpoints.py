@@ -72,6 +72,7 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
     def _save_model(self, epoch, batch, logs):
         final = Path(self.filepath)
         tmp = temporary_sibling(final, ".weights.h5")
+        tmp.unlink(missing_ok=True)  # a leftover of a killed process with the same PID is never promoted
         self.filepath = str(tmp)
         try:
             super()._save_model(epoch, batch, logs)

@@ -139,13 +139,30 @@ def open_finished(path: str | Path) -> Run:
             raise UserError(f"{path} did not finish (it is at {partial_path(path)}); resume it with --resume")
         raise UserError(f"run directory {path} does not exist")
     run = Run(path)
-    from common.files import restore_directories
-
-    restore_directories(path)  # a re-export killed between its two renames
+    _repair_interrupted_export(path)
     for required in ("config.json", "metrics.json", "model.keras"):
         if not (path / required).exists():
             raise UserError(f"{path} is not a finished run directory (no {required})")
     return run
+
+
+def _repair_interrupted_export(path: Path) -> None:
+    """Put back what a re-export killed between its two renames left, but only while no other
+    process holds the run (a running export's own temporary directories are not leftovers)."""
+    from common.files import restore_directories
+    from common.locks import DirectoryLock
+
+    if not any(path.glob(".*.old-*")) and not any(path.glob(".*.new-*")):
+        return
+    lock = DirectoryLock(path, "repair")
+    try:
+        lock.acquire()
+    except (UserError, OSError):
+        return  # in use, or not writable: leave it to the process that holds it
+    try:
+        restore_directories(path)
+    finally:
+        lock.release()
 
 
 def package_versions() -> dict[str, str]:

@@ -302,7 +302,7 @@ def check_same_data(run: Run, config: dict[str, Any], splits: Splits) -> None:
     if saved and now and saved != now:
         where = config["options"].get("data") or config["options"].get("dataset")
         raise UserError(f"the data at {where} is not what {run.path} was trained on (its fingerprint differs); "
-                        "pass the data to score with --data or --dataset")
+                        "restore the run's data (evaluate also takes other data with --data or --dataset)")
 
 
 def evaluate(run_path: str, overrides: dict[str, Any]) -> dict[str, Any]:

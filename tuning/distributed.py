@@ -8,20 +8,53 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import secrets
 import socket
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Iterator
 
 from common.errors import UserError
 
 TOKEN_ENV = "SOLUTIONS_TUNER_TOKEN"
+TOKEN_FILE = ".tuner-token"  # in the search directory, mode 0600: what workers sharing it read
 TOKEN_HEADER = "x-solutions-tuner-token"
+TUNER_HEADER = "x-solutions-tuner-id"
 
 
-def token() -> str | None:
-    return os.environ.get(TOKEN_ENV) or None
+def token(search_dir: Path | None = None) -> str | None:
+    """The shared token: $SOLUTIONS_TUNER_TOKEN, else the one the chief left in the search directory."""
+    if os.environ.get(TOKEN_ENV):
+        return os.environ[TOKEN_ENV]
+    path = search_dir / TOKEN_FILE if search_dir else None
+    return path.read_text().strip() or None if path and path.is_file() else None
+
+
+def ensure_token(search_dir: Path) -> str:
+    """The chief's token: the environment's, else a random one written (0600) for the workers that
+    share the search directory, so that no other user of this machine can join or report."""
+    existing = token(search_dir)
+    if existing:
+        return existing
+    value = secrets.token_urlsafe(32)
+    tmp = search_dir / f".{TOKEN_FILE}.tmp-{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value)
+    os.replace(tmp, search_dir / TOKEN_FILE)
+    return value
+
+
+def wait_for_token(search_dir: Path, timeout: float = 600.0) -> str:
+    """A worker started before its chief waits for the chief's token (as it waits for the chief)."""
+    deadline = time.monotonic() + timeout
+    while (value := token(search_dir)) is None:
+        if time.monotonic() > deadline:
+            raise UserError(f"no {TOKEN_ENV} and no {search_dir / TOKEN_FILE} from a chief within {timeout:.0f} s")
+        time.sleep(0.5)
+    return value
 
 
 def is_loopback(host: str) -> bool:
@@ -77,7 +110,7 @@ def _budget_spent(oracle) -> bool:
     return len(ended) >= oracle.max_trials
 
 
-def serve(oracle, address: str, *, grace: float = GRACE_SECONDS) -> None:
+def serve(oracle, address: str, search_dir: Path, *, grace: float = GRACE_SECONDS) -> None:
     """Serve the oracle to workers until the search is done, then return (the chief goes on to
     tabulate and retrain)."""
     from concurrent import futures
@@ -90,7 +123,7 @@ def serve(oracle, address: str, *, grace: float = GRACE_SECONDS) -> None:
     host, port = parse_address(address)
     check_chief_address(host)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))  # the oracle's methods are synchronized
-    servicer = GuardedOracleServicer(oracle, token())
+    servicer = GuardedOracleServicer(oracle, ensure_token(search_dir))
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
     if server.add_insecure_port(f"{host}:{port}") == 0:
         raise UserError(f"the chief cannot listen on {host}:{port} (in use, or not this machine's address)")

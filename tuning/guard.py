@@ -3,10 +3,13 @@
 KerasTuner's OracleServicer binds an insecure port and believes every client: a forged client can
 end a trial it was never given, with hyperparameters outside the space and any objective, and that
 trial becomes "the best" and is retrained. The kit's servicer:
-- answers only clients that present the shared token (`SOLUTIONS_TUNER_TOKEN`, compared in
-  constant time), when one is set; a chief on a non-loopback address refuses to start without one;
-- accepts results only for a trial this chief handed out and that is still running, with exactly
-  the hyperparameters it handed out (so never outside the space), and finite metrics;
+- answers only clients that present the shared token (compared in constant time):
+  `SOLUTIONS_TUNER_TOKEN`, or else a random one the chief writes (mode 0600) into the search
+  directory that its workers share, so on one machine no other user can join; a chief on a
+  non-loopback address refuses to start without the environment's token;
+- accepts results only from the worker it handed the trial to, while it runs, with exactly the
+  hyperparameters it handed out (so never outside the space) and a finite objective; the chief's
+  own record of the trial is ended, never the client's copy;
 - never lets a client change the search space.
 What it does not add: encryption (gRPC runs without TLS: the token and the results cross the
 network in the clear) or protection against a worker that holds the token and lies about its own
@@ -25,7 +28,7 @@ from keras_tuner.src.distribute.oracle_chief import OracleServicer
 from keras_tuner.src.engine import hyperparameters as hp_module
 from keras_tuner.src.engine import trial as trial_module
 
-from tuning.distributed import TOKEN_ENV, TOKEN_HEADER, token
+from tuning.distributed import TOKEN_ENV, TOKEN_HEADER, TUNER_HEADER, wait_for_token
 
 
 class GuardedOracleServicer(OracleServicer):
@@ -43,10 +46,14 @@ class GuardedOracleServicer(OracleServicer):
             context.abort(grpc.StatusCode.UNAUTHENTICATED, f"missing or wrong {TOKEN_ENV}")
 
     def _running_trial(self, trial_id: str, context):
+        """The trial, if this chief handed it to the calling worker and it still runs."""
+        tuner_id = dict(context.invocation_metadata()).get(TUNER_HEADER, "")
+        owned = self.oracle.ongoing_trials.get(tuner_id)
         trial = self.oracle.trials.get(trial_id)
-        handed_out = trial is not None and any(t.trial_id == trial_id for t in self.oracle.ongoing_trials.values())
-        if not handed_out or trial.status != trial_module.TrialStatus.RUNNING:
-            context.abort(grpc.StatusCode.PERMISSION_DENIED, f"trial {trial_id!r} is not one this chief has running")
+        if owned is None or owned.trial_id != trial_id or trial is None \
+                or trial.status != trial_module.TrialStatus.RUNNING:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                          f"trial {trial_id!r} is not one this chief has running for {tuner_id or 'this client'}")
         return trial
 
     def GetSpace(self, request, context):
@@ -70,8 +77,9 @@ class GuardedOracleServicer(OracleServicer):
     def UpdateTrial(self, request, context):
         self._authenticate(context)
         self._running_trial(request.trial_id, context)
-        if not all(math.isfinite(v) for v in request.metrics.values()):
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a metric is not a finite number")
+        objective = getattr(self.oracle.objective, "name", None)
+        if objective in request.metrics and not math.isfinite(request.metrics[objective]):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"the objective {objective} is not a finite number")
         return super().UpdateTrial(request, context)
 
     def EndTrial(self, request, context):
@@ -81,11 +89,9 @@ class GuardedOracleServicer(OracleServicer):
         if reported.hyperparameters.values != own.hyperparameters.values:
             context.abort(grpc.StatusCode.PERMISSION_DENIED,
                           f"trial {reported.trial_id!r} reports other hyperparameters than it was given")
-        for name, history in reported.metrics.metrics.items():
-            values = [v for o in history.get_history() for v in o.value]
-            if not all(math.isfinite(v) for v in values):
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"metric {name!r} is not a finite number")
-        return super().EndTrial(request, context)
+        own.status = reported.status  # the chief's own record ends; the client's copy is not merged
+        self.oracle.end_trial(own)
+        return protos.get_service().EndTrialResponse()
 
     def GetTrial(self, request, context):
         self._authenticate(context)
@@ -103,8 +109,10 @@ class _CallDetails(collections.namedtuple("_CallDetails", ("method", "timeout", 
 
 
 class _TokenInterceptor(grpc.UnaryUnaryClientInterceptor):
-    def __init__(self, shared_token: str):
-        self.metadata = ((TOKEN_HEADER, shared_token),)
+    """Adds the shared token and the worker's tuner id to every call."""
+
+    def __init__(self, shared_token: str, tuner_id: str):
+        self.metadata = ((TOKEN_HEADER, shared_token), (TUNER_HEADER, tuner_id))
 
     def intercept_unary_unary(self, continuation, details, request):
         return continuation(_CallDetails(details.method, details.timeout, tuple(details.metadata or ()) + self.metadata,
@@ -112,10 +120,8 @@ class _TokenInterceptor(grpc.UnaryUnaryClientInterceptor):
                                          getattr(details, "compression", None)), request)
 
 
-def authenticate_client(oracle_client, address: str) -> None:
-    """Make a worker's KerasTuner OracleClient present the shared token on every call."""
-    shared = token()
-    if shared is None:
-        return
-    channel = grpc.intercept_channel(grpc.insecure_channel(address), _TokenInterceptor(shared))
+def authenticate_client(oracle_client, address: str, search_dir) -> None:
+    """Make a worker's KerasTuner OracleClient present the shared token and its id on every call."""
+    interceptor = _TokenInterceptor(wait_for_token(search_dir), oracle_client.tuner_id)
+    channel = grpc.intercept_channel(grpc.insecure_channel(address), interceptor)
     oracle_client.stub = protos.get_service_grpc().OracleStub(channel)

@@ -115,13 +115,19 @@ def _search(solution: Solution, path: Path, options: dict[str, Any], settings: d
     started = time.perf_counter()
     try:
         if role == "chief":
-            distributed.serve(tuner.oracle, settings["oracle"])
+            distributed.serve(tuner.oracle, settings["oracle"], path)
         elif role == "worker":
+            import grpc
+
             from tuning.guard import authenticate_client
 
-            authenticate_client(tuner.oracle, settings["oracle"])
+            authenticate_client(tuner.oracle, settings["oracle"], path)
             with distributed.chief_watch(settings["oracle"]):
-                tuner.search(epochs=settings["max_epochs"])
+                try:
+                    tuner.search(epochs=settings["max_epochs"])
+                except grpc.RpcError as exc:
+                    raise UserError(f"the chief at {settings['oracle']} refused this worker: "
+                                    f"{exc.details() if hasattr(exc, 'details') else exc}") from None
             print(f"Worker {settings.get('worker_id')}: the chief has no more trials; exiting")
             return path
         else:

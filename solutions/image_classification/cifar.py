@@ -47,6 +47,8 @@ def _reduce(func: Any, args: tuple) -> Any:
         return _Array()
     if func.key in _FROMBUFFER:
         buffer, dtype, shape, order = args
+        if not isinstance(buffer, (bytes, bytearray)):
+            raise UnsafePickle("an array buffer that is not bytes")
         return np.frombuffer(bytes(buffer), dtype=dtype).reshape(shape, order=_text(order)).copy()
     if func.key in _SCALAR:
         dtype, raw = args
@@ -56,7 +58,10 @@ def _reduce(func: Any, args: tuple) -> Any:
     if func.key == _DTYPE:
         return np.dtype(_text(args[0]))
     if func.key == _ENCODE:
-        return _text(args[0]).encode(_text(args[1]) if len(args) > 1 else "utf-8")
+        encoding = _text(args[1]).lower().replace("-", "") if len(args) > 1 else "utf8"
+        if encoding not in ("latin1", "utf8"):
+            raise UnsafePickle(f"asks for the text encoding {encoding!r}")
+        return _text(args[0]).encode("latin-1" if encoding == "latin1" else "utf-8")
     raise UnsafePickle(f"calls {'.'.join(func.key)}")
 
 
@@ -102,7 +107,18 @@ def _pop_mark(stack: list) -> list:
 
 def load_plain_pickle(stream: IO[bytes]) -> Any:
     """The data of a pickle made only of dicts, lists, tuples, numbers, strings and numpy arrays.
-    Python 2 byte strings come back as bytes (as `pickle.load(..., encoding="bytes")` gives them)."""
+    Python 2 byte strings come back as bytes (as `pickle.load(..., encoding="bytes")` gives them).
+    Anything else, or a malformed stream, raises UnsafePickle."""
+    try:
+        return _interpret(stream)
+    except UnsafePickle:
+        raise
+    except (RecursionError, MemoryError, AttributeError, LookupError, TypeError, KeyError, IndexError,
+            ValueError, OverflowError) as exc:
+        raise UnsafePickle(f"is malformed ({exc.__class__.__name__})") from None
+
+
+def _interpret(stream: IO[bytes]) -> Any:
     stack: list = []
     memo: dict[int, Any] = {}
     for op, arg, _ in pickletools.genops(stream):

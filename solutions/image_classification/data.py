@@ -106,13 +106,16 @@ def load_fashion_mnist(directory: Path, name: str):
     return (x_train, y_train), (x_test, y_test), FASHION_CLASSES, list(paths.values())
 
 
+CIFAR_BATCHES = {*(f"data_batch_{i}" for i in range(1, 6)), "test_batch", "batches.meta", "train", "test", "meta"}
+
+
 def _cifar_members(path: Path) -> dict[str, dict]:
     """The batches of a CIFAR python tarball, by file name, parsed without unpickling (cifar.py)."""
     out = {}
     try:
         with tarfile.open(path, "r:gz") as tar:
             for member in tar.getmembers():
-                if member.isfile() and Path(member.name).name != "readme.html":
+                if member.isfile() and Path(member.name).name in CIFAR_BATCHES:
                     out[Path(member.name).name] = load_plain_pickle(tar.extractfile(member))
     except UnsafePickle as exc:
         raise UserError(f"{path} is refused: a batch in it {exc}, which CIFAR's plain data never does") from None

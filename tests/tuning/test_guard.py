@@ -44,14 +44,14 @@ def chief(tmp_path):
     server.stop(grace=0)
 
 
-def _stub(address: str, token: str | None):
+def _stub(address: str, token: str | None, tuner_id: str = "forger"):
     from keras_tuner.src import protos
 
     from tuning.guard import _TokenInterceptor
 
     channel = grpc.insecure_channel(address)
     if token is not None:
-        channel = grpc.intercept_channel(channel, _TokenInterceptor(token))
+        channel = grpc.intercept_channel(channel, _TokenInterceptor(token, tuner_id))
     return protos.get_service_grpc().OracleStub(channel)
 
 
@@ -91,30 +91,47 @@ def test_forged_results_are_refused_and_the_best_is_unaffected(chief):
     from keras_tuner.src import protos
 
     oracle, address = chief
-    stub = _stub(address, TOKEN)
-    honest = _create(stub, "honest")
-    forged = _create(stub, "forger")
+    honest_stub, forger = _stub(address, TOKEN, "honest"), _stub(address, TOKEN, "forger")
+    honest = _create(honest_stub, "honest")
+    forged = _create(forger, "forger")
     with pytest.raises(grpc.RpcError) as info:  # outside the space, and not what it was given
-        _end(stub, forged, val_loss=-1e9, learning_rate=123.0, width=4096)
+        _end(forger, forged, val_loss=0.5, learning_rate=123.0, width=4096)
     assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    stranger = _create(stub, "stranger")
-    stranger.trial_id = "9999"  # a trial this chief never handed out (its update is refused too)
+    with pytest.raises(grpc.RpcError) as info:  # another worker's trial
+        _end(forger, honest, val_loss=-1e9)
+    assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    stranger = _create(forger, "forger")
+    stranger.trial_id = "9999"  # a trial this chief never handed out
     with pytest.raises(grpc.RpcError) as info:
-        _end(stub, stranger, val_loss=-1e9)
+        forger.EndTrial(protos.get_service().EndTrialRequest(trial=stranger.to_proto()), timeout=10)
     assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.RpcError) as info:  # a non-finite objective
+        _end(forger, forged, val_loss=float("nan"))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     with pytest.raises(grpc.RpcError) as info:  # a client may not widen the space
         import keras_tuner
 
         wider = keras_tuner.HyperParameters()
         wider.Choice("width", [16, 32, 48, 4096])
-        stub.UpdateSpace(protos.get_service().UpdateSpaceRequest(hyperparameters=wider.to_proto()), timeout=10)
+        forger.UpdateSpace(protos.get_service().UpdateSpaceRequest(hyperparameters=wider.to_proto()), timeout=10)
     assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
-    _end(stub, honest, val_loss=0.25)  # what the honest worker was given: accepted
+    _end(honest_stub, honest, val_loss=0.25)  # what the honest worker was given: accepted
     best = oracle.get_best_trials(1)[0]
     assert best.trial_id == honest.trial_id and best.score == pytest.approx(0.25)
     assert oracle.trials[forged.trial_id].status == "RUNNING"  # the forged result never landed
     assert next(h for h in oracle.get_space().space if h.name == "width").values == [16, 32, 48]
+
+
+def test_the_chief_writes_a_private_token_for_its_workers(tmp_path, monkeypatch):
+    import stat
+
+    from tuning.distributed import TOKEN_ENV, TOKEN_FILE, ensure_token, token
+
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    value = ensure_token(tmp_path)
+    assert len(value) >= 32 and token(tmp_path) == value == ensure_token(tmp_path)
+    assert stat.S_IMODE((tmp_path / TOKEN_FILE).stat().st_mode) == 0o600
 
 
 def test_a_chief_off_loopback_needs_a_token(monkeypatch, capsys):

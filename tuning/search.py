@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from common.files import write_text_atomic
-from common.locks import DirectoryLock
+from common.locks import LOCK_FILE, DirectoryLock
 from common.errors import UserError
 from common.rundir import DEFAULT_ROOT, PARTIAL, Run
 from common.solution import Solution
@@ -46,17 +46,22 @@ def newest_search(domain: str) -> Path:
 
 
 def prepare_search(solution: Solution, options: dict[str, Any], settings: dict[str, Any], *, resume: bool,
-                   role: str | None = None) -> tuple[Path, dict[str, Any], dict[str, Any]]:
-    """The search directory and the (options, settings) the search runs with: saved ones on
-    --resume (and for workers joining a search), the command line's otherwise."""
+                   role: str | None = None) -> tuple[Path, dict[str, Any], dict[str, Any], DirectoryLock]:
+    """The search directory, locked for this process unless it is a worker (workers share the
+    chief's), and the (options, settings) the search runs with: saved ones on --resume (and for
+    workers joining a search), the command line's otherwise."""
+    lock = DirectoryLock(Path(), "search")
     if resume or role == "worker":
         path = Path(options["output"]).expanduser() if options.get("output") else newest_search(solution.name)
+        if resume and role != "worker" and path.is_dir():
+            lock.path = path / LOCK_FILE
+            lock.acquire()
         if (path / SEARCH_FILE).exists():
             saved = json.loads((path / SEARCH_FILE).read_text())
             if saved["domain"] != solution.name:
                 raise UserError(f"{path} is a {saved['domain']} search, not {solution.name}")
             own = {k: settings.get(k) for k in ("oracle", "worker_id")} if role == "worker" else {}
-            return path, saved["options"], {**saved["settings"], **own}
+            return path, saved["options"], {**saved["settings"], **own}, lock
         if resume:
             raise UserError(f"{path} has no {SEARCH_FILE}: nothing to resume")
     label = options.get("dataset") or Path(options["data"]).name
@@ -69,23 +74,26 @@ def prepare_search(solution: Solution, options: dict[str, Any], settings: dict[s
     if path.exists() and not path.is_dir():
         raise UserError(f"--output {path} is a file, not a directory")
     path.mkdir(parents=True, exist_ok=True)
+    if role != "worker":
+        lock.path = path / LOCK_FILE
+        lock.acquire()  # before search.json: of two searches started on one --output, one stops here
+        if (path / SEARCH_FILE).exists():
+            lock.release()
+            raise UserError(f"{path} already holds a search; continue it with --resume or choose another --output")
     write_text_atomic(path / SEARCH_FILE, json.dumps({"domain": solution.name, "options": options, "settings": settings},
                                                indent=2, default=str))
-    return path, options, settings
+    return path, options, settings, lock
 
 
 def run_search(solution: Solution, options: dict[str, Any], settings: dict[str, Any], *, resume: bool = False,
                role: str | None = None) -> Path:
     """Search, tabulate, retrain the best. `settings`: tuner, max_trials, max_epochs, retrain,
     and for a distributed search oracle (HOST:PORT) and worker_id."""
-    path, options, settings = prepare_search(solution, options, settings, resume=resume, role=role)
-    if role != "worker":  # workers share the chief's directory by design
-        lock = DirectoryLock(path, "search").acquire()
-        try:
-            return _search(solution, path, options, settings, role)
-        finally:
-            lock.release()
-    return _search(solution, path, options, settings, role)
+    path, options, settings, lock = prepare_search(solution, options, settings, resume=resume, role=role)
+    try:
+        return _search(solution, path, options, settings, role)
+    finally:
+        lock.release()
 
 
 def _search(solution: Solution, path: Path, options: dict[str, Any], settings: dict[str, Any],

@@ -8,8 +8,10 @@ when the holder exits, even after kill -9, so a stale lock never blocks a resume
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import sys
 from pathlib import Path
 
 from common.errors import UserError
@@ -26,7 +28,10 @@ class DirectoryLock:
         self.fd: int | None = None
 
     def acquire(self) -> "DirectoryLock":
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:  # renamed meanwhile: another process finished this run
+            raise UserError(f"{self.path.parent} is gone: another process finished or moved it") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -34,6 +39,13 @@ class DirectoryLock:
             os.close(fd)
             raise UserError(f"{self.path.parent} is in use by process {holder} (a {self.what} in progress); "
                             "wait for it to end or stop it first") from None
+        except OSError as exc:
+            if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP):
+                os.close(fd)
+                raise
+            # a file system without locks (some network mounts): go on, and say what is not guarded
+            print(f"warning: {self.path.parent} cannot be locked here ({os.strerror(exc.errno)}); "
+                  "make sure no other process uses it", file=sys.stderr, flush=True)
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self.fd = fd

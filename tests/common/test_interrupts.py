@@ -133,16 +133,19 @@ def test_a_killed_re_export_leaves_the_previous_export(tmp_path, trained_run):
         assert loaded.stdout.strip() == "ok", loaded.stderr[-2000:]
 
 
+def _tmpfs(mount: Path, options: str):
+    """Mount a tmpfs (root only: real file system errors, not simulated exceptions), or skip."""
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip(f"cannot mount a tmpfs ({options}) here: needs root")
+    return mount
+
+
 @pytest.fixture
 def small_disk(tmp_path):
-    """A 20 MB tmpfs (root only): a real full disk, not a simulated exception."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(mount)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here (needs root); a full disk is not simulated")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+    """A 20 MB disk to fill."""
+    yield _tmpfs(tmp_path / "disk", "size=20m")
+    subprocess.run(["umount", "-l", str(tmp_path / "disk")], capture_output=True)
 
 
 def test_a_full_disk_is_one_error_line_and_leaves_the_export_intact(small_disk, tmp_path, trained_run):
@@ -166,11 +169,7 @@ def test_a_full_disk_is_one_error_line_and_leaves_the_export_intact(small_disk, 
 
 def test_a_read_only_output_directory_is_one_error_line(tmp_path):
     """A read-only file system (root ignores permission bits, so a mode-555 folder would not do)."""
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a read-only tmpfs here (needs root)")
+    mount = _tmpfs(tmp_path / "ro", "ro,size=1m")
     try:
         process = _popen(*ARGS, "--epochs", "1", "--output", str(mount / "run"))
         _, err = process.communicate(timeout=300)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import keras
@@ -36,10 +37,16 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     which names that file, is replaced; only then is the previous epoch's file removed. A kill
     before the metadata rename resumes from the previous epoch with the previous weights. The
     backup is kept after `fit` (the caller removes it once the phase's result is saved).
+
+    The best weights so far (`best_path`, written by the checkpoint callback before this one runs)
+    are committed with the epoch too, as a hard link `best-NNNN.weights.h5` named in the metadata:
+    `restore_committed_best` puts them back, so a kill between the best file's rename and the
+    epoch's commit never leaves best weights from an epoch the log does not have.
     """
 
-    def __init__(self, backup_dir: str | os.PathLike):
+    def __init__(self, backup_dir: str | os.PathLike, best_path: Path | None = None):
         super().__init__(str(backup_dir), delete_checkpoint=False)
+        self.best_path = best_path
 
     def on_train_begin(self, logs=None):
         self._load_model()
@@ -59,11 +66,43 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         directory = Path(self.backup_dir)
         directory.mkdir(parents=True, exist_ok=True)
         weights = save_weights_atomic(self.model, directory / f"epoch-{self._current_epoch:04d}.weights.h5")
-        write_text_atomic(self._training_metadata_path,
-                          json.dumps({"epoch": self._current_epoch, "batch": 0, "weights": weights.name}))
+        state = {"epoch": self._current_epoch, "batch": 0, "weights": weights.name, "best": None}
+        keep = {weights}
+        if self.best_path is not None and self.best_path.exists():
+            best = directory / f"best-{self._current_epoch:04d}.weights.h5"
+            best.unlink(missing_ok=True)
+            _link_or_copy(self.best_path, best)  # the file as it is now, whatever replaces best_path later
+            state["best"] = best.name
+            keep.add(best)
+        write_text_atomic(self._training_metadata_path, json.dumps(state))
         for old in directory.glob("*.weights.h5"):
-            if old != weights:
+            if old not in keep:
                 old.unlink(missing_ok=True)
+
+
+def restore_committed_best(backup_dir: Path, best_path: Path) -> None:
+    """Before a resumed phase: the best weights as of the last committed epoch (see above)."""
+    meta = backup_dir / "training_metadata.json"
+    if not meta.exists():
+        best_path.unlink(missing_ok=True)  # nothing committed: any best file is from a lost epoch
+        return
+    state = json.loads(meta.read_text())
+    if "best" not in state:  # a backup written before best weights were committed with it
+        return
+    if state["best"] is None:
+        best_path.unlink(missing_ok=True)
+        return
+    tmp = temporary_sibling(best_path, ".weights.h5")
+    tmp.unlink(missing_ok=True)
+    _link_or_copy(backup_dir / state["best"], tmp)
+    os.replace(tmp, best_path)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # a file system without hard links
+        shutil.copyfile(source, target)
 
 
 class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):

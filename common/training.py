@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from common.checkpoints import AtomicBackupAndRestore, AtomicModelCheckpoint, save_weights_atomic
+from common.checkpoints import (AtomicBackupAndRestore, AtomicModelCheckpoint, restore_committed_best,
+                                 save_weights_atomic)
 from common.files import remove_tree, write_text_atomic
 from common.rundir import Run
 from common.runtime import import_tensorflow
@@ -141,6 +142,7 @@ def fit_phases(
         # The log keeps exactly the epochs the backup committed (a kill can land between the two).
         _truncate_history(history_path, json.loads(meta.read_text())["epoch"] if meta.exists() else 0)
         best_path = ckpt / f"{phase.name}.best.weights.h5"
+        restore_committed_best(backup_dir, best_path)
         past = [r[monitor] for r in read_history(history_path) if monitor in r]
         best_so_far = (min(past) if mode == "min" else max(past)) if past else None
         compile_model(model, make_optimizer(phase.learning_rate, phase.epochs * steps_per_epoch))
@@ -151,7 +153,7 @@ def fit_phases(
                 str(best_path), monitor=monitor, mode=mode, save_best_only=True,
                 save_weights_only=True, initial_value_threshold=best_so_far,
             ),
-            AtomicBackupAndRestore(backup_dir),  # after the log and the best weights: it commits the epoch
+            AtomicBackupAndRestore(backup_dir, best_path),  # after the log and best weights: commits the epoch
             ResumableEarlyStopping(
                 history_path=history_path, best_weights_path=best_path, monitor=monitor, mode=mode,
                 patience=patience, restore_best_weights=True, verbose=1,

@@ -12,8 +12,8 @@ import platform
 import time
 from pathlib import Path
 
-from common.cli import main as cli
-from common.solution import all_solutions
+from solutions.cli import main as cli
+from solutions.common.solution import all_solutions
 
 COLUMNS = ["domain", "dataset", "metric", "value", "train s", "train samples/s", "pipeline samples/s",
            "float32 KiB", "quantized", "quantized KiB", "quantized/float32", "quantized delta",

@@ -2,7 +2,7 @@
 
 oneDNN's 1x1 strided backward-weights kernel overruns its workspace when the input has fewer
 channels than its block (uxlfoundation/oneDNN#6035). The kit avoids that kernel in the model
-(`common.vision_models.projection_shortcut`); the alternatives are process-wide switches:
+(`solutions.common.vision_models.projection_shortcut`); the alternatives are process-wide switches:
 `ONEDNN_MAX_CPU_ISA=AVX2` (still crashes below 8 channels) and `TF_ENABLE_ONEDNN_OPTS=0`.
 Each row is one `solutions train` in a fresh process; samples/s is the kit's own figure (epochs
 times training samples over the training seconds, first-epoch tracing included).
@@ -27,8 +27,8 @@ SETTINGS = {
     "TF_ENABLE_ONEDNN_OPTS=0": {"TF_ENABLE_ONEDNN_OPTS": "0"},
 }
 # the strided 1x1 convolution the kit replaced, for the affected small widths (crashes on AVX-512)
-OLD_GRAPH = ("import sys, common.vision_models as v; v.UNSAFE_STRIDED_1X1_CHANNELS = 0; "
-             "from common.cli import main; sys.exit(main(sys.argv[1:]))")
+OLD_GRAPH = ("import sys, solutions.common.vision_models as v; v.UNSAFE_STRIDED_1X1_CHANNELS = 0; "
+             "from solutions.cli import main; sys.exit(main(sys.argv[1:]))")
 
 
 def train(args: list[str], env: dict[str, str], old_graph: bool = False) -> str:

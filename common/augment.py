@@ -6,7 +6,7 @@ converter rejects them (keras-team/keras#19100), so they live here and the expor
 
 from __future__ import annotations
 
-from common.runtime import import_tensorflow
+from solutions.common.runtime import import_tensorflow
 
 import_tensorflow()
 import keras  # noqa: E402

@@ -16,7 +16,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.errors import UserError
+from solutions.common.errors import UserError
 
 ENV_VAR = "SOLUTIONS_DATA_DIR"
 DEFAULT_CACHE = Path.home() / ".cache" / "solutions" / "datasets"

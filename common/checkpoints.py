@@ -16,7 +16,7 @@ from pathlib import Path
 
 import keras
 
-from common.files import temporary_sibling, write_text_atomic
+from solutions.common.files import temporary_sibling, write_text_atomic
 
 
 def save_weights_atomic(model: keras.Model, path: str | os.PathLike) -> Path:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from common.files import write_text_atomic
-from common.errors import UserError
-from common.metrics import classification_metrics, confusion, majority_baseline
-from common.rundir import Run
-from common.solution import Solution
+from solutions.common.files import write_text_atomic
+from solutions.common.errors import UserError
+from solutions.common.metrics import classification_metrics, confusion, majority_baseline
+from solutions.common.rundir import Run
+from solutions.common.solution import Solution
 
 
 class ClassifierSolution(Solution):
@@ -49,7 +49,7 @@ class ClassifierSolution(Solution):
         return float(np.mean(self.predicted_classes(reference, run) == self.predicted_classes(other, run)))
 
     def confusion_plot(self, run: Run, splits, y_score: np.ndarray) -> str:
-        from common.plots import confusion_matrix_plot
+        from solutions.common.plots import confusion_matrix_plot
 
         pred = self.predicted_classes(y_score, run)
         names = splits.class_names

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from common.errors import UserError
+from solutions.common.errors import UserError
 
 
 @dataclass
@@ -35,6 +35,8 @@ class Splits:
     source: dict[str, Any] = field(default_factory=dict)
     # what was fitted on the training split and ships with the model (e.g. a vocabulary)
     fitted: dict[str, Any] = field(default_factory=dict)
+    # options resolved from the data (image size, channels, sequence length): joined to the plan
+    resolved: dict[str, Any] = field(default_factory=dict)
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}

@@ -14,8 +14,8 @@ import json
 import os
 from typing import Any
 
-from common.errors import UserError
-from common.runtime import import_tensorflow
+from solutions.common.errors import UserError
+from solutions.common.runtime import import_tensorflow
 
 STRATEGIES = ("mirrored", "multi-worker")
 

@@ -17,9 +17,9 @@ from typing import Callable
 
 import numpy as np
 
-from common.files import replace_directory
-from common.errors import ExportError, UserError
-from common.runtime import import_tensorflow, stderr_silenced
+from solutions.common.files import replace_directory
+from solutions.common.errors import ExportError, UserError
+from solutions.common.runtime import import_tensorflow, stderr_silenced
 
 tf = import_tensorflow()
 
@@ -141,7 +141,7 @@ def convert_tflite_isolated(saved_model_dir: Path, variant: str, representative:
 
     with tempfile.TemporaryDirectory(prefix="tflite-convert-") as tmp:
         out, rep = Path(tmp) / "model.tflite", Path(tmp) / "representative.npy"
-        args = [sys.executable, "-m", "common.export", str(saved_model_dir), variant, str(out)]
+        args = [sys.executable, "-m", "solutions.common.export", str(saved_model_dir), variant, str(out)]
         if representative is not None:
             np.save(rep, representative)
             args.append(str(rep))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.runtime import import_tensorflow
+from solutions.common.runtime import import_tensorflow
 
 tf = import_tensorflow()
 import keras  # noqa: E402

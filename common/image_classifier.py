@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from common import ranges
-from common.catalogue import fingerprint_files
-from common.data import Splits, stratified_split
-from common.errors import UserError
-from common.image_io import IMAGE_SUFFIXES, guess_channels, load_scan, read_image, resize_batch, scan_class_folders
-from common.classifier import ClassifierSolution, run_labels
-from common.rundir import Run
+from solutions.common import ranges
+from solutions.common.catalogue import fingerprint_files
+from solutions.common.data import Splits, stratified_split
+from solutions.common.errors import UserError
+from solutions.common.image_io import IMAGE_SUFFIXES, guess_channels, load_scan, read_image, resize_batch, scan_class_folders
+from solutions.common.classifier import ClassifierSolution, run_labels
+from solutions.common.rundir import Run
 
 AUGMENT_CHOICES = ("none", "light", "strong")
 
@@ -47,6 +47,16 @@ class ImageClassifierSolution(ClassifierSolution):
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--top-k", type=ranges.POSITIVE, default=3, help="how many labels to print per image")
 
+    def search_space(self, hp, options: dict[str, Any]) -> dict[str, Any]:
+        """Residual CNN width/depth, dropout, augmentation strength."""
+        from solutions.common.search_space import optimisation
+
+        return {"width": hp.Choice("width", [16, 32, 48]),
+                "depth": hp.Int("depth", 1, 2),
+                "dropout": hp.Float("dropout", 0.0, 0.5, step=0.1),
+                "augment": hp.Choice("augment", ["none", "light", "strong"]),
+                **optimisation(hp, lr=(3e-4, 1e-2), batches=[32, 64, 128])}
+
     def default_image_size(self, options: dict[str, Any]) -> int:
         return 64
 
@@ -76,11 +86,10 @@ class ImageClassifierSolution(ClassifierSolution):
         scan = scan_class_folders(root, set(self.file_suffixes))
         size = self.image_size(options)
         channels = options.get("channels") or guess_channels([p for p, _ in scan.files])
-        options["channels"] = channels  # pinned, so evaluating other folders feeds the same shape
         x, y = load_scan(scan, size, channels, reader=self.read_file)
         train, val, test = stratified_split(x, y, val_fraction=options["val_split"],
                                             test_fraction=options["test_split"], seed=options["seed"])
-        return Splits(train, val, test, scan.class_names, source={
+        return Splits(train, val, test, scan.class_names, resolved={"channels": channels}, source={
             "name": f"folder:{Path(root).expanduser().resolve()}",
             "fingerprint": fingerprint_files([p for p, _ in scan.files]),
             "split": f"stratified {1 - options['val_split'] - options['test_split']:.0%}/"
@@ -95,9 +104,9 @@ class ImageClassifierSolution(ClassifierSolution):
 
     def load_tfds(self, name: str, options: dict[str, Any]) -> Splits:
         """A TFDS image dataset; its own validation/test splits are kept when it has them."""
-        from common.catalogue import data_dir, fingerprint_arrays
-        from common.data import Split, split_off_validation
-        from common.image_io import load_tfds_images
+        from solutions.common.catalogue import data_dir, fingerprint_arrays
+        from solutions.common.data import Split, split_off_validation
+        from solutions.common.image_io import load_tfds_images
 
         parts, classes = load_tfds_images(name, data_dir(options.get("data_dir")), self.image_size(options))
         seed, val_fraction = options["seed"], options["val_split"]
@@ -130,7 +139,7 @@ class ImageClassifierSolution(ClassifierSolution):
     def _resize(self, splits: Splits, options: dict[str, Any]) -> Splits:
         """Bring every split to the model's input size (recorded as `image_shape`)."""
         size = self.image_size(options)
-        options["image_size"] = size  # recorded in config.json; evaluate/export reuse it
+        splits.resolved["image_size"] = size  # in the plan (config.json); evaluate/export reuse it
         for split in (splits.train, splits.val, splits.test):
             split.x = resize_batch(split.x, size)
         splits.source["image_shape"] = list(splits.train.x.shape[1:])
@@ -154,8 +163,8 @@ class ImageClassifierSolution(ClassifierSolution):
         return bool(options.get("dataset")) and options["dataset"] in self.flip_safe
 
     def training_datasets(self, splits: Splits, options: dict[str, Any]):
-        from common.augment import image_augmenter
-        from common.pipeline import make_dataset
+        from solutions.common.augment import image_augmenter
+        from solutions.common.pipeline import make_dataset
 
         augment = image_augmenter(options["augment"], flip=self.flip(options), seed=options["seed"])
         train = make_dataset(splits.train.x, splits.train.y, batch_size=options["batch_size"],
@@ -164,7 +173,7 @@ class ImageClassifierSolution(ClassifierSolution):
         return train, val
 
     def representative_samples(self, splits: Splits) -> np.ndarray:
-        from common.pipeline import make_dataset, representative_samples
+        from solutions.common.pipeline import make_dataset, representative_samples
 
         ds = make_dataset(splits.train.x, splits.train.y, batch_size=32, training=True, seed=0)
         return representative_samples(ds, limit=500)
@@ -175,7 +184,7 @@ class ImageClassifierSolution(ClassifierSolution):
         return {"image_size": height, "channels": channels}
 
     def plots(self, run: Run, splits: Splits, y_score: np.ndarray, model) -> list[str]:
-        from common.plots import image_grid
+        from solutions.common.plots import image_grid
 
         pred = self.predicted_classes(y_score, run)
         names = splits.class_names
@@ -204,17 +213,28 @@ Exported inputs are raw pixels (float32, 0-255, shape [batch, H, W, C] as in con
 model takes int8 inputs and gives int8 outputs: quantize with the input scale and zero point recorded in
 metrics.json (`export.int8.input_quantization`), dequantize with `output_quantization`."""
 
-    def predict(self, run: Run, args: argparse.Namespace) -> None:
-        if not args.inputs:
+    def predict(self, run: Run, inputs: list[str], options: dict[str, Any], variant: str | None) -> list[dict[str, Any]]:
+        """Per image file: the top-k labels with their probabilities."""
+        from solutions.common.prediction import run_outputs
+
+        if not inputs:
             raise UserError("give one or more image files to predict")
         labels = run_labels(run)
         height, _, channels = run.config["source"]["image_shape"]
-        x, names = self.read_inputs(args.inputs, height, channels)
-        probs = predict_with(run, x, tflite=args.tflite)
-        k = max(1, min(args.top_k, len(labels)))
+        x, names = self.read_inputs(inputs, height, channels)
+        probs = run_outputs(run, self, x, variant)
+        k = max(1, min(options.get("top_k", 3), len(labels)))
+        answers = []
         for name, p in zip(names, probs):
             top = np.argsort(p)[::-1][:k]
-            print(name + ": " + ", ".join(f"{labels[i]} {p[i]:.3f}" for i in top))
+            answers.append({"input": name, "label": labels[top[0]],
+                            "top": [{"label": labels[i], "probability": float(p[i])} for i in top],
+                            "probabilities": [float(v) for v in p]})
+        return answers
+
+    def describe(self, answers: list[dict[str, Any]], options: dict[str, Any]) -> list[str]:
+        return [a["input"] + ": " + ", ".join(f"{t['label']} {t['probability']:.3f}" for t in a["top"])
+                for a in answers]
 
     def read_inputs(self, inputs: list[str], size: int, channels: int) -> tuple[np.ndarray, list[str]]:
         """The files named on the command line, decoded to the model's input shape."""
@@ -226,15 +246,3 @@ metrics.json (`export.int8.input_quantization`), dequantize with `output_quantiz
             images.append(self.read_file(path, size, channels))
             names.append(str(path))
         return np.stack(images).astype(np.float32), names
-
-
-def predict_with(run: Run, x: np.ndarray, *, tflite: bool) -> np.ndarray:
-    """Model outputs for `x` from the run's Keras model or its float32 TFLite file."""
-    if tflite:
-        from common.export import run_tflite
-
-        return run_tflite(run.path, x)
-    from common.solution import get_solution
-
-    model = get_solution(run.config["domain"]).load_model(run)
-    return np.asarray(model.predict(x, verbose=0))

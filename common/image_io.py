@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from common.errors import UserError, check_class_names
+from solutions.common.errors import UserError, check_class_names
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif"}
 
@@ -136,7 +136,7 @@ def resize_batch(x: np.ndarray, size: int) -> np.ndarray:
     """uint8 (n, h, w, c) -> uint8 (n, size, size, c), bilinear with antialiasing, in chunks."""
     if x.shape[1:3] == (size, size):
         return x
-    from common.runtime import import_tensorflow
+    from solutions.common.runtime import import_tensorflow
 
     tf = import_tensorflow()
     out = []
@@ -148,7 +148,7 @@ def resize_batch(x: np.ndarray, size: int) -> np.ndarray:
 
 def load_tfds_images(name: str, directory: Path, size: int) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[str]]:
     """A TFDS image dataset as {split: (uint8 images, int labels)} and its class names."""
-    from common.runtime import import_tensorflow
+    from solutions.common.runtime import import_tensorflow
 
     import_tensorflow()
     import tensorflow_datasets as tfds

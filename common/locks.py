@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from common.errors import UserError
+from solutions.common.errors import UserError
 
 LOCK_FILE = ".lock"
 

@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from common.runtime import import_tensorflow
+from solutions.common.runtime import import_tensorflow
 
 tf = import_tensorflow()
 AUTOTUNE = tf.data.AUTOTUNE

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from common.files import write_bytes_atomic
+from solutions.common.files import write_bytes_atomic
 
 import matplotlib
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from common.files import write_text_atomic
-from common.rundir import Run
+from solutions.common.files import write_text_atomic
+from solutions.common.rundir import Run
 
 
 def _fmt(value: Any) -> str:

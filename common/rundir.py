@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from common.errors import UserError
+from solutions.common.errors import UserError
 
 PARTIAL = ".partial"
 DEFAULT_ROOT = Path("saved_models")
@@ -30,7 +30,7 @@ class Run:
         return self.path / name
 
     def write_json(self, name: str, data: Any) -> Path:
-        from common.files import write_text_atomic
+        from solutions.common.files import write_text_atomic
 
         return write_text_atomic(self.path / name, json.dumps(data, indent=2, sort_keys=False,
                                                               default=_json_default) + "\n")
@@ -149,8 +149,8 @@ def open_finished(path: str | Path) -> Run:
 def _repair_interrupted_export(path: Path) -> None:
     """Put back what a re-export killed between its two renames left, but only while no other
     process holds the run (a running export's own temporary directories are not leftovers)."""
-    from common.files import restore_directories
-    from common.locks import DirectoryLock
+    from solutions.common.files import restore_directories
+    from solutions.common.locks import DirectoryLock
 
     if not any(path.glob(".*.old-*")) and not any(path.glob(".*.new-*")):
         return

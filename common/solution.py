@@ -1,7 +1,7 @@
 """The Solution record every domain fills in, and the registry the CLI looks domains up in.
 
 A domain subclasses `Solution` and overrides only what is its own; the shared train/evaluate/
-export flow in `common.workflow` drives it. Registration is explicit (`register`) and lookup fails
+export flow in `solutions.common.workflow` drives it. Registration is explicit (`register`) and lookup fails
 loudly with the names that do exist.
 """
 
@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
+import sys
 from pathlib import Path
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
-from common.errors import UserError
+from solutions.common.errors import UserError
 
 if TYPE_CHECKING:
     import keras
@@ -22,9 +23,9 @@ if TYPE_CHECKING:
 
     import tensorflow as tf
 
-    from common.data import Split, Splits
-    from common.rundir import Run
-    from common.training import Phase
+    from solutions.common.data import Split, Splits
+    from solutions.common.rundir import Run
+    from solutions.common.training import Phase
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,18 @@ class Solution:
 
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
         """Add the domain's own `predict` options."""
+
+    def search_space(self, hp: Any, options: dict[str, Any]) -> dict[str, Any]:
+        """KerasTuner `hp` -> the train options a trial sets (each hyperparameter named after its
+        option); `options` are the search's base options. Default: learning rate and batch size."""
+        from solutions.common.search_space import optimisation
+
+        return optimisation(hp, lr=(3e-4, 1e-2), batches=[32, 64, 128])
+
+    def resolve(self, options: "Mapping[str, Any]") -> dict[str, Any]:
+        """Option values this domain works out from the options alone (a task's default model, a
+        dataset's default split); returned, never written into `options`."""
+        return {}
 
     # --- data and model ----------------------------------------------------------------------
     def check_data_source(self, options: dict[str, Any]) -> None:
@@ -96,7 +109,7 @@ class Solution:
 
     def phases(self, model: "keras.Model", options: dict[str, Any]) -> list["Phase"]:
         """One phase by default; transfer learning adds a frozen-backbone phase first."""
-        from common.training import Phase
+        from solutions.common.training import Phase
 
         return [Phase("main", options["epochs"], options["learning_rate"])]
 
@@ -128,15 +141,15 @@ class Solution:
 
     def export_saved_model(self, model: "keras.Model", path: Path, splits: "Splits") -> Path:
         """Write the serving SavedModel (a domain may wrap the model, e.g. with its vocabulary)."""
-        from common.export import export_saved_model
+        from solutions.common.export import export_saved_model
 
         return export_saved_model(model, path)
 
     def tflite_source(self, model: "keras.Model", saved_model_dir: Path, workdir: Path) -> Path:
         """The SavedModel the TFLite files are converted from: the serving one, or, for a model with
         recurrent layers, one with batch 1 written into the temporary `workdir` (see
-        `common.export.tflite_batch`). A domain may write another (other inputs)."""
-        from common.export import export_fixed_batch, tflite_batch
+        `solutions.common.export.tflite_batch`). A domain may write another (other inputs)."""
+        from solutions.common.export import export_fixed_batch, tflite_batch
 
         if tflite_batch(model) is None:
             return saved_model_dir
@@ -146,7 +159,7 @@ class Solution:
     layers_module: ClassVar[str | None] = None
 
     def load_model(self, run: "Run") -> "keras.Model":
-        from common.runtime import import_tensorflow
+        from solutions.common.runtime import import_tensorflow
 
         import_tensorflow()  # quietly, before Keras pulls it in
         import keras
@@ -169,7 +182,7 @@ class Solution:
 
     def agreement(self, reference: "np.ndarray", other: "np.ndarray", run: "Run") -> float:
         """How often an exported model gives the same answer as Keras."""
-        from common.metrics import argmax_agreement
+        from solutions.common.metrics import argmax_agreement
 
         return argmax_agreement(reference, other)
 
@@ -230,16 +243,29 @@ class Solution:
         """Markdown that shows how to use the exported files of a run at `run_path`."""
         return f"`solutions predict {run_path} ...`"
 
-    def predict(self, run: "Run", args: argparse.Namespace) -> None:
+    def predict(self, run: "Run", inputs: list[str], options: dict[str, Any], variant: str | None) -> list[dict[str, Any]]:
+        """Answers for new inputs (one dict each) from the run's Keras model or a TFLite variant,
+        through `common.prediction.run_outputs`; `options` are the domain's predict flags."""
         raise NotImplementedError
+
+    def describe(self, answers: list[dict[str, Any]], options: dict[str, Any]) -> list[str]:
+        """The lines `solutions predict` prints for the answers."""
+        return [str(a) for a in answers]
 
 
 _REGISTRY: dict[str, Solution] = {}
-# Domain packages that register themselves on import; later domains add a line here.
-DOMAIN_MODULES: tuple[str, ...] = (
-    "solutions.image_classification", "solutions.medical_imaging", "solutions.sentiment", "solutions.timeseries_finance",
-    "solutions.recommendation",
-)
+# Sub-packages of `solutions` that are not domains (the shared layers installed inside it).
+NOT_DOMAINS = frozenset({"common", "tuning"})
+
+
+def domain_modules() -> list[str]:
+    """Every domain package: each sub-package of `solutions` registers one domain on import, so a
+    new domain is one new package and no edit anywhere else."""
+    import pkgutil
+
+    package = sys.modules["solutions"]  # the parent package, loaded before this module
+    return sorted(f"solutions.{m.name}" for m in pkgutil.iter_modules(package.__path__)
+                  if m.ispkg and m.name not in NOT_DOMAINS and not m.name.startswith("_"))
 
 
 def register(solution_cls: type[Solution]) -> type[Solution]:
@@ -249,7 +275,7 @@ def register(solution_cls: type[Solution]) -> type[Solution]:
 
 
 def _load_all() -> None:
-    for module in DOMAIN_MODULES:
+    for module in domain_modules():
         importlib.import_module(module)
 
 

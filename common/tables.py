@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from common.errors import UserError
+from solutions.common.errors import UserError
 
 
 def read_table(path: Path, **kwargs) -> pd.DataFrame:

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from common.checkpoints import (AtomicBackupAndRestore, AtomicModelCheckpoint, restore_committed_best,
+from solutions.common.checkpoints import (AtomicBackupAndRestore, AtomicModelCheckpoint, restore_committed_best,
                                  save_weights_atomic)
-from common.files import remove_tree, write_text_atomic
-from common.rundir import Run
-from common.runtime import import_tensorflow
+from solutions.common.files import remove_tree, write_text_atomic
+from solutions.common.rundir import Run
+from solutions.common.runtime import import_tensorflow
 
 tf = import_tensorflow()
 import keras  # noqa: E402

@@ -10,23 +10,25 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from common.files import write_text_atomic
-from common import export as ex
-from common.checkpoints import save_model_atomic
-from common.files import write_bytes_atomic
-from common.data import Splits
-from common.distribute import make_strategy, scope as distribute_scope, shard_by_data, synchronize_batch_norm
-from common.errors import UserError
-from common.pipeline import measure_throughput
-from common.plots import cv_folds_plot, training_curves
-from common.report import write_report
-from common.locks import LOCK_FILE, DirectoryLock
-from common.rundir import Run, check_free, finish_run, new_run_path, open_finished, package_versions, resume_run, start_run
-from common.runtime import make_deterministic
-from common.solution import Solution, get_solution
-from common.training import best_epoch, best_validation, fit_phases
+from solutions.common.files import write_text_atomic
+from solutions.common import export as ex
+from solutions.common.checkpoints import save_model_atomic
+from solutions.common.files import write_bytes_atomic
+from solutions.common.data import Splits
+from solutions.common.distribute import make_strategy, scope as distribute_scope, shard_by_data, synchronize_batch_norm
+from solutions.common.errors import UserError
+from solutions.common.pipeline import measure_throughput
+from solutions.common.plan import before_data, freeze, plain, with_data
+from solutions.common.prediction import predict_keras
+from solutions.common.plots import cv_folds_plot, training_curves
+from solutions.common.report import write_report
+from solutions.common.locks import LOCK_FILE, DirectoryLock
+from solutions.common.rundir import Run, check_free, finish_run, new_run_path, open_finished, package_versions, resume_run, start_run
+from solutions.common.runtime import make_deterministic
+from solutions.common.solution import Solution, get_solution
+from solutions.common.training import best_epoch, best_validation, fit_phases
 
-import keras  # noqa: E402  (common.export imported TensorFlow quietly first)
+import keras  # noqa: E402  (solutions.common.export imported TensorFlow quietly first)
 
 
 def train(
@@ -63,7 +65,10 @@ def _train(solution: Solution, options: dict[str, Any], lock: DirectoryLock, *, 
 
     strategy = make_strategy(options.get("distribute"))  # before TensorFlow runs any op (multi-worker)
     make_deterministic(options["seed"])
-    splits = solution.load_splits(options)
+    request = freeze(options)  # what was asked: config.json "options", replayed by --config
+    plan = before_data(solution, request)
+    splits = solution.load_splits(plan)
+    options = plan = with_data(plan, splits)  # every later hook reads the frozen plan
     if saved is not None and saved["source"].get("fingerprint") != splits.source.get("fingerprint"):
         raise UserError(f"the data changed since {run.path} started (fingerprint differs); start a new run")
     unit = splits.source.get("skipped_unit", "file(s)")
@@ -75,12 +80,13 @@ def _train(solution: Solution, options: dict[str, Any], lock: DirectoryLock, *, 
             print(f"Data repair: {count} {repair.replace('_', ' ')}")
     print(f"Data: {splits.source.get('name')} - " + ", ".join(f"{k} {v}" for k, v in splits.sizes().items()))
     with distribute_scope(strategy):  # variables made here are replicated
-        model = solution.build_model(options, splits)  # may resolve options (e.g. weights it could not fetch)
+        model = solution.build_model(plan, splits)
     if strategy is not None:
         synchronize_batch_norm(model, True)
     config = {
         "domain": solution.name,
-        "options": options,
+        "options": plain(request),
+        "plan": plain(plan),
         "seed": options["seed"],
         "dataset": splits.source.get("name"),
         "source": splits.source,
@@ -132,7 +138,7 @@ def _train(solution: Solution, options: dict[str, Any], lock: DirectoryLock, *, 
     metrics.update(solution.test_extras(run, splits, y_score))
     if solution.folds(options):
         try:
-            metrics["cross_validation"] = cross_validate(solution, options, run, metrics["test"], metrics["baselines"])
+            metrics["cross_validation"] = cross_validate(solution, request, run, metrics["test"], metrics["baselines"])
         except KeyboardInterrupt:
             print(f"\nInterrupted. Continue with: solutions train {solution.name} --output {final} --resume")
             raise
@@ -194,9 +200,10 @@ def cross_validate(solution: Solution, options: dict[str, Any], run: Run, fold1:
             continue
         sub.path.mkdir(parents=True, exist_ok=True)
         print(f"\nCross-validation fold {fold}/{folds}")
-        fold_options = {**options, "fold": fold}
         make_deterministic(options["seed"])
+        fold_options = before_data(solution, {**options, "fold": fold})  # each fold resolves from its own data
         splits = solution.load_splits(fold_options)
+        fold_options = with_data(fold_options, splits)
         model = solution.build_model(fold_options, splits)
         _, rows = _fit(solution, model, splits, fold_options, sub)
         model = solution.finalize_model(model, splits, sub, fold_options)
@@ -220,10 +227,6 @@ def cross_validate(solution: Solution, options: dict[str, Any], run: Run, fold1:
                            if all(isinstance(s.get(m), (int, float)) for s in scores)}
     return {"folds": folds, **solution.resampling(options), "summary": summary, "baselines_mean": baselines,
             "per_fold": per_fold}
-
-
-def predict_keras(model: keras.Model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
 
 
 def export_run(
@@ -315,9 +318,9 @@ def evaluate(run_path: str, overrides: dict[str, Any]) -> dict[str, Any]:
         options["dataset"] = None
     if overrides.get("dataset"):
         options["data"] = None
-    options.update(solution.pinned_options(run))
-    solution.check_data_source(options)
-    splits = solution.load_splits(options)
+    plan = before_data(solution, {**options, **solution.pinned_options(run)})
+    solution.check_data_source(plan)
+    splits = solution.load_splits(plan)
     if not (overrides.get("data") or overrides.get("dataset")):
         check_same_data(run, config, splits)
     solution.check_compatible(run, splits)
@@ -336,9 +339,9 @@ def export(run_path: str, *, formats: str, quantize: str) -> dict[str, dict]:
     run = open_finished(run_path)
     config = run.config
     solution = get_solution(config["domain"])
-    options = {**config["options"], **solution.pinned_options(run)}
-    solution.check_data_source(options)
-    splits = solution.load_splits(options)
+    plan = before_data(solution, {**config["options"], **solution.pinned_options(run)})
+    solution.check_data_source(plan)
+    splits = solution.load_splits(plan)
     check_same_data(run, config, splits)
     model = solution.load_model(run)
     variants = ex.tflite_variants(quantize) if formats in ("tflite", "all") else []

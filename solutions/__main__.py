@@ -1,6 +1,6 @@
 """`python -m solutions ...` is the `solutions` command."""
 
-from common.cli import main
+from solutions.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -57,8 +57,8 @@ def digit_folder(tmp_path):
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory):
     """One small finished run shared by the evaluate/predict/export tests."""
-    from common.solution import get_solution
-    from common.workflow import train
+    from solutions.common.solution import get_solution
+    from solutions.common.workflow import train
 
     out = tmp_path_factory.mktemp("shared") / "run"
     options = {**FAST, "dataset": "digits", "data": None, "output": str(out)}

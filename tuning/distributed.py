@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from common.errors import UserError
+from solutions.common.errors import UserError
 
 TOKEN_ENV = "SOLUTIONS_TUNER_TOKEN"
 TOKEN_FILE = ".tuner-token"  # in the search directory, mode 0600: what workers sharing it read
@@ -118,7 +118,7 @@ def serve(oracle, address: str, search_dir: Path, *, grace: float = GRACE_SECOND
     import grpc
     from keras_tuner.src import protos
 
-    from tuning.guard import GuardedOracleServicer
+    from solutions.tuning.guard import GuardedOracleServicer
 
     host, port = parse_address(address)
     check_chief_address(host)

@@ -28,7 +28,7 @@ from keras_tuner.src.distribute.oracle_chief import OracleServicer
 from keras_tuner.src.engine import hyperparameters as hp_module
 from keras_tuner.src.engine import trial as trial_module
 
-from tuning.distributed import TOKEN_ENV, TOKEN_HEADER, TUNER_HEADER, wait_for_token
+from solutions.tuning.distributed import TOKEN_ENV, TOKEN_HEADER, TUNER_HEADER, wait_for_token
 
 
 class GuardedOracleServicer(OracleServicer):

@@ -1,5 +1,5 @@
 """The two sides of a trial. The tuner process holds a `SpaceHyperModel`: the domain's search space
-over its base options, and no data or model. Each trial's own process (tuning.trial_process) runs a
+over its base options, and no data or model. Each trial's own process (solutions.tuning.trial_process) runs a
 `SolutionHyperModel`: the domain's own `build_model`, `compile` and input pipelines with the options
 the space chose, scored on the validation split only (a search never looks at the test split)."""
 
@@ -10,11 +10,12 @@ from typing import Any
 
 import keras_tuner
 
-from common.solution import Solution
-from common.training import make_optimizer
-from tuning.spaces import Space
+from solutions.common.plan import before_data, with_data
+from solutions.common.solution import Solution
+from solutions.common.training import make_optimizer
+from solutions.tuning.spaces import Space
 
-import keras  # noqa: E402  (common.training imported TensorFlow quietly first)
+import keras  # noqa: E402  (solutions.common.training imported TensorFlow quietly first)
 
 
 class SpaceHyperModel(keras_tuner.HyperModel):
@@ -39,15 +40,16 @@ class SolutionHyperModel(SpaceHyperModel):
         super().__init__(solution, options, space)
         self._splits = None
 
-    def splits_for(self, options: dict[str, Any]):
-        if self._splits is None:  # one trial per process: its data is loaded once
-            self._splits = self.solution.load_splits(dict(options))
-        return self._splits
+    def plan_for(self, hp: keras_tuner.HyperParameters):
+        """This trial's frozen plan; its data is loaded once (one trial per process)."""
+        plan = before_data(self.solution, self.trial_options(hp))
+        if self._splits is None:
+            self._splits = self.solution.load_splits(plan)
+        return with_data(plan, self._splits), self._splits
 
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
-        options = self.trial_options(hp)
-        splits = self.splits_for(options)
-        model = self.solution.build_model(dict(options), splits)
+        options, splits = self.plan_for(hp)
+        model = self.solution.build_model(options, splits)
         phases = self.solution.phases(model, options)
         steps = self.solution.steps_per_epoch(splits, options)
         self.solution.compile(model, make_optimizer(phases[0].learning_rate, options["epochs"] * steps))
@@ -56,8 +58,7 @@ class SolutionHyperModel(SpaceHyperModel):
     def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, *args, callbacks=(), **kwargs) -> Any:
         """The domain's pipelines at this trial's batch size, early stopping on the domain's
         validation metric; a transfer-learning model runs its phases in turn (one history)."""
-        options = self.trial_options(hp)
-        splits = self.splits_for(options)
+        options, splits = self.plan_for(hp)
         train_ds, val_ds = self.solution.training_datasets(splits, options)
         monitor, mode = self.solution.monitoring(options)
         stop = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=options["patience"],

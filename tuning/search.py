@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common.files import write_text_atomic
-from common.locks import LOCK_FILE, DirectoryLock
-from common.errors import UserError
-from common.rundir import DEFAULT_ROOT, PARTIAL, Run
-from common.solution import Solution
+from solutions.common.files import write_text_atomic
+from solutions.common.locks import LOCK_FILE, DirectoryLock
+from solutions.common.errors import UserError
+from solutions.common.rundir import DEFAULT_ROOT, PARTIAL, Run
+from solutions.common.solution import Solution
 
 SEARCH_FILE = "search.json"
 TABLE_FILE = "trials.csv"
@@ -98,13 +98,13 @@ def run_search(solution: Solution, options: dict[str, Any], settings: dict[str, 
 
 def _search(solution: Solution, path: Path, options: dict[str, Any], settings: dict[str, Any],
             role: str | None) -> Path:
-    from tuning import distributed
+    from solutions.tuning import distributed
 
     if role:
         distributed.configure(settings["oracle"], role, settings.get("worker_id"))
-    from tuning.hypermodel import SpaceHyperModel
-    from tuning.spaces import space_for
-    from tuning.tuners import make_tuner
+    from solutions.tuning.hypermodel import SpaceHyperModel
+    from solutions.tuning.spaces import space_for
+    from solutions.tuning.tuners import make_tuner
 
     import keras_tuner
 
@@ -127,7 +127,7 @@ def _search(solution: Solution, path: Path, options: dict[str, Any], settings: d
         elif role == "worker":
             import grpc
 
-            from tuning.guard import authenticate_client
+            from solutions.tuning.guard import authenticate_client
 
             authenticate_client(tuner.oracle, settings["oracle"], path)
             with distributed.chief_watch(settings["oracle"]):
@@ -163,7 +163,7 @@ def _search(solution: Solution, path: Path, options: dict[str, Any], settings: d
 def trial_rows(tuner, path: Path) -> list[dict[str, Any]]:
     """One row per trial: id, status, objective, best epoch, who ran it, its time, its process's
     peak memory and the tuner's resident memory after it, then its values."""
-    from tuning.tuners import STATS_PREFIX
+    from solutions.tuning.tuners import STATS_PREFIX
 
     stats: dict[str, dict[str, dict[str, float]]] = {}
     for file in path.glob(f"{STATS_PREFIX}*.json"):
@@ -216,7 +216,7 @@ def print_table(rows: list[dict[str, Any]], monitor: str) -> None:
 
 def objective_plot(rows: list[dict[str, Any]], monitor: str, mode: str, path: Path) -> Path:
     """Each trial's best validation value in the order they started, and the best so far."""
-    from common.plots import plt, save_figure
+    from solutions.common.plots import plt, save_figure
 
     done = [(i, r["objective"]) for i, r in enumerate(rows) if r["objective"] is not None
             and math.isfinite(r["objective"])]
@@ -269,7 +269,7 @@ def retrain_best(solution: Solution, options: dict[str, Any], values: dict[str, 
                  monitor: str) -> dict[str, Any]:
     """The best values retrained from scratch with the search's own epochs and patience, exported
     and reported like any run (`<search>/best/`); resumes an interrupted retraining."""
-    from common.workflow import train
+    from solutions.common.workflow import train
 
     final = path / "best"
     if not Run(final).finished:

@@ -19,8 +19,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from common.files import write_text_atomic
-from common.runtime import import_tensorflow
+from solutions.common.files import write_text_atomic
+from solutions.common.runtime import import_tensorflow
 
 import_tensorflow()  # at import: the forkserver preloads this module, so every child starts warm
 
@@ -109,10 +109,10 @@ def train_trial(spec: dict[str, Any]) -> dict[str, Any]:
     import keras_tuner
     from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 
-    from common.runtime import make_deterministic
-    from common.solution import get_solution
-    from tuning.hypermodel import SolutionHyperModel
-    from tuning.spaces import space_for
+    from solutions.common.runtime import make_deterministic
+    from solutions.common.solution import get_solution
+    from solutions.tuning.hypermodel import SolutionHyperModel
+    from solutions.tuning.spaces import space_for
 
     start = time.perf_counter()
     solution = get_solution(spec["domain"])

@@ -11,8 +11,8 @@ from typing import Any
 import keras_tuner
 from keras_tuner.src.engine import trial as trial_module
 
-from common.files import write_text_atomic
-from tuning import TUNERS
+from solutions.common.files import write_text_atomic
+from solutions.tuning import TUNERS
 
 import keras  # noqa: E402  (keras_tuner imported it)
 
@@ -55,11 +55,11 @@ class HyperbandOracle(_RecordsTuners, keras_tuner.oracles.HyperbandOracle):
 
 class Tuner(keras_tuner.Tuner):
     """Random search, Bayesian optimisation and Hyperband (the oracle decides), every trial run in
-    its own process (tuning.trial_process); after each, its time and memory go to
+    its own process (solutions.tuning.trial_process); after each, its time and memory go to
     `trial-stats-<tuner>.json`: the trial's peak and this tuner process's resident memory."""
 
     def run_trial(self, trial, *args, **kwargs):
-        from tuning.trial_process import resident_mb, run_trial_process
+        from solutions.tuning.trial_process import resident_mb, run_trial_process
 
         hp = trial.hyperparameters
         promoted = hp.values.get("tuner/trial_id")  # Hyperband: continue that trial's best weights

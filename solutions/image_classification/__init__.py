@@ -1,5 +1,5 @@
 """`image-classification`: label an image. Datasets and models are this package's own; the rest
-(folders, pipeline, training, export, report, predict) is `common.image_classifier`.
+(folders, pipeline, training, export, report, predict) is `solutions.common.image_classifier`.
 """
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from common.errors import UserError
-from common.image_classifier import ImageClassifierSolution
-from common.solution import DatasetInfo, register
+from solutions.common.errors import UserError
+from solutions.common.image_classifier import ImageClassifierSolution
+from solutions.common.solution import DatasetInfo, register
 
 DEFAULT_SIZES = {"digits": 16, "mnist": 28, "fashion_mnist": 28, "cifar10": 32, "cifar100": 32}
 
@@ -60,24 +60,26 @@ class ImageClassification(ImageClassifierSolution):
             except Exception as exc:  # offline: keras raises a bare Exception on URL fetch failure
                 print(f"ImageNet weights for {options['model']} could not be downloaded ({exc.__class__.__name__}); "
                       "training from random weights. Pass --weights PATH to a local .h5 file to fine-tune.")
-                options["weights"] = "none"
-        return self._build(options, splits, None if options.get("weights") in (None, "none") else options["weights"])
+                return self._build(options, splits, None)
+        return self._build(options, splits, None if weights in (None, "none") else weights)
 
     def _build(self, options: dict[str, Any], splits, weights: str | None):
         from solutions.image_classification.model import build_model
 
-        return build_model(
+        model = build_model(
             input_shape=tuple(splits.train.x.shape[1:]), num_classes=len(splits.class_names),
             model=options["model"], width=options["width"], depth=options["depth"],
             dropout=options["dropout"], bn_momentum=self.bn_momentum(splits, options), weights=weights,
         )
+        model.pretrained_weights = weights  # the phases follow what was loaded, not what was asked
+        return model
 
     def phases(self, model, options: dict[str, Any]):
         """Pretrained backbone: frozen for a quarter of the epochs, then its top fine-tuned at lr/10."""
-        from common.training import Phase
+        from solutions.common.training import Phase
         from solutions.image_classification.model import BACKBONES, freeze_backbone, unfreeze_top
 
-        if options["model"] not in BACKBONES or options.get("weights") in (None, "none"):
+        if options["model"] not in BACKBONES or getattr(model, "pretrained_weights", None) is None:
             return super().phases(model, options)
         head = max(1, options["epochs"] // 4)
         return [

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from common.catalogue import RemoteFile, data_dir, fetch, fingerprint_arrays, fingerprint_files
-from common.data import Split, Splits, split_off_validation, stratified_split
-from common.errors import UserError
+from solutions.common.catalogue import RemoteFile, data_dir, fetch, fingerprint_arrays, fingerprint_files
+from solutions.common.data import Split, Splits, split_off_validation, stratified_split
+from solutions.common.errors import UserError
 from solutions.image_classification.cifar import UnsafePickle, load_plain_pickle
 
 KERAS_DATASETS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"

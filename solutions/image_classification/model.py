@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import keras
 
-from common.vision_models import classifier_head, residual_cnn
+from solutions.common.vision_models import classifier_head, residual_cnn
 
 BACKBONES = {
     "mobilenet_v3_small": keras.applications.MobileNetV3Small,

@@ -14,14 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from common import ranges
-from common.errors import UserError
-from common.files import unused_path
-from common.classifier import run_labels
-from common.image_classifier import ImageClassifierSolution, predict_with
-from common.image_io import IMAGE_SUFFIXES
-from common.rundir import Run
-from common.solution import DatasetInfo, register
+from solutions.common import ranges
+from solutions.common.errors import UserError
+from solutions.common.files import unused_path
+from solutions.common.classifier import run_labels
+from solutions.common.image_classifier import ImageClassifierSolution
+from solutions.common.image_io import IMAGE_SUFFIXES
+from solutions.common.rundir import Run
+from solutions.common.solution import DatasetInfo, register
 from solutions.medical_imaging.data import MEDMNIST
 
 # Mirror images are anatomically different for radiographs, CT, OCT and ultrasound (the heart is
@@ -90,9 +90,7 @@ class MedicalImaging(ImageClassifierSolution):
             from solutions.medical_imaging.data import read_medmnist_npz
 
             path = Path(data).expanduser().resolve()
-            splits = read_medmnist_npz(path, None, f"npz:{path}")
-            options["dataset"], options["data"] = None, str(path)
-            return self._resize(splits, options)
+            return self._resize(read_medmnist_npz(path, None, f"npz:{path}"), options)
         return super().load_splits(options)
 
     def read_file(self, path: Path, size: int, channels: int) -> np.ndarray:
@@ -104,7 +102,7 @@ class MedicalImaging(ImageClassifierSolution):
 
     # --- training ----------------------------------------------------------------------------
     def build_model(self, options: dict[str, Any], splits):
-        from common.vision_models import residual_cnn
+        from solutions.common.vision_models import residual_cnn
 
         prior = np.bincount(splits.train.y, minlength=len(splits.class_names)) / len(splits.train)
         return residual_cnn(tuple(splits.train.x.shape[1:]), len(splits.class_names), width=options["width"],
@@ -124,8 +122,8 @@ class MedicalImaging(ImageClassifierSolution):
 
     def finalize_model(self, model, splits, run: Run, options: dict[str, Any]):
         """Fit the temperature and the decision threshold on the validation split; fold T in."""
-        from common.calibration import fit_temperature, sensitivity_threshold, youden_threshold
-        from common.vision_models import logits_model, with_temperature
+        from solutions.common.calibration import fit_temperature, sensitivity_threshold, youden_threshold
+        from solutions.common.vision_models import logits_model, with_temperature
 
         val_x = self.model_inputs(splits.val)
         logits = np.asarray(logits_model(model).predict(val_x, batch_size=256, verbose=0))
@@ -149,7 +147,7 @@ class MedicalImaging(ImageClassifierSolution):
 
     # --- evaluation --------------------------------------------------------------------------
     def test_metrics(self, y_true: np.ndarray, y_score: np.ndarray, run: Run) -> dict[str, float]:
-        from common.calibration import expected_calibration_error, screening_metrics, uncalibrated
+        from solutions.common.calibration import expected_calibration_error, screening_metrics, uncalibrated
 
         decision = run.read_json("decision.json")
         metrics = screening_metrics(y_true, y_score, decision["threshold"])
@@ -159,7 +157,7 @@ class MedicalImaging(ImageClassifierSolution):
 
     def baselines(self, splits) -> dict[str, dict[str, float]]:
         """Always answer the training prior: AUC 0.5, the accuracy of the majority class."""
-        from common.calibration import expected_calibration_error, screening_metrics
+        from solutions.common.calibration import expected_calibration_error, screening_metrics
 
         n = len(splits.class_names)
         prior = np.bincount(splits.train.y, minlength=n) / len(splits.train)
@@ -169,12 +167,12 @@ class MedicalImaging(ImageClassifierSolution):
         return {"prior": metrics}
 
     def predicted_classes(self, y_score: np.ndarray, run: Run) -> np.ndarray:
-        from common.calibration import decide
+        from solutions.common.calibration import decide
 
         return decide(y_score, run.read_json("decision.json")["threshold"])
 
     def plots(self, run: Run, splits, y_score: np.ndarray, model) -> list[str]:
-        from common.calibration import uncalibrated
+        from solutions.common.calibration import uncalibrated
         from solutions.medical_imaging.plots import gradcam_grid, reliability_diagram, roc_pr_curves
 
         names = super().plots(run, splits, y_score, model)
@@ -212,28 +210,46 @@ solutions predict {run_path} scan.png --tflite        # the float32 TFLite model
 The exported models output calibrated probabilities (temperature folded in); apply the threshold
 from `decision.json` to the positive-class probability."""
 
-    def predict(self, run: Run, args: argparse.Namespace) -> None:
-        if not args.inputs:
+    def predict(self, run: Run, inputs: list[str], options: dict[str, Any], variant: str | None) -> list[dict[str, Any]]:
+        """Per scan: the label under the stored decision rule, the calibrated probabilities, and
+        with `explain` a Grad-CAM overlay written into `explain_dir`."""
+        from solutions.common.prediction import run_outputs
+
+        if not inputs:
             raise UserError("give one or more image or DICOM files to screen")
         labels = run_labels(run)
-        decision = run.read_json("decision.json")
+        threshold = run.read_json("decision.json")["threshold"]
         height, _, channels = run.config["source"]["image_shape"]
-        x, names = self.read_inputs(args.inputs, height, channels)
-        probs = predict_with(run, x, tflite=args.tflite)
+        x, names = self.read_inputs(inputs, height, channels)
+        probs = run_outputs(run, self, x, variant)
         chosen = self.predicted_classes(probs, run)
+        k = max(1, options.get("top_k", 3))
+        answers = []
         for name, p, c in zip(names, probs, chosen):
-            if decision["threshold"] is not None:
-                print(f"{name}: {labels[c]} (p({labels[1]}) = {p[1]:.3f}, threshold {decision['threshold']:.3f})")
-            else:
-                top = np.argsort(p)[::-1][: max(1, args.top_k)]
-                print(f"{name}: {labels[c]} - " + ", ".join(f"{labels[i]} {p[i]:.3f}" for i in top))
-        if args.explain:
-            from common.gradcam import gradcam, save_overlay
+            top = np.argsort(p)[::-1][:k]
+            answers.append({"input": name, "label": labels[c], "threshold": threshold,
+                            "positive_class": labels[1] if threshold is not None else None,
+                            "top": [{"label": labels[i], "probability": float(p[i])} for i in top],
+                            "probabilities": [float(v) for v in p]})
+        if options.get("explain"):
+            from solutions.common.gradcam import gradcam, save_overlay
 
-            out_dir = Path(args.explain_dir)
+            out_dir = Path(options.get("explain_dir") or ".")
             out_dir.mkdir(parents=True, exist_ok=True)
-            model = self.load_model(run)
-            heat = gradcam(model, x, chosen)
-            for name, image, h in zip(names, x.astype(np.uint8), heat):
-                target = save_overlay(image, h, unused_path(out_dir, f"{Path(name).stem}.gradcam", ".png"))
-                print(f"  Grad-CAM: {target}")
+            heat = gradcam(self.load_model(run), x, chosen)
+            for answer, name, image, h in zip(answers, names, x.astype(np.uint8), heat):
+                answer["gradcam"] = str(save_overlay(image, h, unused_path(out_dir, f"{Path(name).stem}.gradcam", ".png")))
+        return answers
+
+    def describe(self, answers: list[dict[str, Any]], options: dict[str, Any]) -> list[str]:
+        lines = []
+        for a in answers:
+            if a["threshold"] is not None:
+                lines.append(f"{a['input']}: {a['label']} (p({a['positive_class']}) = {a['probabilities'][1]:.3f}, "
+                             f"threshold {a['threshold']:.3f})")
+            else:
+                lines.append(f"{a['input']}: {a['label']} - " + ", ".join(f"{t['label']} {t['probability']:.3f}"
+                                                                       for t in a["top"]))
+            if "gradcam" in a:
+                lines.append(f"  Grad-CAM: {a['gradcam']}")
+        return lines

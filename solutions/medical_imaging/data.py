@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from common.catalogue import RemoteFile, data_dir, fetch, fingerprint_files
-from common.data import Split, Splits
-from common.errors import UserError
+from solutions.common.catalogue import RemoteFile, data_dir, fetch, fingerprint_files
+from solutions.common.data import Split, Splits
+from solutions.common.errors import UserError
 
 ZENODO = "https://zenodo.org/records/10519652/files/{name}.npz?download=1"
 ORGANS = ["bladder", "femur-left", "femur-right", "heart", "kidney-left", "kidney-right", "liver", "lung-left",

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from common.plots import plt, save_figure
+from solutions.common.plots import plt, save_figure
 
 
 def roc_pr_curves(y: np.ndarray, probs: np.ndarray, class_names: Sequence[str], threshold: float | None,
@@ -40,7 +40,7 @@ def roc_pr_curves(y: np.ndarray, probs: np.ndarray, class_names: Sequence[str], 
 
 def reliability_diagram(y: np.ndarray, before: np.ndarray, after: np.ndarray, path: Path, bins: int = 10) -> Path:
     """Confidence vs accuracy per bin, before and after temperature scaling."""
-    from common.calibration import expected_calibration_error
+    from solutions.common.calibration import expected_calibration_error
 
     fig, ax = plt.subplots(figsize=(5, 5))
     edges = np.linspace(0, 1, bins + 1)
@@ -59,7 +59,7 @@ def reliability_diagram(y: np.ndarray, before: np.ndarray, after: np.ndarray, pa
 def gradcam_grid(model, images: np.ndarray, y: np.ndarray, pred: np.ndarray, class_names: Sequence[str],
                  path: Path, per_group: int = 3) -> Path:
     """Grad-CAM overlays for right and wrong answers of each true class (the predicted class's map)."""
-    from common.gradcam import gradcam, overlay
+    from solutions.common.gradcam import gradcam, overlay
 
     chosen: list[int] = []
     for c in range(len(class_names)):

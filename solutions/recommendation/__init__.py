@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from common import ranges
-from common.errors import UserError
-from common.rundir import Run
-from common.solution import DatasetInfo, Solution, register
+from solutions.common import ranges
+from solutions.common.errors import UserError
+from solutions.common.rundir import Run
+from solutions.common.solution import DatasetInfo, Solution, register
 from solutions.recommendation.data import LOADERS, load_ratings
 
 RATING_MODELS = ("autorec", "mf", "neural")
@@ -82,6 +82,26 @@ class Recommendation(Solution):
         parser.add_argument("--k", type=ranges.POSITIVE, default=10)
         parser.add_argument("--item", default=None, help="score this item id for --user instead of recommending")
 
+    def search_space(self, hp, options: dict[str, Any]) -> dict[str, Any]:
+        """Per task and model: AutoRec code size and weight decay; factor/embedding size, l2 and
+        dropout; the two-tower's embedding size and temperature."""
+        from solutions.common.search_space import optimisation
+
+        task = options.get("task") or "rating"
+        model = options.get("model") or ("two_tower" if task == "retrieval" else "autorec")
+        if model == "autorec":  # full-batch: the batch size does not apply
+            return {"hidden": hp.Choice("hidden", [250, 500, 750]),
+                    "l2": hp.Float("l2", 0.01, 0.3, sampling="log"),
+                    "learning_rate": hp.Float("learning_rate", 5e-4, 5e-3, sampling="log")}
+        if model == "two_tower":
+            return {"dim": hp.Choice("dim", [32, 64, 128]),
+                    "temperature": hp.Float("temperature", 0.05, 0.3, sampling="log"),
+                    **optimisation(hp, lr=(3e-4, 5e-3), batches=[128, 256, 512, 1024])}
+        values = {"dim": hp.Choice("dim", [16, 32, 64, 128]), "l2": hp.Float("l2", 1e-5, 1e-2, sampling="log")}
+        if model == "neural":
+            values["dropout"] = hp.Float("dropout", 0.0, 0.5, step=0.1)
+        return {**values, **optimisation(hp, lr=(3e-4, 1e-2), batches=[128, 256, 512])}
+
     # --- data --------------------------------------------------------------------------------
     def check_data_source(self, options: dict[str, Any]) -> None:
         if options.get("data"):
@@ -115,19 +135,22 @@ class Recommendation(Solution):
         if options.get("temperature", 0.1) <= 0:
             raise UserError("--temperature must be positive")
 
+    def resolve(self, options) -> dict[str, Any]:
+        """The split, task and model a run without those flags gets."""
+        task = options.get("task") or "rating"
+        return {"split": options.get("split") or self.default_split(options), "task": task,
+                "model": options.get("model") or ("two_tower" if task == "retrieval" else "autorec")}
+
     @staticmethod
     def default_split(options: dict[str, Any]) -> str:
         return "u1" if options.get("dataset") == "movielens-100k" and not options.get("data") else "random"
 
     def load_splits(self, options: dict[str, Any]):
-        from common.catalogue import fingerprint_arrays, fingerprint_files
-        from common.data import Split, Splits
+        from solutions.common.catalogue import fingerprint_arrays, fingerprint_files
+        from solutions.common.data import Split, Splits
         from solutions.recommendation.splits import IdMaps, split_ratings
 
         ratings = load_ratings(options)
-        options["split"] = options.get("split") or self.default_split(options)
-        options["task"] = options.get("task") or "rating"
-        options["model"] = options.get("model") or ("two_tower" if options["task"] == "retrieval" else "autorec")
         maps = IdMaps.load(Path(options["id_maps_dir"])) if options.get("id_maps_dir") else IdMaps.fit(ratings)
         users, items = maps.user_index(ratings.users), maps.item_index(ratings.items)
         if (users < 0).any() or (items < 0).any():
@@ -212,8 +235,8 @@ class Recommendation(Solution):
     def training_datasets(self, splits, options: dict[str, Any]):
         """Pairs for mf/neural; for autorec, whole items: each item's training ratings over all users,
         the whole catalogue per step (full batch, as AutoRec is trained), ten steps per epoch."""
-        from common.pipeline import make_dataset
-        from common.runtime import import_tensorflow
+        from solutions.common.pipeline import make_dataset
+        from solutions.common.runtime import import_tensorflow
         from solutions.recommendation.splits import rating_matrix
 
         if options["model"] == "two_tower":  # positives only: the loss makes the batch's other items negatives
@@ -324,7 +347,7 @@ class Recommendation(Solution):
 
     def tflite_source(self, model, saved_model_dir: Path, workdir: Path) -> Path:
         """The pair scorer (ratings) for the shared checks; the top-K model is written by run_checks."""
-        from common.export import export_fixed_batch
+        from solutions.common.export import export_fixed_batch
 
         return export_fixed_batch(model, workdir / "pairs", batch=None)
 
@@ -380,44 +403,66 @@ index `[batch]` to the top-K scores and item indices (builtin ops only). Indices
 and titles: `id_maps.json`; an unknown user
 gets the most-rated items (`popular_items` in `id_maps.json`)."""
 
-    def predict(self, run: Run, args: argparse.Namespace) -> None:
+    def predict(self, run: Run, inputs: list[str], options: dict[str, Any], variant: str | None) -> list[dict[str, Any]]:
+        """For `user`: the top `k` unseen items (SavedModel `recommend`, or recommend.tflite for a
+        TFLite variant), or with `item` that pair's predicted rating (retrieval: its score); an
+        unknown user gets the most-rated items."""
         from solutions.recommendation.splits import IdMaps
 
-        if args.user is None:
+        if options.get("user") is None:
             raise UserError("give --user ID (and --k, or --item ID)")
+        user_id, k = str(options["user"]), options.get("k", 10)
         maps = IdMaps.load(run.path)
         info = json.loads((run / "id_maps.json").read_text())
         titles = info.get("titles", {})
-        user = maps.user_index(np.array([str(args.user)]))[0]
+        user = maps.user_index(np.array([user_id]))[0]
         if user < 0:
-            print(f"user {args.user} is unknown to this model: the most-rated items instead (popularity fallback)")
-            for rank, item in enumerate(info["popular_items"][: args.k], 1):
-                print(f"{rank:>3}. {titles.get(item, item)}  (id {item})")
-            return
-        if args.item is not None:
-            item = maps.item_index(np.array([str(args.item)]))[0]
-            if item < 0:
-                raise UserError(f"item {args.item} is unknown to this model")
+            return [{"user": user_id, "rank": rank, "item": item, "title": titles.get(item, item), "score": None,
+                     "fallback": "popularity"} for rank, item in enumerate(info["popular_items"][:k], 1)]
+        if options.get("item") is not None:
+            from solutions.common.prediction import run_outputs
             from solutions.recommendation.export import is_retrieval
 
-            model = self.load_model(run)
-            title = titles.get(str(args.item), "?")
-            if is_retrieval(model):
-                score = float(model.predict(np.array([user], np.int32), verbose=0)[0, item])
-                print(f"user {args.user}, item {args.item} ({title}): score {score:.2f} "
-                      f"(cosine / temperature; the ranking, not a rating)")
-            else:
-                rating = float(model.predict(np.array([[user, item]], np.int32), verbose=0)[0, 0])
-                print(f"user {args.user}, item {args.item} ({title}): predicted rating {rating:.2f}")
-            return
+            item_id = str(options["item"])
+            item = maps.item_index(np.array([item_id]))[0]
+            if item < 0:
+                raise UserError(f"item {item_id} is unknown to this model")
+            retrieval = run.config["options"].get("task") == "retrieval" or is_retrieval(self.load_model(run))
+            x = np.array([user], np.int32) if retrieval else np.array([[user, item]], np.int32)
+            out = run_outputs(run, self, x, variant)
+            value = float(out[0, item] if retrieval else out[0, 0])
+            return [{"user": user_id, "item": item_id, "title": titles.get(item_id, "?"),
+                     ("score" if retrieval else "rating"): value}]
         from solutions.recommendation.export import recommend
 
-        scores, items = recommend(run, self, user, args.k, tflite=args.tflite)
-        if len(items) < args.k:
-            print(f"(recommend.tflite returns its fixed top {len(items)}; the SavedModel takes any k)")
+        if variant not in (None, "keras", "float32"):
+            raise UserError(f"top-K recommendations come from the SavedModel or recommend.tflite (float32); "
+                            f"variant {variant} scores pairs: use it with --item")
+        scores, items = recommend(run, self, user, k, tflite=variant == "float32")
+        answers = []
         for rank, (score, item) in enumerate(zip(scores, items), 1):
             raw = maps.items[item]
-            print(f"{rank:>3}. {score:.2f}  {titles.get(raw, raw)}  (id {raw})")
+            answers.append({"user": user_id, "rank": rank, "item": raw, "title": titles.get(raw, raw),
+                            "score": float(score), "returned": len(items), "asked": k})
+        return answers
+
+    def describe(self, answers: list[dict[str, Any]], options: dict[str, Any]) -> list[str]:
+        if not answers:
+            return []
+        first = answers[0]
+        if first.get("fallback"):
+            return [f"user {first['user']} is unknown to this model: the most-rated items instead (popularity fallback)"
+                    ] + [f"{a['rank']:>3}. {a['title']}  (id {a['item']})" for a in answers]
+        if "rank" not in first:
+            if "rating" in first:
+                return [f"user {first['user']}, item {first['item']} ({first['title']}): predicted rating "
+                        f"{first['rating']:.2f}"]
+            return [f"user {first['user']}, item {first['item']} ({first['title']}): score {first['score']:.2f} "
+                    "(cosine / temperature; the ranking, not a rating)"]
+        lines = []
+        if first["returned"] < first["asked"]:
+            lines.append(f"(recommend.tflite returns its fixed top {first['returned']}; the SavedModel takes any k)")
+        return lines + [f"{a['rank']:>3}. {a['score']:.2f}  {a['title']}  (id {a['item']})" for a in answers]
 
 
 AUTOREC_STEPS_PER_EPOCH = 10

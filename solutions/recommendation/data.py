@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from common.catalogue import RemoteFile, data_dir, fetch
-from common.errors import UserError
-from common.tables import columns_listing, read_table
+from solutions.common.catalogue import RemoteFile, data_dir, fetch
+from solutions.common.errors import UserError
+from solutions.common.tables import columns_listing, read_table
 
 GROUPLENS = "https://files.grouplens.org/datasets/movielens/{}"
 ZIPS = {

@@ -14,14 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from common.errors import UserError
-from common.export import TFLiteRunner, convert_tflite, export_fixed_batch, tf
-from common.files import replace_directory, write_bytes_atomic
-from common.rundir import Run
-from common.runtime import stderr_silenced
+from solutions.common.errors import UserError
+from solutions.common.export import TFLiteRunner, convert_tflite, export_fixed_batch, tf
+from solutions.common.files import replace_directory, write_bytes_atomic
+from solutions.common.rundir import Run
+from solutions.common.runtime import stderr_silenced
 from solutions.recommendation.model import TrainingRatings, scorer_of, top_k_model
 
-import keras  # noqa: E402  (common.export imported TensorFlow quietly first)
+import keras  # noqa: E402  (solutions.common.export imported TensorFlow quietly first)
 
 TOPK_FILE = "recommend.tflite"
 

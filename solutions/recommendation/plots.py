@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.plots import plt, save_figure
+from solutions.common.plots import plt, save_figure
 from solutions.recommendation.ranking import top_k_items
 
 

@@ -9,8 +9,8 @@ from typing import Callable
 
 import numpy as np
 
-from common.files import write_text_atomic
-from common.errors import UserError
+from solutions.common.files import write_text_atomic
+from solutions.common.errors import UserError
 from solutions.recommendation.data import Ratings
 
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from common import ranges
-from common.classifier import ClassifierSolution, run_labels
-from common.errors import UserError
-from common.rundir import Run
-from common.solution import DatasetInfo, register
+from solutions.common import ranges
+from solutions.common.classifier import ClassifierSolution, run_labels
+from solutions.common.errors import UserError
+from solutions.common.rundir import Run
+from solutions.common.solution import DatasetInfo, register
 from solutions.sentiment.data import TFDS_TEXT, TextData, load_folder, load_rt_polarity, load_table, load_tfds_text
 from solutions.sentiment.tokenizer import Tokenizer, TokenizerConfig, split, standardize
 
@@ -62,6 +62,17 @@ class Sentiment(ClassifierSolution):
 
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--file", default=None, help="a text file with one text per line to answer for")
+
+    def search_space(self, hp, options: dict[str, Any]) -> dict[str, Any]:
+        """Embedding size, width, depth and dropout of the model chosen with --model."""
+        from solutions.common.search_space import optimisation
+
+        values = {"embedding_dim": hp.Choice("embedding_dim", [16, 32, 64, 128]),
+                  "dropout": hp.Float("dropout", 0.0, 0.6, step=0.1)}
+        if options.get("model", "bow") != "bow":
+            values["width"] = hp.Choice("width", [32, 64, 100, 128])
+            values["depth"] = hp.Int("depth", 1, 2)
+        return {**values, **optimisation(hp, lr=(3e-4, 1e-2), batches=[32, 64, 128])}
 
     def model_settings(self, options: dict[str, Any]) -> dict[str, Any]:
         from solutions.sentiment.model import MODEL_DEFAULTS
@@ -111,8 +122,8 @@ class Sentiment(ClassifierSolution):
         return load_tfds_text(name, options.get("data_dir")), f"tfds:{TFDS_TEXT[name][0]}", []
 
     def load_splits(self, options: dict[str, Any]):
-        from common.catalogue import fingerprint_files, fingerprint_texts
-        from common.data import Split, Splits, kfold_split, split_off_validation, stratified_split
+        from solutions.common.catalogue import fingerprint_files, fingerprint_texts
+        from solutions.common.data import Split, Splits, kfold_split, split_off_validation, stratified_split
 
         parts, name, files = self.read_source(options)
         first = next(iter(parts.values()))
@@ -120,7 +131,7 @@ class Sentiment(ClassifierSolution):
         texts = np.asarray([t for p in parts.values() for t in p.texts], dtype=object)
         labels = np.concatenate([p.labels for p in parts.values()])
         if options.get("cv"):
-            fold = int(options.setdefault("fold", 1))
+            fold = int(options.get("fold") or 1)
             tr, va, te = kfold_split(labels, folds=options["cv"], fold=fold, val_fraction=val_fraction, seed=seed)
             rule = f"{options['cv']}-fold stratified CV, fold {fold} is the test; validation {val_fraction:.0%} of the rest, seed {seed}"
             train, val, test = (Split(texts[i], labels[i]) for i in (tr, va, te))
@@ -139,12 +150,12 @@ class Sentiment(ClassifierSolution):
                                                 test_fraction=options["test_split"], seed=seed)
             rule = (f"stratified {1 - val_fraction - options['test_split']:.0%}/{val_fraction:.0%}/"
                     f"{options['test_split']:.0%}, seed {seed}")
-        tokenizer, layer = self.vocabulary(options, train.x)
+        limit = options.get("sequence_length") or self.sequence_length(train.x)
+        tokenizer, layer = self.vocabulary(options, train.x, limit)
         for part in (train, val, test):
             part.raw = part.x
             part.x = vectorize(layer, part.raw)
         skipped = dict(sum((p.skipped for p in parts.values()), Counter()))
-        limit = options["sequence_length"]
         source = {
             "name": name,
             "fingerprint": fingerprint_files(files) if files else fingerprint_texts(texts, labels),
@@ -157,23 +168,26 @@ class Sentiment(ClassifierSolution):
             "vocabulary_size": len(tokenizer.vocabulary),
             "train_texts_truncated": int(sum(len(split(standardize(t))) > limit for t in train.raw)),
         }
-        return Splits(train, val, test, first.class_names, source=source, fitted={"tokenizer": tokenizer, "layer": layer})
+        return Splits(train, val, test, first.class_names, source=source, fitted={"tokenizer": tokenizer, "layer": layer},
+                      resolved={"sequence_length": limit} if not options.get("sequence_length") else {})
 
-    def vocabulary(self, options: dict[str, Any], train_texts: np.ndarray):
+    @staticmethod
+    def sequence_length(train_texts: np.ndarray) -> int:
+        """Words kept per text when --sequence-length is not given: the 99th percentile of this
+        training split's lengths, rounded up to 8 (each --cv fold computes its own)."""
+        counts = np.array([len(split(standardize(t))) for t in train_texts])
+        return int(np.clip(np.ceil(np.percentile(counts, 99) / 8) * 8, 8, 512))
+
+    def vocabulary(self, options: dict[str, Any], train_texts: np.ndarray, length: int):
         """The run's vocabulary (evaluate/export) or one adapted on the training texts only."""
-        from common.runtime import import_tensorflow
+        from solutions.common.runtime import import_tensorflow
         from solutions.sentiment.tokenizer import vectorization_layer
 
         settings = self.model_settings(options)
         if options.get("vocabulary_dir"):
             tokenizer = Tokenizer.load(Path(options["vocabulary_dir"]))
             return tokenizer, tokenizer.keras_layer()
-        if not options.get("sequence_length") or options.get("sequence_length_from_data"):
-            # a statistic of this training split (each --cv fold computes its own)
-            counts = np.array([len(split(standardize(t))) for t in train_texts])
-            options["sequence_length"] = int(np.clip(np.ceil(np.percentile(counts, 99) / 8) * 8, 8, 512))
-            options["sequence_length_from_data"] = True
-        config = TokenizerConfig(sequence_length=options["sequence_length"] * settings["ngrams"], ngrams=settings["ngrams"])
+        config = TokenizerConfig(sequence_length=length * settings["ngrams"], ngrams=settings["ngrams"])
         layer = vectorization_layer(config.sequence_length, ngrams=config.ngrams, max_tokens=settings["max_tokens"])
         tf = import_tensorflow()
         layer.adapt(tf.data.Dataset.from_tensor_slices(list(train_texts)).batch(1024))
@@ -209,7 +223,7 @@ class Sentiment(ClassifierSolution):
         return model
 
     def training_datasets(self, splits, options: dict[str, Any]):
-        from common.pipeline import make_dataset
+        from solutions.common.pipeline import make_dataset
 
         train = make_dataset(splits.train.x, splits.train.y, batch_size=options["batch_size"], training=True,
                              seed=options["seed"], cast=None)
@@ -231,7 +245,7 @@ class Sentiment(ClassifierSolution):
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
-        from common.metrics import classification_metrics
+        from solutions.common.metrics import classification_metrics
         from solutions.sentiment.tokenizer import grams
 
         def analyzer(text: str) -> list[str]:
@@ -249,7 +263,7 @@ class Sentiment(ClassifierSolution):
         """A SavedModel on raw strings: the vocabulary layer, then the token-id model."""
         import keras
 
-        from common.export import export_saved_model
+        from solutions.common.export import export_saved_model
 
         text = keras.Input(shape=(), dtype="string", name="text")
         end_to_end = keras.Model(text, model(splits.fitted["layer"](text)), name="sentiment_end_to_end")
@@ -257,7 +271,7 @@ class Sentiment(ClassifierSolution):
 
     def tflite_source(self, model, saved_model_dir: Path, workdir: Path) -> Path:
         """Token ids in (the serving SavedModel takes strings, which TFLite builtins cannot)."""
-        from common.export import export_fixed_batch, tflite_batch
+        from solutions.common.export import export_fixed_batch, tflite_batch
 
         return export_fixed_batch(model, workdir / "tflite_source", batch=tflite_batch(model))
 
@@ -302,12 +316,16 @@ from solutions.sentiment.tokenizer import Tokenizer
 ids = Tokenizer.load(Path("{run_path}"))(["a gripping , funny film"])  # int32 [1, sequence_length]
 ```"""
 
-    def predict(self, run: Run, args: argparse.Namespace) -> None:
-        texts = list(args.inputs)
-        if args.file:
+    def predict(self, run: Run, inputs: list[str], options: dict[str, Any], variant: str | None) -> list[dict[str, Any]]:
+        """Per text: the label and its probability. Keras reads the text through the model's own
+        vocabulary layer; a TFLite variant gets the plain-Python tokenizer's ids, as a device would."""
+        from solutions.common.prediction import run_outputs
+
+        texts = list(inputs)
+        if options.get("file"):
             from solutions.sentiment.data import read_lines
 
-            path = Path(args.file)
+            path = Path(options["file"])
             if not path.is_file():
                 raise UserError(f"{path} is not a file")
             texts += read_lines(path)[0]
@@ -316,29 +334,29 @@ ids = Tokenizer.load(Path("{run_path}"))(["a gripping , funny film"])  # int32 [
         labels = run_labels(run)
         tokenizer = Tokenizer.load(run.path)
         ids = tokenizer(texts)
-        probs = self.predict_ids(run, texts, ids, tflite=args.tflite)
+        x = vectorize(tokenizer.keras_layer(), np.asarray(texts, dtype=object)) if variant in (None, "keras") else ids
+        probs = run_outputs(run, self, x, variant)
         words = run.config["source"]["sequence_length"]
+        answers = []
         for text, p, row in zip(texts, probs, ids):
             best = int(np.argmax(p))
-            shown = " ".join(text.split())
-            shown = shown if len(shown) <= 70 else shown[:67] + "..."
-            note = ""
+            note = None
             if not row.any():
-                note = "  (no known tokens: the answer is the model's prior)"
+                note = "no known tokens: the answer is the model's prior"
             elif len(split(standardize(text))) > words:
-                note = f"  (cut to the first {words} words)"
-            print(f"{labels[best]}\t{p[best]:.3f}\t{shown}{note}")
+                note = f"cut to the first {words} words"
+            answers.append({"text": text, "label": labels[best], "probability": float(p[best]),
+                            "probabilities": [float(v) for v in p], "note": note})
+        return answers
 
-    def predict_ids(self, run: Run, texts: list[str], ids: np.ndarray, *, tflite: bool) -> np.ndarray:
-        """TFLite gets the plain-Python tokenizer's ids, as a device would; Keras gets the ids of
-        the model's own vocabulary layer."""
-        if tflite:
-            from common.export import run_tflite
-
-            return run_tflite(run.path, ids)
-        layer = Tokenizer.load(run.path).keras_layer()
-        model = self.load_model(run)
-        return np.asarray(model.predict(vectorize(layer, np.asarray(texts, dtype=object)), verbose=0))
+    def describe(self, answers: list[dict[str, Any]], options: dict[str, Any]) -> list[str]:
+        lines = []
+        for a in answers:
+            shown = " ".join(a["text"].split())
+            shown = shown if len(shown) <= 70 else shown[:67] + "..."
+            note = f"  ({a['note']})" if a["note"] else ""
+            lines.append(f"{a['label']}\t{a['probability']:.3f}\t{shown}{note}")
+        return lines
 
 
 def vectorize(layer, texts: np.ndarray, batch: int = 4096) -> np.ndarray:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common.catalogue import RemoteFile, data_dir, fetch
-from common.errors import UserError, check_class_names
+from solutions.common.catalogue import RemoteFile, data_dir, fetch
+from solutions.common.errors import UserError, check_class_names
 
 RT_POLARITY = RemoteFile(
     relpath="rt-polaritydata.tar.gz",
@@ -204,7 +204,7 @@ def load_folder(root: Path) -> TextData:
 
 def load_tfds_text(name: str, directory: str | None) -> dict[str, TextData]:
     """TFDS imdb_reviews / glue/sst2 splits that carry labels (sst2's test labels are hidden)."""
-    from common.runtime import stderr_silenced
+    from solutions.common.runtime import stderr_silenced
 
     tfds_name, key, wanted = TFDS_TEXT[name]
     try:

@@ -11,7 +11,7 @@
 
 Every model ends in logits -> softmax "probabilities", so the shared classification metrics,
 export and TFLite checks apply unchanged. All of them convert to TFLite builtin ops; the recurrent
-one only with a fixed batch dimension (see `common.export.tflite_batch`).
+one only with a fixed batch dimension (see `solutions.common.export.tflite_batch`).
 """
 
 from __future__ import annotations

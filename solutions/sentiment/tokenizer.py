@@ -15,7 +15,7 @@ Both follow the same three steps, chosen so that each has an exact twin in the o
 
 from __future__ import annotations
 
-from common.files import write_text_atomic
+from solutions.common.files import write_text_atomic
 
 import json
 import re

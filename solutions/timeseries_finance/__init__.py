@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from common import ranges
-from common.errors import UserError
-from common.rundir import Run
-from common.solution import DatasetInfo, Solution, register
+from solutions.common import ranges
+from solutions.common.errors import UserError
+from solutions.common.rundir import Run
+from solutions.common.solution import DatasetInfo, Solution, register
 from solutions.timeseries_finance.data import ARCH_DATASETS, load_prices, read_csv
 from solutions.timeseries_finance.features import TARGETS
 from solutions.timeseries_finance.scores import point_forecast
@@ -79,6 +79,17 @@ class TimeseriesFinance(Solution):
                         f"{k}-f+1 with a model trained from scratch on every day before it (expanding window, "
                         "the validation stretch just before the block). Baselines are re-fitted the same way."}
 
+    def search_space(self, hp, options: dict[str, Any]) -> dict[str, Any]:
+        """Model family, window length, width, depth, dropout."""
+        from solutions.common.search_space import optimisation
+
+        return {"model": hp.Choice("model", ["gru", "lstm", "conv1d", "transformer"]),
+                "lookback": hp.Choice("lookback", [10, 22, 44, 66]),
+                "width": hp.Choice("width", [16, 32, 64]),
+                "depth": hp.Int("depth", 1, 2),
+                "dropout": hp.Float("dropout", 0.0, 0.3, step=0.1),
+                **optimisation(hp, lr=(1e-4, 3e-3), batches=[32, 64, 128])}
+
     # --- data --------------------------------------------------------------------------------
     def check_data_source(self, options: dict[str, Any]) -> None:
         if options.get("data"):
@@ -97,8 +108,8 @@ class TimeseriesFinance(Solution):
             raise UserError(f"--walk-forward {options['walk_forward']}: needs at least 2 blocks")
 
     def load_splits(self, options: dict[str, Any]):
-        from common.catalogue import fingerprint_arrays
-        from common.data import Split, Splits
+        from solutions.common.catalogue import fingerprint_arrays
+        from solutions.common.data import Split, Splits
         from solutions.timeseries_finance.features import (Statistics, compute_features, split_bounds, targets,
                                                            window_origins, windows)
 
@@ -185,7 +196,7 @@ class TimeseriesFinance(Solution):
     def training_datasets(self, splits, options: dict[str, Any]):
         """Windows are self-contained, so their order within the training days may be shuffled;
         no window reaches past the training days."""
-        from common.pipeline import make_dataset
+        from solutions.common.pipeline import make_dataset
 
         train = make_dataset(splits.train.x, splits.train.y, batch_size=options["batch_size"], training=True,
                              seed=options["seed"])
@@ -195,7 +206,7 @@ class TimeseriesFinance(Solution):
     def finalize_model(self, model, splits, run: Run, options: dict[str, Any]):
         """Write what a forecast needs besides the model (feature order, training statistics) and the
         80% interval calibrated on the validation days."""
-        from common.workflow import predict_keras
+        from solutions.common.prediction import predict_keras
 
         val_pred = predict_keras(model, splits.val.x)
         stats, series = splits.fitted["stats"], splits.fitted["series"]
@@ -376,18 +387,17 @@ training statistics in `forecast.json`); the scaler is inside the model. The TFL
 recurrent model has batch 1 (metrics.json `export.float32.input_shape`). The output is the
 variance of the next H days' log return in percent^2, or the return forecast in percent."""
 
-    def predict(self, run: Run, args: argparse.Namespace) -> None:
+    def predict(self, run: Run, inputs: list[str], options: dict[str, Any], variant: str | None) -> list[dict[str, Any]]:
+        """The next forecast after the latest prices (`data`, else the run's own dataset), with its
+        80% interval for the log return."""
+        from solutions.common.prediction import run_outputs
         from solutions.timeseries_finance.features import compute_features, windows
 
-        if args.inputs:
+        if inputs:
             raise UserError("timeseries-finance predicts from prices: give --data recent.csv (or nothing for the "
                             "run's own dataset)")
         forecast = run.read_json("forecast.json")
-        options = run.config["options"]
-        table = read_csv(Path(args.data)) if args.data else load_prices(options)
-        for repair, count in table.repairs.items():
-            if count:
-                print(f"Data repair: {count} {repair.replace('_', ' ')}")
+        table = read_csv(Path(options["data"])) if options.get("data") else load_prices(run.config["options"])
         series = compute_features(table)
         if list(series.feature_names) != forecast["features"]:
             raise UserError(f"the run's model reads features {forecast['features']} but this data gives "
@@ -397,26 +407,39 @@ variance of the next H days' log return in percent^2, or the return forecast in 
             raise UserError(f"need at least {lookback + 1} price rows for one {lookback}-day window, "
                             f"got {len(series) + 1}")
         x = windows(series.features, np.array([len(series) - 1]), lookback)
-        if args.tflite:
-            from common.export import run_tflite
-
-            out = run_tflite(run.path, x)
-        else:
-            out = np.asarray(self.load_model(run).predict(x, verbose=0))
+        out = run_outputs(run, self, x, variant)
         low, high = forecast_interval(forecast, out)
-        horizon = forecast["horizon"]
-        days = "day" if horizon == 1 else f"{horizon} days"
-        print(f"Forecast made at the close of {series.dates[-1]} for the next trading {days} "
-              f"({'TFLite' if args.tflite else 'Keras'}):")
+        answer: dict[str, Any] = {
+            "made_at": str(series.dates[-1]), "horizon": forecast["horizon"], "target": forecast["target"],
+            "model": variant or "keras", "repairs": {k: int(v) for k, v in table.repairs.items() if v},
+            "interval": {"low": float(low[0]), "high": float(high[0]), "kind": forecast["interval"]["kind"],
+                         "levels": forecast["interval"]["levels"]}}
         if forecast["target"] == "volatility":
-            h = float(out[0, 0])
-            print(f"  variance {h:.4f} %^2 -> volatility {np.sqrt(h):.3f}% over the {days}, "
-                  f"annualised {np.sqrt(252 * h / horizon):.1f}%")
+            answer["variance"] = float(out[0, 0])
         else:
-            point = float(point_forecast(out)[0])
-            print(f"  log return {point:+.4f}% -> {'long' if point > 0 else 'flat'} under the long/flat rule")
-        print(f"  80% interval for the log return: [{low[0]:+.3f}%, {high[0]:+.3f}%] "
-              f"({forecast['interval']['kind'].replace('_', ' ')})")
+            answer["log_return"] = float(point_forecast(out)[0])
+        return [answer]
+
+    def describe(self, answers: list[dict[str, Any]], options: dict[str, Any]) -> list[str]:
+        lines = []
+        for a in answers:
+            for repair, count in a["repairs"].items():
+                lines.append(f"Data repair: {count} {repair.replace('_', ' ')}")
+            horizon = a["horizon"]
+            days = "day" if horizon == 1 else f"{horizon} days"
+            lines.append(f"Forecast made at the close of {a['made_at']} for the next trading {days} "
+                         f"({'Keras' if a['model'] == 'keras' else 'TFLite'}):")
+            if a["target"] == "volatility":
+                h = a["variance"]
+                lines.append(f"  variance {h:.4f} %^2 -> volatility {np.sqrt(h):.3f}% over the {days}, "
+                             f"annualised {np.sqrt(252 * h / horizon):.1f}%")
+            else:
+                point = a["log_return"]
+                lines.append(f"  log return {point:+.4f}% -> {'long' if point > 0 else 'flat'} under the long/flat rule")
+            interval = a["interval"]
+            lines.append(f"  80% interval for the log return: [{interval['low']:+.3f}%, {interval['high']:+.3f}%] "
+                         f"({interval['kind'].replace('_', ' ')})")
+        return lines
 
 
 def _summed_returns(returns: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:

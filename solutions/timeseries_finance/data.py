@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from common.errors import UserError
-from common.tables import columns_listing, read_table
+from solutions.common.errors import UserError
+from solutions.common.tables import columns_listing, read_table
 
 ARCH_DATASETS = {"sp500": "S&P 500 index", "nasdaq": "NASDAQ Composite index"}
 DATE_NAMES = ("date", "datetime", "timestamp", "time", "day")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.errors import UserError
+from solutions.common.errors import UserError
 from solutions.timeseries_finance.data import PriceTable
 
 TARGETS = ("volatility", "return")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.plots import plt, save_figure
+from solutions.common.plots import plt, save_figure
 from solutions.timeseries_finance.scores import point_forecast
 
 SHOWN_BASELINES = ("garch11", "ewma", "historical_mean")

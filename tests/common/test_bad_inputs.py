@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from tests.common.test_cli import _run
+from tests.solutions.test_cli import _run
 from tests.conftest import write_digit_pngs
 
 
@@ -89,7 +89,7 @@ def test_a_class_folder_with_a_line_break_is_refused(tmp_path):
 
 def test_a_second_process_on_a_run_in_progress_is_refused(tmp_path):
     """The lock: a second --resume while the first still trains gets one line naming its PID."""
-    from common.locks import DirectoryLock
+    from solutions.common.locks import DirectoryLock
 
     partial = tmp_path / "run.partial"
     partial.mkdir()

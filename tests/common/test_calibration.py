@@ -1,6 +1,6 @@
 import numpy as np
 
-from common.calibration import (
+from solutions.common.calibration import (
     expected_calibration_error, fit_temperature, screening_metrics, sensitivity_threshold, softmax,
     uncalibrated, youden_threshold,
 )

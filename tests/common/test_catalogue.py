@@ -2,8 +2,8 @@ import hashlib
 
 import pytest
 
-from common.catalogue import RemoteFile, data_dir, fetch, fingerprint_files
-from common.errors import UserError
+from solutions.common.catalogue import RemoteFile, data_dir, fetch, fingerprint_files
+from solutions.common.errors import UserError
 
 
 def test_data_dir_order(monkeypatch, tmp_path):

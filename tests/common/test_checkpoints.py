@@ -3,7 +3,7 @@ an epoch that was lost (killed between the best file's rename and the epoch's co
 
 import json
 
-from common.checkpoints import restore_committed_best
+from solutions.common.checkpoints import restore_committed_best
 
 
 def test_best_weights_from_a_lost_epoch_are_replaced_by_the_committed_ones(tmp_path):

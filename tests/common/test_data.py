@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from common.data import stratified_split
-from common.errors import UserError
+from solutions.common.data import stratified_split
+from solutions.common.errors import UserError
 
 
 def test_stratified_split_is_seeded_disjoint_and_stratified():

@@ -40,8 +40,8 @@ def test_two_workers_end_with_identical_weights(tmp_path):
     outputs = [p.communicate(timeout=900) for p in processes]
     assert [p.returncode for p in processes] == [0, 0], [err[-3000:] for _, err in outputs]
 
-    from common.rundir import Run
-    from common.solution import get_solution
+    from solutions.common.rundir import Run
+    from solutions.common.solution import get_solution
 
     solution = get_solution("image-classification")
     weights = [solution.load_model(Run(tmp_path / f"worker{i}")).get_weights() for i in range(2)]
@@ -65,8 +65,8 @@ def test_multi_worker_without_tf_config_is_one_error_line(tmp_path):
 
 
 def test_mirrored_strategy_trains_and_saves_a_plain_model(fast_options):
-    from common.solution import get_solution
-    from common.workflow import train
+    from solutions.common.solution import get_solution
+    from solutions.common.workflow import train
 
     run = train(get_solution("image-classification"), {**fast_options, "distribute": "mirrored", "quantize": "none"})
     metrics = run.read_json("metrics.json")

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from common.errors import ExportError
-from common.export import SavedModelRunner, TFLiteRunner, convert_tflite, export_saved_model, tf
+from solutions.common.errors import ExportError
+from solutions.common.export import SavedModelRunner, TFLiteRunner, convert_tflite, export_saved_model, tf
 
 import keras
 
@@ -54,7 +54,7 @@ def test_int8_needs_representative_data(small_model_dir):
 
 
 def test_quantize_option_maps_to_variants():
-    from common.export import tflite_variants
+    from solutions.common.export import tflite_variants
 
     assert tflite_variants("none") == ["float32"]
     assert tflite_variants("int8") == ["float32", "int8"]
@@ -62,7 +62,7 @@ def test_quantize_option_maps_to_variants():
 
 
 def test_isolated_conversion_returns_the_same_model(small_model_dir):
-    from common.export import convert_tflite_isolated
+    from solutions.common.export import convert_tflite_isolated
 
     model, path, x = small_model_dir
     content = convert_tflite_isolated(path, "float32")
@@ -72,7 +72,7 @@ def test_isolated_conversion_returns_the_same_model(small_model_dir):
 def test_isolated_conversion_turns_a_converter_crash_into_an_export_error(tmp_path):
     """int8 on a GRU kills the converter process (tensorflow/tensorflow#76672); the run must survive
     it and record why."""
-    from common.export import convert_tflite_isolated, export_fixed_batch, tflite_batch
+    from solutions.common.export import convert_tflite_isolated, export_fixed_batch, tflite_batch
 
     inputs = keras.Input((6, 3))
     model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.GRU(4)(inputs)))

@@ -1,6 +1,6 @@
 """Outputs written beside a user's files never replace one (predict --explain overlays)."""
 
-from common.files import unused_path
+from solutions.common.files import unused_path
 
 
 def test_existing_files_are_kept_and_same_names_get_their_own_path(tmp_path):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from common.solution import get_solution
+from solutions.common.solution import get_solution
 
 OPTS = dict(val_split=0.2, test_split=0.15, seed=0, data=None, flip=None)
 
@@ -28,7 +28,7 @@ def test_flips_only_where_the_label_survives_a_mirror():
 
 
 def test_batchnorm_momentum_averages_about_one_epoch():
-    from common.data import Split, Splits
+    from solutions.common.data import Split, Splits
 
     solution = get_solution("image-classification")
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from common.errors import UserError
-from common.image_io import load_scan, read_image, resize_batch, scan_class_folders
+from solutions.common.errors import UserError
+from solutions.common.image_io import load_scan, read_image, resize_batch, scan_class_folders
 from tests.conftest import write_digit_pngs
 
 
@@ -54,7 +54,7 @@ def test_resize_batch_keeps_dtype_and_range():
 def test_a_16_bit_png_is_scaled_by_its_bit_depth_not_clipped(tmp_path):
     from PIL import Image
 
-    from common.image_io import read_image
+    from solutions.common.image_io import read_image
 
     ramp = np.linspace(0, 65535, 64, dtype=np.uint16).reshape(8, 8)
     Image.fromarray(ramp).save(tmp_path / "scan16.png")
@@ -70,8 +70,8 @@ def test_a_16_bit_png_is_scaled_by_its_bit_depth_not_clipped(tmp_path):
 def test_a_decompression_bomb_is_one_clear_error(tmp_path, monkeypatch):
     from PIL import Image
 
-    from common.errors import UserError
-    from common.image_io import read_image
+    from solutions.common.errors import UserError
+    from solutions.common.image_io import read_image
 
     Image.new("L", (300, 300)).save(tmp_path / "big.png")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 90,000 pixels > 2 x 1000: the bomb check fires

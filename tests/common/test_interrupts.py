@@ -122,7 +122,7 @@ def test_a_killed_re_export_leaves_the_previous_export(tmp_path, trained_run):
         process.kill()
         process.communicate(timeout=60)
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        subprocess.run([sys.executable, "-c", "from common.rundir import open_finished; import sys; "
+        subprocess.run([sys.executable, "-c", "from solutions.common.rundir import open_finished; import sys; "
                         "open_finished(sys.argv[1])", str(run)], check=True, env=env, cwd=ROOT)
         after = _digest(run)
         assert set(after) >= set(before), set(before) - set(after)  # nothing the run had is missing

@@ -1,7 +1,7 @@
 import numpy as np
 
-from common.augment import image_augmenter
-from common.pipeline import make_dataset, measure_throughput, representative_samples
+from solutions.common.augment import image_augmenter
+from solutions.common.pipeline import make_dataset, measure_throughput, representative_samples
 
 
 def _order(ds):

@@ -1,7 +1,7 @@
 import pytest
 
-from common.errors import UserError
-from common.rundir import finish_run, open_finished, resume_run, start_run
+from solutions.common.errors import UserError
+from solutions.common.rundir import finish_run, open_finished, resume_run, start_run
 
 
 def test_partial_run_is_never_finished(tmp_path):

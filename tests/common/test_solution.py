@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from common.errors import UserError
-from common.solution import Solution, get_solution
+from solutions.common.errors import UserError
+from solutions.common.solution import Solution, get_solution
 
 
 class _Accuracy(Solution):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from common.errors import UserError
-from common.tables import columns_listing, read_table
+from solutions.common.errors import UserError
+from solutions.common.tables import columns_listing, read_table
 
 
 def test_delimiter_is_sniffed(tmp_path):

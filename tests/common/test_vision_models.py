@@ -26,7 +26,7 @@ def _strided_1x1_convs(model):
 
 @pytest.mark.parametrize("width", [1, 4, 8, 12, 16, 32])
 def test_no_strided_1x1_convolution_on_few_channels(width):
-    from common.vision_models import UNSAFE_STRIDED_1X1_CHANNELS, residual_cnn
+    from solutions.common.vision_models import UNSAFE_STRIDED_1X1_CHANNELS, residual_cnn
 
     model = residual_cnn((20, 20, 3), 2, width=width, depth=2)
     unsafe = [(name, c) for name, c in _strided_1x1_convs(model) if c < UNSAFE_STRIDED_1X1_CHANNELS]
@@ -36,7 +36,7 @@ def test_no_strided_1x1_convolution_on_few_channels(width):
 def test_subsampled_shortcut_equals_the_strided_convolution():
     import keras
 
-    from common.vision_models import projection_shortcut
+    from solutions.common.vision_models import projection_shortcut
 
     rng = np.random.default_rng(0)
     for size in (20, 21):  # even and odd: TensorFlow's "same" padding differs
@@ -78,7 +78,7 @@ def test_wide_models_keep_their_graph(width):
     one they always had (a single strided 1x1 convolution), so their trained figures stay."""
     import keras
 
-    from common.vision_models import residual_cnn
+    from solutions.common.vision_models import residual_cnn
 
     model = residual_cnn((28, 28, 1), 2, width=width)
     assert not any(isinstance(layer, keras.layers.MaxPooling2D) for layer in model.layers)

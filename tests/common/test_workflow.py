@@ -5,10 +5,10 @@ import csv
 import keras
 import pytest
 
-from common.errors import UserError
-from common.rundir import open_finished, partial_path
-from common.solution import get_solution
-from common.workflow import train
+from solutions.common.errors import UserError
+from solutions.common.rundir import open_finished, partial_path
+from solutions.common.solution import get_solution
+from solutions.common.workflow import train
 
 SOLUTION = get_solution("image-classification")
 

@@ -10,7 +10,7 @@ from concurrent import futures
 import grpc
 import pytest
 
-from common.errors import UserError
+from solutions.common.errors import UserError
 
 TOKEN = "s3cret-shared-token"
 
@@ -26,7 +26,7 @@ def chief(tmp_path):
     import keras_tuner
     from keras_tuner.src import protos
 
-    from tuning.guard import GuardedOracleServicer
+    from solutions.tuning.guard import GuardedOracleServicer
 
     oracle = keras_tuner.oracles.RandomSearchOracle(objective=keras_tuner.Objective("val_loss", "min"),
                                                     max_trials=10, seed=1)
@@ -47,7 +47,7 @@ def chief(tmp_path):
 def _stub(address: str, token: str | None, tuner_id: str = "forger"):
     from keras_tuner.src import protos
 
-    from tuning.guard import _TokenInterceptor
+    from solutions.tuning.guard import _TokenInterceptor
 
     channel = grpc.insecure_channel(address)
     if token is not None:
@@ -126,7 +126,7 @@ def test_forged_results_are_refused_and_the_best_is_unaffected(chief):
 def test_the_chief_writes_a_private_token_for_its_workers(tmp_path, monkeypatch):
     import stat
 
-    from tuning.distributed import TOKEN_ENV, TOKEN_FILE, ensure_token, token
+    from solutions.tuning.distributed import TOKEN_ENV, TOKEN_FILE, ensure_token, token
 
     monkeypatch.delenv(TOKEN_ENV, raising=False)
     value = ensure_token(tmp_path)
@@ -135,7 +135,7 @@ def test_the_chief_writes_a_private_token_for_its_workers(tmp_path, monkeypatch)
 
 
 def test_a_chief_off_loopback_needs_a_token(monkeypatch, capsys):
-    from tuning.distributed import TOKEN_ENV, check_chief_address
+    from solutions.tuning.distributed import TOKEN_ENV, check_chief_address
 
     monkeypatch.delenv(TOKEN_ENV, raising=False)
     check_chief_address("127.0.0.1")  # loopback: fine without a token

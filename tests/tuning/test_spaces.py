@@ -5,10 +5,11 @@ from __future__ import annotations
 import keras_tuner
 import pytest
 
-from common.cli import build_parser
-from tuning.spaces import SPACES, space_for
+from solutions.cli import build_parser
+from solutions.common.solution import all_solutions
+from solutions.tuning.spaces import space_for
 
-CASES = [(domain, {}) for domain in SPACES] + [
+CASES = [(s.name, {}) for s in all_solutions()] + [
     ("recommendation", {"task": "retrieval"}), ("recommendation", {"model": "mf"}),
     ("recommendation", {"model": "neural"}), ("sentiment", {"model": "cnn"})]
 
@@ -34,5 +35,7 @@ def test_the_space_follows_the_model_chosen_on_the_command_line():
 
 
 def test_unknown_domain_names_the_known_ones():
-    with pytest.raises(KeyError, match="recommendation"):
+    from solutions.common.errors import UserError
+
+    with pytest.raises(UserError, match="recommendation"):
         space_for("weather")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tuning.trial_process import RESULT_FILE, TrialProcessError, run_trial_process
+from solutions.tuning.trial_process import RESULT_FILE, TrialProcessError, run_trial_process
 
 
 def test_a_failing_trial_process_raises_a_clear_error_and_leaves_no_stale_result(tmp_path):

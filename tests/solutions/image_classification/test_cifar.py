@@ -10,7 +10,7 @@ import tarfile
 import numpy as np
 import pytest
 
-from common.errors import UserError
+from solutions.common.errors import UserError
 from solutions.image_classification.cifar import UnsafePickle, load_plain_pickle
 
 # A CIFAR batch as the publisher's Python 2 cPickle (protocol 2) writes it, byte for byte in form.

@@ -8,7 +8,7 @@ import tarfile
 import numpy as np
 import pytest
 
-from common.errors import UserError
+from solutions.common.errors import UserError
 from solutions.image_classification.data import load_dataset
 
 OPTS = dict(val_split=0.2, test_split=0.15, seed=0)

@@ -2,7 +2,7 @@
 
 import json
 
-from common.cli import main
+from solutions.cli import main
 from tests.conftest import write_digit_pngs
 
 

@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from common.export import TFLiteRunner, convert_tflite, export_saved_model
-from common.solution import get_solution
-from common.workflow import train
+from solutions.common.export import TFLiteRunner, convert_tflite, export_saved_model
+from solutions.common.solution import get_solution
+from solutions.common.workflow import train
 from solutions.image_classification.model import build_model
 
 

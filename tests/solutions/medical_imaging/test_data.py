@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from common.errors import UserError
+from solutions.common.errors import UserError
 from solutions.medical_imaging.data import load_medmnist, read_dicom, read_medmnist_npz
 from tests.conftest import require_data
 from tests.solutions.medical_imaging.dicom_files import write_dicom

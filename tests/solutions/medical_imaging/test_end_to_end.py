@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from common.cli import main
+from solutions.cli import main
 from tests.conftest import require_data
 from tests.solutions.medical_imaging.dicom_files import write_dicom
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common.errors import UserError
+from solutions.common.errors import UserError
 from solutions.recommendation.data import load_ratings, read_csv
 from solutions.recommendation.splits import IdMaps, bias_baseline, split_ratings
 from tests.conftest import require_data
@@ -76,7 +76,7 @@ def test_id_maps_round_trip_and_unknown_ids(tmp_path):
 
 def test_bias_baseline_matches_surprise_baselineonly_on_u1():
     """Surprise's BaselineOnly scores 0.960 on u1 (the issue's figure)."""
-    from common.data import Split
+    from solutions.common.data import Split
 
     require_data("ml-100k/u.data")
     ratings = load_ratings({"dataset": "movielens-100k"})

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from common.solution import get_solution
-from common.workflow import train
+from solutions.common.solution import get_solution
+from solutions.common.workflow import train
 from tests.conftest import run_cli
 from tests.solutions.recommendation.ratings import write_defective_csv
 

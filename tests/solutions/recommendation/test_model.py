@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import keras
-from common.export import TFLiteRunner, convert_tflite, export_fixed_batch, tf
+from solutions.common.export import TFLiteRunner, convert_tflite, export_fixed_batch, tf
 from solutions.recommendation.export import export_recommender, keras_top_k, tflite_top_k
 from solutions.recommendation.model import autorec_scorer, build_model, observed_squared_error, top_k_model
 

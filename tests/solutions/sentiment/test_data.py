@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common.data import kfold_split
-from common.errors import UserError
+from solutions.common.data import kfold_split
+from solutions.common.errors import UserError
 from solutions.sentiment.data import load_folder, load_rt_polarity, load_table, read_lines
 from tests.conftest import require_data
 from tests.solutions.sentiment.corpus import write_csv

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common.export import TFLiteRunner, convert_tflite, export_fixed_batch, tflite_batch
-from common.runtime import import_tensorflow
+from solutions.common.export import TFLiteRunner, convert_tflite, export_fixed_batch, tflite_batch
+from solutions.common.runtime import import_tensorflow
 from solutions.sentiment.model import MODELS, build_model, fit_mixing, naive_bayes_log_probs
 from solutions.sentiment.tokenizer import vectorization_layer
 from tests.solutions.sentiment.corpus import sentences
@@ -52,7 +52,7 @@ def test_every_model_trains_saves_and_converts(name, corpus, tmp_path):
 
 def test_recurrent_model_needs_a_fixed_batch_for_builtin_ops(corpus, tmp_path):
     """The reason for `tflite_batch`: a dynamic batch puts TensorList ops (Flex) into an LSTM."""
-    from common.errors import ExportError
+    from solutions.common.errors import ExportError
 
     ids, y, vocab = corpus
     model = build_model("bilstm", vocab_size=vocab, sequence_length=ids.shape[1], num_classes=2, width=8)

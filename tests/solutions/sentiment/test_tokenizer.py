@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common.runtime import import_tensorflow
+from solutions.common.runtime import import_tensorflow
 from solutions.sentiment.tokenizer import Tokenizer, TokenizerConfig, grams, split, standardize, vectorization_layer
 from tests.solutions.sentiment.corpus import sentences
 

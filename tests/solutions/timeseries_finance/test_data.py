@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.errors import UserError
+from solutions.common.errors import UserError
 from solutions.timeseries_finance.data import clean_prices, load_arch, read_csv
 from tests.solutions.timeseries_finance.prices import sp500, write_defective_csv
 

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from common.solution import get_solution
-from common.workflow import evaluate, train
+from solutions.common.solution import get_solution
+from solutions.common.workflow import evaluate, train
 from tests.conftest import run_cli
 from tests.solutions.timeseries_finance.prices import sp500, write_defective_csv
 

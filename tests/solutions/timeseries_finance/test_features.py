@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common.solution import get_solution
+from solutions.common.solution import get_solution
 from solutions.timeseries_finance.baselines import garch_forecasts, variance_baselines
 from solutions.timeseries_finance.data import load_arch
 from solutions.timeseries_finance.features import (Statistics, compute_features, split_bounds, targets,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import keras
-from common.export import TFLiteRunner, convert_tflite, export_fixed_batch, tflite_batch
+from solutions.common.export import TFLiteRunner, convert_tflite, export_fixed_batch, tflite_batch
 from solutions.timeseries_finance.data import load_arch
 from solutions.timeseries_finance.features import Statistics, compute_features, targets, windows
 from solutions.timeseries_finance.model import MODELS, QUANTILES, PinballLoss, build_model, loss_for, qlike

@@ -55,7 +55,7 @@ def test_list_shows_domains_and_is_quick(tmp_path):
 
 def _main(capsys, *args: str) -> tuple[int, str, str]:
     """The CLI in this process: range checks happen before TensorFlow, so this stays fast."""
-    from common.cli import main
+    from solutions.cli import main
 
     code = main(list(args))
     captured = capsys.readouterr()

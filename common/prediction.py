@@ -1,0 +1,53 @@
+"""The one prediction path: a run's Keras model or any of its TFLite variants, for training,
+evaluation, export checks, `solutions predict` and `Run.predict` alike."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from solutions.common.errors import UserError
+
+if TYPE_CHECKING:
+    import keras
+
+    from solutions.common.rundir import Run
+    from solutions.common.solution import Solution
+
+KERAS = "keras"
+
+
+def predict_keras(model: "keras.Model", x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Model outputs for a whole array, in batches, without a progress bar."""
+    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+
+
+def variant_names() -> tuple[str, ...]:
+    from solutions.common.export import TFLITE_VARIANTS
+
+    return (KERAS, *TFLITE_VARIANTS)
+
+
+def check_variant(variant: str | None) -> str:
+    """`None` is the Keras model; anything else must be a TFLite variant's name."""
+    variant = variant or KERAS
+    if variant not in variant_names():
+        raise UserError(f"unknown variant {variant!r}; choose from {', '.join(variant_names())}")
+    return variant
+
+
+def run_outputs(run: "Run", solution: "Solution", x: np.ndarray, variant: str | None = None) -> np.ndarray:
+    """Outputs of the run's Keras model (`variant` None or "keras") or of one of its TFLite files;
+    a variant the run does not have is one clear error."""
+    variant = check_variant(variant)
+    if variant == KERAS:
+        return predict_keras(solution.load_model(run), x)
+    from solutions.common.export import TFLITE_FILES, TFLiteRunner
+
+    path = run / TFLITE_FILES[variant]
+    if not path.exists():
+        have = [v for v, name in TFLITE_FILES.items() if (run / name).exists()]
+        raise UserError(f"{run.path} has no {variant} TFLite model ({path.name}); it has "
+                        f"{', '.join([KERAS, *have])}: re-export with `solutions export {run.path} --quantize {variant}`")
+    return TFLiteRunner(path)(x)

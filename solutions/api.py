@@ -1,0 +1,171 @@
+"""The kit as a library: train, load, tune, and what a finished run does (metrics, predict,
+evaluate, export). The command line is a thin layer over these functions.
+
+    import solutions
+    run = solutions.train("image-classification", epochs=5)
+    run.metrics["test"]["accuracy"], run.report_path
+    run.predict(["digit.png"], variant="int8")
+
+Options are keyword arguments with the CLI flags' names (underscores for dashes) and defaults; they
+go through the same parser as the command line, so a bad one raises the same one-line `UserError`.
+Nothing here loads TensorFlow until a run needs it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from solutions import flags as opts
+from solutions.common.errors import UserError
+from solutions.common.solution import Solution, all_solutions, get_solution
+
+
+def domains() -> list[str]:
+    """The registered domains' names."""
+    return [s.name for s in all_solutions()]
+
+
+def options(domain: str, *, verb: str = "train") -> dict[str, dict[str, Any]]:
+    """Every option of `domain` (`verb` "train" or "tune"): name -> default, type, choices, flag, help."""
+    return opts.option_table(get_solution(domain), verb)
+
+
+def train_options(domain: str, config: str | Path | None = None, argv: Sequence[str] = (),
+                  **values: Any) -> dict[str, Any]:
+    """The options a train would run with: the config file's, then `values`, then `argv` (flags)."""
+    solution = get_solution(domain)
+    parser = opts.domain_parser(solution)
+    given = opts.to_argv(parser, values) + list(argv)
+    if config is not None:
+        given = opts.merge_config(parser, opts.read_config(config, parser, domain), given)
+    return opts.finish(solution, opts.parse(parser, given))
+
+
+def train(domain: str, *, config: str | Path | None = None, resume: bool = False, **values: Any) -> "Run":
+    """Train, evaluate, export and report one run of `domain`; return the finished run.
+
+    `config`: a run's config.json (or a YAML/JSON mapping of options) to start from; keyword
+    options override its values. `resume=True` continues the interrupted run at `output`.
+    """
+    solution = get_solution(domain)
+    chosen = train_options(domain, config, **values)
+    return _train(solution, chosen, resume=resume)
+
+
+def _train(solution: Solution, chosen: dict[str, Any], *, resume: bool) -> "Run":
+    if not resume:
+        solution.check_data_source(chosen)  # before TensorFlow loads: fast, clear errors
+    if chosen.get("distribute") == "multi-worker":
+        from solutions.common.distribute import check_tf_config
+
+        check_tf_config()
+    from solutions.common.workflow import train as run_workflow
+
+    return Run(run_workflow(solution, chosen, resume=resume).path)
+
+
+def tune(domain: str, *, config: str | Path | None = None, resume: bool = False, **values: Any) -> Path:
+    """Search hyperparameters with KerasTuner, then retrain the best into `<search>/best`
+    (`load(search / "best")`). Tuner settings (tuner, max_trials, max_epochs, no_retrain, oracle,
+    role, worker_id) are keyword options like the rest. Returns the search directory."""
+    solution = get_solution(domain)
+    parser = opts.domain_parser(solution, "tune")
+    given = opts.to_argv(parser, values)
+    if config is not None:
+        given = opts.merge_config(parser, opts.read_config(config, parser, domain), given)
+    parsed = opts.parse(parser, given)
+    settings = {k: parsed.pop(k) for k in opts.TUNE_SETTINGS}
+    return _tune(solution, opts.finish(solution, parsed), settings, resume=resume)
+
+
+def _tune(solution: Solution, chosen: dict[str, Any], settings: dict[str, Any], *, resume: bool) -> Path:
+    settings["retrain"] = not settings.pop("no_retrain")
+    if bool(settings["oracle"]) != bool(settings["role"]):
+        raise UserError("a distributed search needs both --oracle HOST:PORT and --role chief|worker")
+    if settings["role"] == "worker" and not chosen.get("output"):
+        raise UserError("a worker needs --output: the chief's search directory (shared)")
+    if chosen.get("distribute"):
+        raise UserError("--distribute applies to train; a search scales out with --oracle/--role")
+    if settings["oracle"]:
+        from solutions.tuning.distributed import check_chief_address, parse_address
+
+        host, _ = parse_address(settings["oracle"])
+        if settings["role"] == "chief":
+            check_chief_address(host)
+    if not resume:
+        solution.check_data_source(chosen)
+    from solutions.tuning.search import run_search
+
+    return run_search(solution, chosen, settings, resume=resume, role=settings["role"])
+
+
+def load(run_dir: str | Path) -> "Run":
+    """A finished run directory (an unfinished or damaged one is one clear error)."""
+    return Run(run_dir)
+
+
+class Run:
+    """A finished run: its files, its figures, and its model for new inputs."""
+
+    def __init__(self, path: str | Path):
+        from solutions.common.rundir import open_finished
+
+        self._run = open_finished(path)
+        self.path: Path = self._run.path
+        self.config: dict[str, Any] = self._run.config
+        self.domain: str = self.config["domain"]
+        self.solution: Solution = get_solution(self.domain)
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, domain={self.domain!r})"
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """metrics.json as it is now (a re-export updates it)."""
+        return self._run.read_json("metrics.json")
+
+    @property
+    def report_path(self) -> Path:
+        return self.path / "report.md"
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The options the run was trained with (what `train(config=run.path / "config.json")` replays)."""
+        return dict(self.config["options"])
+
+    def predict(self, inputs: Sequence[Any] | None = None, *, variant: str | None = None,
+                **options: Any) -> list[dict[str, Any]]:
+        """Answers for new inputs, one dict per answer: image paths (image, medical), texts
+        (sentiment), `user=` (recommendation), `data=` a price CSV or nothing (finance).
+        `variant`: None for the Keras model, else float32, float16, dynamic or int8 (TFLite).
+        `options` are the domain's predict flags (e.g. top_k, k, item, explain)."""
+        from solutions.common.prediction import check_variant
+
+        variant = check_variant(variant)
+        parser = opts.Parser(prog=f"solutions predict ({self.domain})", add_help=False)
+        self.solution.add_predict_arguments(parser)
+        chosen = opts.parse(parser, opts.to_argv(parser, options))
+        return self.solution.predict(self._run, [str(i) for i in (inputs or [])], chosen, variant)
+
+    def evaluate(self, *, dataset: str | None = None, data: str | Path | None = None,
+                 data_dir: str | Path | None = None) -> dict[str, Any]:
+        """The Keras model's test metrics on its own test split, or on the test split of other data."""
+        from solutions.common.workflow import evaluate
+
+        overrides = {"dataset": dataset, "data": str(data) if data else None, "data_dir": str(data_dir) if data_dir else None}
+        for key in ("data", "data_dir"):
+            if overrides[key]:
+                overrides[key] = str(Path(overrides[key]).expanduser().resolve())
+        return evaluate(str(self.path), overrides)
+
+    def export(self, *, format: str = "all", quantize: str = "all") -> dict[str, dict]:
+        """Re-export (SavedModel and/or TFLite variants) and update metrics.json; returns each
+        variant's size, parity and test metrics."""
+        if format not in ("saved_model", "tflite", "all"):
+            raise UserError(f"format {format!r}: choose from saved_model, tflite, all")
+        if quantize not in opts.QUANTIZE:
+            raise UserError(f"quantize {quantize!r}: choose from {', '.join(opts.QUANTIZE)}")
+        from solutions.common.workflow import export
+
+        return export(str(self.path), formats=format, quantize=quantize)

@@ -1,0 +1,195 @@
+"""The `solutions` command: list, train, evaluate, predict, export, tune.
+
+Heavy imports (TensorFlow) happen only after the arguments and the data source have been checked,
+so a user's mistake is answered at once with one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import os
+import sys
+from typing import Sequence
+
+from solutions import flags as opts
+from solutions.common.errors import UserError
+
+# Failures of the machine a user can fix: a full disk or quota, a read-only or forbidden directory.
+USER_FIXABLE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def machine_error(exc: BaseException) -> str | None:
+    """The strerror of a full disk or an unwritable place, also when HDF5 or TensorFlow wrapped it."""
+    if isinstance(exc, OSError) and exc.errno in USER_FIXABLE_ERRNOS:
+        return os.strerror(exc.errno)
+    text = f"{exc} {exc.__cause__ or ''}"
+    return next((os.strerror(n) for n in USER_FIXABLE_ERRNOS if os.strerror(n) in text), None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from solutions.common.solution import all_solutions
+
+    parser = opts.Parser(prog="solutions", description="Train, evaluate and ship Keras models for five everyday problems.")
+    verbs = parser.add_subparsers(dest="verb", required=True, parser_class=opts.Parser)
+    verbs.add_parser("list", help="domains, their datasets and models")
+
+    train = verbs.add_parser("train", help="train on a dataset and leave a ready-to-ship run directory")
+    domains = train.add_subparsers(dest="domain", required=True, parser_class=opts.Parser)
+    for solution in all_solutions():
+        sub = domains.add_parser(solution.name, help=solution.summary)
+        opts.add_train_options(sub, solution)
+        opts.add_run_flags(sub)
+
+    evaluate = verbs.add_parser("evaluate", help="score a run's model on its test split (or other data)")
+    evaluate.add_argument("run_dir")
+    src = evaluate.add_mutually_exclusive_group()
+    src.add_argument("--dataset")
+    src.add_argument("--data")
+    evaluate.add_argument("--data-dir")
+
+    tune = verbs.add_parser("tune", help="search hyperparameters with KerasTuner, then retrain the best")
+    tune_domains = tune.add_subparsers(dest="domain", required=True, parser_class=opts.Parser)
+    for solution in all_solutions():
+        sub = tune_domains.add_parser(solution.name, help=solution.summary,
+                                      description="--output names the search directory; the best configuration "
+                                                  "is retrained into <search>/best")
+        opts.add_train_options(sub, solution)
+        opts.add_tune_options(sub)
+        opts.add_run_flags(sub)
+
+    predict = verbs.add_parser("predict", help="answer for new inputs with a run's model", add_help=False)
+    predict.add_argument("run_dir")
+
+    export = verbs.add_parser("export", help="(re-)export a run as SavedModel and/or TFLite")
+    export.add_argument("run_dir")
+    export.add_argument("--format", choices=("saved_model", "tflite", "all"), default="all")
+    export.add_argument("--quantize", choices=opts.QUANTIZE, default="all")
+    return parser
+
+
+def _list() -> None:
+    from solutions.common.solution import all_solutions
+
+    for s in all_solutions():
+        print(f"{s.name}: {s.summary}")
+        print("  datasets: " + ", ".join(d.name + (" (default)" if d.name == s.default_dataset else "") for d in s.datasets))
+        for d in s.datasets:
+            print(f"    {d.name:<16} {d.description}")
+        print("  models:   " + ", ".join(m + (" (default)" if m == s.default_model else "") for m in s.models))
+
+
+def _options(args: argparse.Namespace, argv: Sequence[str], verb: str) -> dict:
+    """The parsed flags; with --config, the file's options under the flags given (parsed again so
+    that only flags actually typed override the file)."""
+    values = {k: v for k, v in vars(args).items() if k not in ("verb", "domain", "resume", "config")}
+    if not args.config:
+        return values
+    from solutions.common.solution import get_solution
+
+    parser = opts.domain_parser(get_solution(args.domain), verb)
+    typed = [a for a in argv[2:] if a != "--resume"]
+    config_at = next(i for i, a in enumerate(typed) if a == "--config" or a.startswith("--config="))
+    del typed[config_at: config_at + (1 if "=" in typed[config_at] else 2)]
+    merged = opts.merge_config(parser, opts.read_config(args.config, parser, args.domain), typed)
+    return opts.parse(parser, merged)
+
+
+def _train(args: argparse.Namespace, argv: Sequence[str]) -> None:
+    from solutions.api import _train as train
+    from solutions.common.solution import get_solution
+
+    solution = get_solution(args.domain)
+    train(solution, opts.finish(solution, _options(args, argv, "train")), resume=args.resume)
+
+
+def _tune(args: argparse.Namespace, argv: Sequence[str]) -> None:
+    from solutions.api import _tune as tune
+    from solutions.common.solution import get_solution
+
+    solution = get_solution(args.domain)
+    values = _options(args, argv, "tune")
+    settings = {k: values.pop(k) for k in opts.TUNE_SETTINGS}
+    tune(solution, opts.finish(solution, values), settings, resume=args.resume)
+
+
+PREDICT_HELP = """usage: solutions predict RUN_DIR [INPUT ...] [--tflite] [--variant V] [options of the run's domain]
+
+Answer for new inputs with a finished run's model: image files (image-classification,
+medical-imaging), sentences (sentiment), --user ID (recommendation), --data recent.csv
+(timeseries-finance). --tflite answers with the float32 TFLite model, --variant float16|dynamic|int8
+with another. `solutions predict RUN_DIR --help` lists the options of that run's domain."""
+
+
+def _predict(argv: Sequence[str]) -> None:
+    from solutions.api import Run
+    from solutions.common.prediction import variant_names
+
+    head = opts.Parser(prog="solutions predict", add_help=False)
+    head.add_argument("run_dir")
+    known, _ = head.parse_known_args(argv)
+    run = Run(known.run_dir)
+    parser = opts.Parser(prog="solutions predict", description=f"predict with a {run.domain} run")
+    parser.add_argument("run_dir")
+    parser.add_argument("inputs", nargs="*", help="inputs to answer for")
+    parser.add_argument("--tflite", action="store_true", help="use a TFLite model instead of Keras (float32 "
+                        "unless --variant says otherwise)")
+    parser.add_argument("--variant", choices=variant_names()[1:], default=None,
+                        help="the TFLite variant to answer with (implies --tflite)")
+    run.solution.add_predict_arguments(parser)
+    args = vars(parser.parse_args(argv))
+    inputs, tflite, variant = args.pop("inputs"), args.pop("tflite"), args.pop("variant")
+    args.pop("run_dir")
+    variant = variant or ("float32" if tflite else None)
+    answers = run.predict(inputs, variant=variant, **args)
+    for line in run.solution.describe(answers, args):
+        print(line)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 is printed, not a crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    try:
+        if argv[:1] == ["predict"]:
+            if argv[1:2] in (["-h"], ["--help"]):
+                print(PREDICT_HELP)
+                return 0
+            _predict(argv[1:])
+            return 0
+        args = build_parser().parse_args(argv)
+        if args.verb == "list":
+            _list()
+        elif args.verb == "train":
+            _train(args, argv)
+        elif args.verb == "tune":
+            _tune(args, argv)
+        elif args.verb == "evaluate":
+            from solutions.api import load
+
+            result = load(args.run_dir).evaluate(dataset=args.dataset, data=args.data, data_dir=args.data_dir)
+            print(json.dumps(result, indent=2))
+        elif args.verb == "export":
+            from solutions.api import load
+
+            results = load(args.run_dir).export(format=args.format, quantize=args.quantize)
+            for name, e in results.items():
+                print(f"{name:<12} {e['bytes']:>10} bytes  max|diff| {e['max_abs_diff']:.2e}  "
+                      f"agreement {e['agreement']:.4f}  {json.dumps(e['test'])}")
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        reason = machine_error(exc)
+        if reason is None:
+            raise
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"error: {reason.lower()}{where}: free space or choose a writable --output; "
+              "an interrupted run continues with --resume", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the run stays unfinished (<run>.partial); continue it with --resume", file=sys.stderr)
+        return 130
+    return 0

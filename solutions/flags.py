@@ -1,0 +1,182 @@
+"""The options of `train` and `tune`, declared once as argparse parsers and read three ways: from
+the command line, from keyword arguments of the Python API, and from a run's config.json (or a
+YAML file with the same keys). All three go through the same parser, so a bad value gets the same
+one-line message whichever way it came, and the names and defaults are the CLI flags'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from solutions.common import ranges
+from solutions.common.distribute import STRATEGIES
+from solutions.common.errors import UserError
+from solutions.common.solution import Solution
+
+TRAIN_DEFAULTS = dict(epochs=40, batch_size=64, learning_rate=3e-3, patience=10, seed=42, val_split=0.15, test_split=0.15)
+QUANTIZE = ("none", "dynamic", "float16", "int8", "all")
+TUNE_SETTINGS = ("tuner", "max_trials", "max_epochs", "no_retrain", "oracle", "role", "worker_id")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line (no usage block) with exit status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UserError(f"{self.prog}: {message}")
+
+
+def add_train_options(parser: argparse.ArgumentParser, solution: Solution) -> None:
+    """The flags every domain's `train` has, with the domain's defaults, then the domain's own."""
+    d = {**TRAIN_DEFAULTS, **solution.train_defaults}
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument("--dataset", default=None, help=f"a named dataset (default: {solution.default_dataset})")
+    src.add_argument("--data", default=None, help="your own data (see the README for the layout)")
+    parser.add_argument("--data-dir", default=None, help="where named datasets are read from / downloaded to "
+                        "(default: $SOLUTIONS_DATA_DIR, else ~/.cache/solutions/datasets)")
+    parser.add_argument("--epochs", type=ranges.POSITIVE, default=d["epochs"])
+    parser.add_argument("--batch-size", type=ranges.POSITIVE, default=d["batch_size"])
+    parser.add_argument("--learning-rate", type=ranges.POSITIVE_REAL, default=d["learning_rate"], help="peak learning rate")
+    parser.add_argument("--patience", type=ranges.NON_NEGATIVE, default=d["patience"], help="early-stopping patience (epochs)")
+    parser.add_argument("--seed", type=ranges.SEED, default=d["seed"])
+    parser.add_argument("--val-split", type=ranges.FRACTION, default=d["val_split"])
+    parser.add_argument("--test-split", type=ranges.FRACTION, default=d["test_split"])
+    parser.add_argument("--output", default=None, help="the run directory (default saved_models/<domain>/<run-id>)")
+    parser.add_argument("--quantize", choices=QUANTIZE, default="all",
+                        help="TFLite variants to build besides float32 (none: float32 only)")
+    parser.add_argument("--no-export", action="store_true", help="skip SavedModel/TFLite export")
+    parser.add_argument("--distribute", choices=STRATEGIES, default=None,
+                        help="train through tf.distribute: mirrored (this machine's devices) or multi-worker "
+                             "(MultiWorkerMirroredStrategy; every worker runs the same command with its TF_CONFIG)")
+    solution.add_arguments(parser)
+
+
+def add_tune_options(parser: argparse.ArgumentParser) -> None:
+    from solutions.tuning import TUNERS
+
+    parser.add_argument("--tuner", choices=TUNERS, default="bayesian")
+    parser.add_argument("--max-trials", type=ranges.POSITIVE, default=10)
+    parser.add_argument("--max-epochs", type=ranges.POSITIVE, default=10,
+                        help="epochs per trial (hyperband: of its longest); the best is retrained with --epochs")
+    parser.add_argument("--no-retrain", action="store_true",
+                        help="stop after the search (no retraining of the best configuration into <search>/best)")
+    parser.add_argument("--oracle", default=None, metavar="HOST:PORT",
+                        help="distributed search: the chief serves the oracle here, workers ask it for trials")
+    parser.add_argument("--role", choices=("chief", "worker"), default=None)
+    parser.add_argument("--worker-id", default=None, help="a worker's name in the trial table (default host-pid)")
+
+
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of the command itself, not options of the run (not in config.json)."""
+    parser.add_argument("--resume", action="store_true", help="continue the interrupted run (--output, else the newest)")
+    parser.add_argument("--config", default=None, metavar="FILE",
+                        help="a run's config.json (or a YAML/JSON file of options): re-run it; flags given here "
+                             "override the file's values")
+
+
+def domain_parser(solution: Solution, verb: str = "train") -> Parser:
+    """The option parser of `solutions <verb> <domain>` alone (what the Python API parses with)."""
+    parser = Parser(prog=f"solutions {verb} {solution.name}", add_help=False)
+    add_train_options(parser, solution)
+    if verb == "tune":
+        add_tune_options(parser)
+    return parser
+
+
+def option_table(solution: Solution, verb: str = "train") -> dict[str, dict[str, Any]]:
+    """Every option of a domain: name -> default, type, choices, help (`solutions.options`)."""
+    table = {}
+    for action in domain_parser(solution, verb)._actions:
+        if not action.option_strings:
+            continue
+        kind = "bool" if action.nargs == 0 or isinstance(action, argparse.BooleanOptionalAction) else (
+            getattr(action.type, "__name__", "str") if action.type else "str")
+        table[action.dest] = {"default": action.default, "type": kind,
+                              "choices": list(action.choices) if action.choices else None,
+                              "flag": action.option_strings[0], "help": action.help or ""}
+    return table
+
+
+def to_argv(parser: argparse.ArgumentParser, values: Mapping[str, Any]) -> list[str]:
+    """Keyword values -> the command-line tokens that mean the same (None keeps the default)."""
+    actions = {a.dest: a for a in parser._actions if a.option_strings}
+    argv: list[str] = []
+    for key, value in values.items():
+        action = actions.get(key)
+        if action is None:
+            raise UserError(f"{parser.prog}: unrecognized arguments: --{key.replace('_', '-')}")
+        if value is None:
+            continue
+        flag = action.option_strings[0]
+        if isinstance(action, argparse.BooleanOptionalAction) or action.nargs == 0:
+            if not isinstance(value, bool):
+                raise UserError(f"{parser.prog}: argument {flag}: give True or False, not {value!r}")
+            if isinstance(action, argparse.BooleanOptionalAction):
+                argv.append(flag if value else f"--no-{flag[2:]}")
+            elif value:
+                argv.append(flag)
+            continue
+        if isinstance(value, (list, tuple, dict, set)):
+            raise UserError(f"{parser.prog}: argument {flag}: expected one value, not {value!r}")
+        argv += [flag, str(value)]
+    return argv
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> dict[str, Any]:
+    return vars(parser.parse_args(list(argv)))
+
+
+def read_config(path: str | Path, parser: argparse.ArgumentParser, domain: str) -> dict[str, Any]:
+    """The options a file asks for: a run's config.json (its "options", less its run directory and
+    what a search recorded), or a YAML/JSON mapping of option names to values."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise UserError(f"--config {path}: no such file")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as exc:  # a YAML or JSON syntax error: one line that says where
+        raise UserError(f"--config {path}: not valid {'YAML' if path.suffix.lower() in ('.yaml', '.yml') else 'JSON'} "
+                        f"({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"--config {path}: expected a mapping of option names to values")
+    if isinstance(data.get("options"), dict):  # a run's config.json
+        if data.get("domain", domain) != domain:
+            raise UserError(f"--config {path} is a {data['domain']} run, not {domain}")
+        # only flags are replayed: a run's record may hold values the kit resolves itself
+        known = {a.dest for a in parser._actions if a.option_strings} - {"output"}
+        return {k: v for k, v in data["options"].items() if k in known}
+    if data.get("domain", domain) != domain:
+        raise UserError(f"--config {path} is for {data['domain']}, not {domain}")
+    return {k: v for k, v in data.items() if k != "domain"}
+
+
+def merge_config(parser: argparse.ArgumentParser, config: Mapping[str, Any], argv: Sequence[str]) -> list[str]:
+    """The file's options as tokens, then the command line's, so a flag given overrides the file;
+    a source given on the command line (--data/--dataset) replaces the file's."""
+    given = {a.split("=")[0] for a in argv if a.startswith("--")}
+    file_values = dict(config)
+    if given & {"--data", "--dataset"}:
+        file_values.pop("data", None)
+        file_values.pop("dataset", None)
+    return to_argv(parser, file_values) + list(argv)
+
+
+def finish(solution: Solution, options: dict[str, Any]) -> dict[str, Any]:
+    """What every train/tune does to parsed options: absolute paths (config.json must name the same
+    files from any directory), the default dataset, and the checks across options."""
+    for key in ("data", "data_dir"):
+        if options.get(key):
+            options[key] = str(Path(options[key]).expanduser().resolve())
+    if not options.get("data") and not options.get("dataset"):
+        options["dataset"] = solution.default_dataset
+    if options["val_split"] + options["test_split"] >= 1:
+        raise UserError("--val-split and --test-split must add up to less than 1 (something is left to train on)")
+    return options

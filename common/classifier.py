@@ -26,13 +26,13 @@ class ClassifierSolution(Solution):
         model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(),
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
 
-    def test_metrics(self, y_true: np.ndarray, y_score: np.ndarray, run: Run) -> dict[str, float]:
+    def test_metrics(self, y_true: np.ndarray, y_score: np.ndarray, fitted: dict) -> dict[str, float]:
         return classification_metrics(y_true, y_score)
 
     def baselines(self, splits) -> dict[str, dict[str, float]]:
         return {"majority_class": majority_baseline(splits.train.y, splits.test.y, len(splits.class_names))}
 
-    def write_artifacts(self, run: Run, splits, model) -> None:
+    def write_artifacts(self, run: Run, splits, model, fitted: dict) -> None:
         write_text_atomic(run / "labels.txt", "\n".join(splits.class_names) + "\n")
 
     def check_compatible(self, run: Run, splits) -> None:
@@ -40,18 +40,18 @@ class ClassifierSolution(Solution):
         if labels != splits.class_names:
             raise UserError(f"the data's classes {splits.class_names[:10]} differ from the run's {labels[:10]}")
 
-    def predicted_classes(self, y_score: np.ndarray, run: Run) -> np.ndarray:
+    def predicted_classes(self, y_score: np.ndarray, fitted: dict) -> np.ndarray:
         """The class the run's decision rule picks (arg-max unless a domain stores a threshold)."""
         return y_score.argmax(-1)
 
-    def agreement(self, reference: np.ndarray, other: np.ndarray, run: Run) -> float:
+    def agreement(self, reference: np.ndarray, other: np.ndarray, fitted: dict) -> float:
         """Same decision under the run's rule (the stored threshold where there is one)."""
-        return float(np.mean(self.predicted_classes(reference, run) == self.predicted_classes(other, run)))
+        return float(np.mean(self.predicted_classes(reference, fitted) == self.predicted_classes(other, fitted)))
 
-    def confusion_plot(self, run: Run, splits, y_score: np.ndarray) -> str:
+    def confusion_plot(self, run: Run, splits, y_score: np.ndarray, fitted: dict) -> str:
         from solutions.common.plots import confusion_matrix_plot
 
-        pred = self.predicted_classes(y_score, run)
+        pred = self.predicted_classes(y_score, fitted)
         names = splits.class_names
         confusion_matrix_plot(confusion(splits.test.y, pred, len(names)), names, run / "confusion_matrix.png")
         return "confusion_matrix.png"

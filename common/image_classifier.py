@@ -183,12 +183,12 @@ class ImageClassifierSolution(ClassifierSolution):
         height, _, channels = run.config["source"]["image_shape"]
         return {"image_size": height, "channels": channels}
 
-    def plots(self, run: Run, splits: Splits, y_score: np.ndarray, model) -> list[str]:
+    def plots(self, run: Run, splits: Splits, y_score: np.ndarray, model, fitted: dict) -> list[str]:
         from solutions.common.plots import image_grid
 
-        pred = self.predicted_classes(y_score, run)
+        pred = self.predicted_classes(y_score, fitted)
         names = splits.class_names
-        self.confusion_plot(run, splits, y_score)
+        self.confusion_plot(run, splits, y_score, fitted)
         wrong = np.flatnonzero(pred != splits.test.y)[:12]
         right = np.flatnonzero(pred == splits.test.y)[: 24 - len(wrong)]
         shown = np.concatenate([wrong, right])

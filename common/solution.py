@@ -125,9 +125,16 @@ class Solution:
         """Callbacks that add validation metrics to the epoch logs (they run before early stopping)."""
         return []
 
-    def finalize_model(self, model: "keras.Model", splits: "Splits", run: "Run", options: dict[str, Any]) -> "keras.Model":
-        """After training, before saving: e.g. calibration fitted on the validation split."""
-        return model
+    def finalize_model(self, model: "keras.Model", splits: "Splits", options: Mapping[str, Any]
+                       ) -> tuple["keras.Model", dict[str, Any]]:
+        """After training, before saving: the model to ship and what was fitted for it on the
+        validation split (a temperature, a threshold, an interval), which the metric hooks get in
+        memory as `fitted` and `write_artifacts` saves for reloading."""
+        return model, {}
+
+    def load_fitted(self, run: "Run") -> dict[str, Any]:
+        """A finished run's `fitted`, read back from the files `write_artifacts` saved."""
+        return {}
 
     def model_inputs(self, split: "Split") -> "np.ndarray":
         """What the Keras and TFLite models take for a split (raw inputs, as float32 by default)."""
@@ -172,7 +179,7 @@ class Solution:
             raise UserError(f"{run / 'model.keras'} cannot be loaded: it is damaged or not a Keras model "
                             f"({exc.__class__.__name__}); retrain, or restore it from a copy") from None
 
-    def run_checks(self, run: "Run", splits: "Splits", model: "keras.Model") -> dict[str, Any]:
+    def run_checks(self, run: "Run", splits: "Splits", model: "keras.Model", options: Mapping[str, Any]) -> dict[str, Any]:
         """Extra consistency checks recorded in metrics.json under `checks` (e.g. tokenizer parity)."""
         return {}
 
@@ -180,7 +187,7 @@ class Solution:
         """Single samples from the training data that calibrate int8 quantization."""
         raise NotImplementedError
 
-    def agreement(self, reference: "np.ndarray", other: "np.ndarray", run: "Run") -> float:
+    def agreement(self, reference: "np.ndarray", other: "np.ndarray", fitted: dict[str, Any]) -> float:
         """How often an exported model gives the same answer as Keras."""
         from solutions.common.metrics import argmax_agreement
 
@@ -194,13 +201,13 @@ class Solution:
         """Refuse to score a run on data whose labels mean something else."""
 
     # --- evaluation, outputs -----------------------------------------------------------------
-    def test_metrics(self, y_true: "np.ndarray", y_score: "np.ndarray", run: "Run") -> dict[str, float]:
+    def test_metrics(self, y_true: "np.ndarray", y_score: "np.ndarray", fitted: dict[str, Any]) -> dict[str, float]:
         raise NotImplementedError
 
     def baselines(self, splits: "Splits") -> dict[str, dict[str, float]]:
         return {}
 
-    def test_extras(self, run: "Run", splits: "Splits", y_score: "np.ndarray") -> dict[str, Any]:
+    def test_extras(self, splits: "Splits", y_score: "np.ndarray", fitted: dict[str, Any]) -> dict[str, Any]:
         """Test-split figures beyond per-sample metrics (a trading backtest), added to metrics.json."""
         return {}
 
@@ -226,10 +233,11 @@ class Solution:
     def lower_is_better(self, metric: str) -> bool:
         return metric in ("loss", "rmse", "mae", "mse", "qlike", "ece", "pinball")
 
-    def write_artifacts(self, run: "Run", splits: "Splits", model: "keras.Model") -> None:
-        """Write what inference needs beside the model (labels, vocabulary, id maps)."""
+    def write_artifacts(self, run: "Run", splits: "Splits", model: "keras.Model", fitted: dict[str, Any]) -> None:
+        """Write what inference needs beside the model (labels, vocabulary, id maps, `fitted`)."""
 
-    def plots(self, run: "Run", splits: "Splits", y_score: "np.ndarray", model: "keras.Model") -> list[str]:
+    def plots(self, run: "Run", splits: "Splits", y_score: "np.ndarray", model: "keras.Model",
+              fitted: dict[str, Any]) -> list[str]:
         """Write the domain's PNG plots into the run; return their file names."""
         return []
 

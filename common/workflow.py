@@ -117,15 +117,15 @@ def _train(solution: Solution, options: dict[str, Any], lock: DirectoryLock, *, 
     if strategy is not None:
         synchronize_batch_norm(model, False)
 
-    model = solution.finalize_model(model, splits, run, options)
+    model, fitted = solution.finalize_model(model, splits, options)
     save_model_atomic(model, run / "model.keras")
-    solution.write_artifacts(run, splits, model)
+    solution.write_artifacts(run, splits, model, fitted)
     y_score = predict_keras(model, solution.model_inputs(splits.test))
     metrics: dict[str, Any] = {
         "domain": solution.name,
         "dataset": splits.source.get("name"),
         "sizes": splits.sizes(),
-        "test": solution.test_metrics(splits.test.y, y_score, run),
+        "test": solution.test_metrics(splits.test.y, y_score, fitted),
         "baselines": solution.baselines(splits),
         "train_seconds": round(train_seconds, 2),
         "train_samples_per_second": round(len(rows) * len(splits.train) / max(train_seconds, 1e-9), 1),
@@ -135,26 +135,26 @@ def _train(solution: Solution, options: dict[str, Any], lock: DirectoryLock, *, 
         "monitor": solution.monitoring(options)[0],
         "validation": best_validation(rows, *solution.monitoring(options)),
     }
-    metrics.update(solution.test_extras(run, splits, y_score))
+    metrics.update(solution.test_extras(splits, y_score, fitted))
     if solution.folds(options):
         try:
             metrics["cross_validation"] = cross_validate(solution, request, run, metrics["test"], metrics["baselines"])
         except KeyboardInterrupt:
             print(f"\nInterrupted. Continue with: solutions train {solution.name} --output {final} --resume")
             raise
-    checks = solution.run_checks(run, splits, model)
+    checks = solution.run_checks(run, splits, model, options)
     if checks:
         metrics["checks"] = checks
     if options.get("no_export"):
         metrics["export"] = {}
     else:
         variants = ex.tflite_variants(options.get("quantize", "all"))
-        metrics["export"] = export_run(solution, run, model, splits, variants=variants)
+        metrics["export"] = export_run(solution, run, model, splits, fitted, variants=variants)
     head = solution.headline(options)
     plots = [training_curves(rows, run / "training_curves.png").name] if rows else []
     if "cross_validation" in metrics:
         plots.append(cv_folds_plot(metrics["cross_validation"], head, run / "cv_folds.png").name)
-    plots += solution.plots(run, splits, y_score, model)
+    plots += solution.plots(run, splits, y_score, model, fitted)
     verdict = solution.verdict(metrics, options)
     write_report(run, title=solution.report_title(splits), metrics=metrics, config=config, plots=plots,
                  usage=solution.usage(final), notes=solution.report_notes(splits), verdict=verdict)
@@ -206,9 +206,9 @@ def cross_validate(solution: Solution, options: dict[str, Any], run: Run, fold1:
         fold_options = with_data(fold_options, splits)
         model = solution.build_model(fold_options, splits)
         _, rows = _fit(solution, model, splits, fold_options, sub)
-        model = solution.finalize_model(model, splits, sub, fold_options)
+        model, fitted = solution.finalize_model(model, splits, fold_options)
         y_score = predict_keras(model, solution.model_inputs(splits.test))
-        result = {"fold": fold, **solution.test_metrics(splits.test.y, y_score, sub), "epochs": len(rows),
+        result = {"fold": fold, **solution.test_metrics(splits.test.y, y_score, fitted), "epochs": len(rows),
                   "baselines": solution.baselines(splits)}
         print(f"Fold {fold}: " + ", ".join(f"{k} {v:.4f}" for k, v in result.items() if isinstance(v, float)))
         sub.write_json("result.json", result)
@@ -234,6 +234,7 @@ def export_run(
     run: Run,
     model: keras.Model,
     splits: Splits,
+    fitted: dict[str, Any],
     *,
     saved_model: bool = True,
     variants: Sequence[str] = ex.TFLITE_VARIANTS,
@@ -249,9 +250,9 @@ def export_run(
         return {
             "bytes": size,
             "max_abs_diff": float(np.max(np.abs(output - reference))),
-            "agreement": solution.agreement(reference, output, run),
+            "agreement": solution.agreement(reference, output, fitted),
             "latency_ms": round(latency, 4),
-            "test": solution.test_metrics(y_true, output, run),
+            "test": solution.test_metrics(y_true, output, fitted),
         }
 
     sm_dir = run / "saved_model"
@@ -330,7 +331,7 @@ def evaluate(run_path: str, overrides: dict[str, Any]) -> dict[str, Any]:
         "run": str(run.path),
         "dataset": splits.source.get("name"),
         "test_size": len(splits.test),
-        "test": solution.test_metrics(splits.test.y, y_score, run),
+        "test": solution.test_metrics(splits.test.y, y_score, solution.load_fitted(run)),
     }
 
 
@@ -346,7 +347,8 @@ def export(run_path: str, *, formats: str, quantize: str) -> dict[str, dict]:
     model = solution.load_model(run)
     variants = ex.tflite_variants(quantize) if formats in ("tflite", "all") else []
     with DirectoryLock(run.path, "re-export"):  # every file is replaced atomically, metrics.json last
-        results = export_run(solution, run, model, splits, saved_model=formats in ("saved_model", "all"),
+        results = export_run(solution, run, model, splits, solution.load_fitted(run),
+                             saved_model=formats in ("saved_model", "all"),
                              variants=variants)
         metrics = run.read_json("metrics.json")
         metrics.setdefault("export", {}).update(results)

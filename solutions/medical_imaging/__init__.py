@@ -120,7 +120,7 @@ class MedicalImaging(ImageClassifierSolution):
         counts = np.bincount(splits.train.y, minlength=len(splits.class_names))
         return {"class_weight": {i: float(len(splits.train) / (len(counts) * max(c, 1))) for i, c in enumerate(counts)}}
 
-    def finalize_model(self, model, splits, run: Run, options: dict[str, Any]):
+    def finalize_model(self, model, splits, options):
         """Fit the temperature and the decision threshold on the validation split; fold T in."""
         from solutions.common.calibration import fit_temperature, sensitivity_threshold, youden_threshold
         from solutions.common.vision_models import logits_model, with_temperature
@@ -140,16 +140,22 @@ class MedicalImaging(ImageClassifierSolution):
             else:
                 decision.update(threshold=youden_threshold(splits.val.y, score), rule="Youden's J")
             decision["positive_class"] = splits.class_names[1]
-        run.write_json("decision.json", decision)
         print(f"Calibration: temperature {temperature:.3f}; decision rule: {decision['rule']}"
               + (f", threshold {decision['threshold']:.3f}" if decision["threshold"] is not None else ""))
-        return calibrated
+        return calibrated, {"decision": decision}
+
+    def write_artifacts(self, run: Run, splits, model, fitted: dict) -> None:
+        super().write_artifacts(run, splits, model, fitted)
+        run.write_json("decision.json", fitted["decision"])
+
+    def load_fitted(self, run: Run) -> dict[str, Any]:
+        return {"decision": run.read_json("decision.json")}
 
     # --- evaluation --------------------------------------------------------------------------
-    def test_metrics(self, y_true: np.ndarray, y_score: np.ndarray, run: Run) -> dict[str, float]:
+    def test_metrics(self, y_true: np.ndarray, y_score: np.ndarray, fitted: dict) -> dict[str, float]:
         from solutions.common.calibration import expected_calibration_error, screening_metrics, uncalibrated
 
-        decision = run.read_json("decision.json")
+        decision = fitted["decision"]
         metrics = screening_metrics(y_true, y_score, decision["threshold"])
         metrics["ece"] = expected_calibration_error(y_score, y_true)
         metrics["ece_uncalibrated"] = expected_calibration_error(uncalibrated(y_score, decision["temperature"]), y_true)
@@ -166,21 +172,21 @@ class MedicalImaging(ImageClassifierSolution):
         metrics["ece"] = expected_calibration_error(probs, splits.test.y)
         return {"prior": metrics}
 
-    def predicted_classes(self, y_score: np.ndarray, run: Run) -> np.ndarray:
+    def predicted_classes(self, y_score: np.ndarray, fitted: dict) -> np.ndarray:
         from solutions.common.calibration import decide
 
-        return decide(y_score, run.read_json("decision.json")["threshold"])
+        return decide(y_score, fitted["decision"]["threshold"])
 
-    def plots(self, run: Run, splits, y_score: np.ndarray, model) -> list[str]:
+    def plots(self, run: Run, splits, y_score: np.ndarray, model, fitted: dict) -> list[str]:
         from solutions.common.calibration import uncalibrated
         from solutions.medical_imaging.plots import gradcam_grid, reliability_diagram, roc_pr_curves
 
-        names = super().plots(run, splits, y_score, model)
-        decision = run.read_json("decision.json")
+        names = super().plots(run, splits, y_score, model, fitted)
+        decision = fitted["decision"]
         roc_pr_curves(splits.test.y, y_score, splits.class_names, decision["threshold"], run / "roc_pr.png")
         reliability_diagram(splits.test.y, uncalibrated(y_score, decision["temperature"]), y_score,
                             run / "reliability.png")
-        gradcam_grid(model, splits.test.x, splits.test.y, self.predicted_classes(y_score, run),
+        gradcam_grid(model, splits.test.x, splits.test.y, self.predicted_classes(y_score, fitted),
                      splits.class_names, run / "gradcam.png")
         return names + ["roc_pr.png", "reliability.png", "gradcam.png"]
 
@@ -218,11 +224,12 @@ from `decision.json` to the positive-class probability."""
         if not inputs:
             raise UserError("give one or more image or DICOM files to screen")
         labels = run_labels(run)
-        threshold = run.read_json("decision.json")["threshold"]
+        fitted = self.load_fitted(run)
+        threshold = fitted["decision"]["threshold"]
         height, _, channels = run.config["source"]["image_shape"]
         x, names = self.read_inputs(inputs, height, channels)
         probs = run_outputs(run, self, x, variant)
-        chosen = self.predicted_classes(probs, run)
+        chosen = self.predicted_classes(probs, fitted)
         k = max(1, options.get("top_k", 3))
         answers = []
         for name, p, c in zip(names, probs, chosen):

@@ -281,20 +281,20 @@ class Recommendation(Solution):
     def headline(self, options: dict[str, Any]) -> str:
         return "recall_at_10" if options.get("task") == "retrieval" else self.headline_metric
 
-    def finalize_model(self, model, splits, run: Run, options: dict[str, Any]):
+    def finalize_model(self, model, splits, options):
         """AutoRec becomes the factor model its linear decoder is (see model.py); the two-tower
         trainer gives way to its tower (user -> every item's score)."""
         if options["model"] == "two_tower":
             from solutions.recommendation.retrieval import serving_model, tower_of
 
-            return serving_model(tower_of(model))
+            return serving_model(tower_of(model)), {}
         if options["model"] != "autorec":
-            return model
+            return model, {}
         from solutions.recommendation.model import autorec_scorer
         from solutions.recommendation.splits import rating_matrix
 
         low, high = splits.fitted["ratings"].scale
-        return autorec_scorer(model, rating_matrix(splits.train, splits.fitted["maps"]), low=low, high=high)
+        return autorec_scorer(model, rating_matrix(splits.train, splits.fitted["maps"]), low=low, high=high), {}
 
     def model_inputs(self, split) -> np.ndarray:
         return split.x.astype(np.int32)
@@ -304,7 +304,7 @@ class Recommendation(Solution):
             return np.unique(splits.train.x[:, 0])[:300].astype(np.int32)
         return splits.train.x[:300].astype(np.int32)
 
-    def agreement(self, reference: np.ndarray, other: np.ndarray, run: Run) -> float:
+    def agreement(self, reference: np.ndarray, other: np.ndarray, fitted: dict) -> float:
         """Ratings: share within 0.01 stars of Keras's. Retrieval: share of users whose top-10 of the
         catalogue is Keras's (ties aside)."""
         if reference.shape[1] > 1:
@@ -314,7 +314,7 @@ class Recommendation(Solution):
         return float(np.mean(np.abs(other - reference) <= 0.01))
 
     # --- evaluation --------------------------------------------------------------------------
-    def test_metrics(self, y_true: np.ndarray, y_score: np.ndarray, run: Run) -> dict[str, float]:
+    def test_metrics(self, y_true: np.ndarray, y_score: np.ndarray, fitted: dict) -> dict[str, float]:
         if y_true.ndim == 2:  # retrieval: relevance over the catalogue
             from solutions.recommendation.ranking import ranking_scores
 
@@ -351,20 +351,20 @@ class Recommendation(Solution):
 
         return export_fixed_batch(model, workdir / "pairs", batch=None)
 
-    def write_artifacts(self, run: Run, splits, model) -> None:
+    def write_artifacts(self, run: Run, splits, model, fitted: dict) -> None:
         splits.fitted["maps"].save(run.path, splits.fitted["ratings"], popular_items(splits))
 
-    def run_checks(self, run: Run, splits, model) -> dict[str, Any]:
+    def run_checks(self, run: Run, splits, model, options) -> dict[str, Any]:
         """recommend.tflite (user index -> top-K items and scores, builtin ops only) against Keras for
         every test user."""
         from solutions.recommendation.export import check_top_k_tflite
 
-        k = int(run.config["options"].get("top_k", 10)) if (run / "config.json").exists() else 10
+        k = int(options.get("top_k") or 10)
         users = splits.test.x if splits.test.x.ndim == 1 else np.unique(splits.test.x[:, 0])
         return check_top_k_tflite(run, model, history_table(splits), users, k)
 
     # --- outputs -----------------------------------------------------------------------------
-    def plots(self, run: Run, splits, y_score: np.ndarray, model) -> list[str]:
+    def plots(self, run: Run, splits, y_score: np.ndarray, model, fitted: dict) -> list[str]:
         from solutions.recommendation.plots import rating_errors, recall_curve
         from solutions.recommendation.ranking import popularity_scores
         from solutions.recommendation.splits import bias_baseline

@@ -210,17 +210,17 @@ class Sentiment(ClassifierSolution):
             dropout=options["dropout"], train_ids=splits.train.x, train_labels=splits.train.y, class_prior=prior,
         )
 
-    def finalize_model(self, model, splits, run: Run, options: dict[str, Any]):
+    def finalize_model(self, model, splits, options):
         """bow: mix naive Bayes and the trained discriminative part on the validation split."""
         if options["model"] == "bow":
             from solutions.sentiment.model import fit_mixing
 
             mixing = fit_mixing(model, splits.val.x, splits.val.y)
-            run.write_json("mixing.json", mixing)
             print(f"Mixing weights (validation log-loss {mixing['val_log_loss_discriminative_only']:.4f} -> "
                   f"{mixing['val_log_loss_mixed']:.4f}): naive Bayes {mixing['naive_bayes']:.3f}, "
                   f"discriminative {mixing['discriminative']:.3f}")
-        return model
+            return model, {"mixing": mixing}
+        return model, {}
 
     def training_datasets(self, splits, options: dict[str, Any]):
         from solutions.common.pipeline import make_dataset
@@ -275,20 +275,27 @@ class Sentiment(ClassifierSolution):
 
         return export_fixed_batch(model, workdir / "tflite_source", batch=tflite_batch(model))
 
-    def write_artifacts(self, run: Run, splits, model) -> None:
-        super().write_artifacts(run, splits, model)
+    def write_artifacts(self, run: Run, splits, model, fitted: dict) -> None:
+        super().write_artifacts(run, splits, model, fitted)
         splits.fitted["tokenizer"].save(run.path)
+        if "mixing" in fitted:
+            run.write_json("mixing.json", fitted["mixing"])
 
-    def run_checks(self, run: Run, splits, model) -> dict[str, Any]:
-        """The plain-Python tokenizer against the vocabulary layer on every test text."""
-        python_ids = Tokenizer.load(run.path)(splits.test.raw)
+    def run_checks(self, run: Run, splits, model, options) -> dict[str, Any]:
+        """The plain-Python tokenizer, as saved and read back, against the vocabulary layer on
+        every test text (round-tripped through a directory of its own)."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="tokenizer-check-") as folder:
+            splits.fitted["tokenizer"].save(Path(folder))
+            python_ids = Tokenizer.load(Path(folder))(splits.test.raw)
         same = np.all(python_ids == splits.test.x, axis=1)
         return {"tokenizer_texts_checked": len(same), "tokenizer_identical_texts": int(same.sum()),
                 "tokenizer_agreement": float(same.mean())}
 
     # --- outputs -----------------------------------------------------------------------------
-    def plots(self, run: Run, splits, y_score: np.ndarray, model) -> list[str]:
-        return [self.confusion_plot(run, splits, y_score)]
+    def plots(self, run: Run, splits, y_score: np.ndarray, model, fitted: dict) -> list[str]:
+        return [self.confusion_plot(run, splits, y_score, fitted)]
 
     def report_notes(self, splits) -> list[str]:
         s = splits.source

@@ -203,7 +203,7 @@ class TimeseriesFinance(Solution):
         val = make_dataset(splits.val.x, splits.val.y, batch_size=options["batch_size"])
         return train, val
 
-    def finalize_model(self, model, splits, run: Run, options: dict[str, Any]):
+    def finalize_model(self, model, splits, options):
         """Write what a forecast needs besides the model (feature order, training statistics) and the
         80% interval calibrated on the validation days."""
         from solutions.common.prediction import predict_keras
@@ -224,13 +224,18 @@ class TimeseriesFinance(Solution):
             interval = {"kind": "residual_quantiles", "low": float(np.quantile(residual, INTERVAL_LEVELS[0])),
                         "high": float(np.quantile(residual, INTERVAL_LEVELS[1]))}
         interval["levels"] = list(INTERVAL_LEVELS)
-        run.write_json("forecast.json", {
+        return model, {"forecast": {
             "target": options["target"], "horizon": horizon, "lookback": options["lookback"],
             "quantiles": bool(options.get("quantiles")), "features": list(series.feature_names),
             "units": "log returns in percent; variances in percent^2",
             "statistics": stats.to_json(), "interval": interval,
-        })
-        return model
+        }}
+
+    def write_artifacts(self, run: Run, splits, model, fitted: dict) -> None:
+        run.write_json("forecast.json", fitted["forecast"])
+
+    def load_fitted(self, run: Run) -> dict[str, Any]:
+        return {"forecast": run.read_json("forecast.json")}
 
     def model_inputs(self, split) -> np.ndarray:
         return split.x.astype(np.float32)
@@ -240,18 +245,18 @@ class TimeseriesFinance(Solution):
         idx = np.linspace(0, len(splits.train) - 1, min(300, len(splits.train))).astype(int)
         return splits.train.x[idx].astype(np.float32)
 
-    def agreement(self, reference: np.ndarray, other: np.ndarray, run: Run) -> float:
+    def agreement(self, reference: np.ndarray, other: np.ndarray, fitted: dict) -> float:
         """Volatility: share of forecasts within 1% of Keras's. Return: share with the same long/flat
         decision (the backtest's), i.e. the same sign of the point forecast."""
-        if run.read_json("forecast.json")["target"] == "volatility":
+        if fitted["forecast"]["target"] == "volatility":
             return float(np.mean(np.abs(other - reference) <= 0.01 * np.abs(reference)))
         return float(np.mean((point_forecast(reference) > 0) == (point_forecast(other) > 0)))
 
     # --- evaluation --------------------------------------------------------------------------
-    def test_metrics(self, y_true: np.ndarray, y_score: np.ndarray, run: Run) -> dict[str, float]:
+    def test_metrics(self, y_true: np.ndarray, y_score: np.ndarray, fitted: dict) -> dict[str, float]:
         from solutions.timeseries_finance.scores import quantile_scores, return_scores, variance_scores
 
-        forecast = run.read_json("forecast.json")
+        forecast = fitted["forecast"]
         if forecast["target"] == "volatility":
             return variance_scores(y_true, y_score[:, 0])
         mean = forecast["horizon"] * forecast["statistics"]["mean_return"]
@@ -279,12 +284,12 @@ class TimeseriesFinance(Solution):
             return {name: variance_scores(y, f) for name, f in forecasts.items()}
         return {name: return_scores(y, f, horizon * stats.mean_return) for name, f in forecasts.items()}
 
-    def test_extras(self, run: Run, splits, y_score: np.ndarray) -> dict[str, Any]:
+    def test_extras(self, splits, y_score: np.ndarray, fitted: dict) -> dict[str, Any]:
         """The 80% interval's coverage on the test days; for returns, the long/flat backtest after
         costs of the model and of every baseline against buy-and-hold."""
         from solutions.timeseries_finance.scores import backtest, interval_coverage, summarise
 
-        forecast = run.read_json("forecast.json")
+        forecast = fitted["forecast"]
         series, origins = splits.fitted["series"], splits.fitted["origins"]["test"]
         horizon, mean = forecast["horizon"], forecast["horizon"] * forecast["statistics"]["mean_return"]
         realised = _summed_returns(series.returns, origins, horizon)
@@ -332,10 +337,10 @@ class TimeseriesFinance(Solution):
         return lines
 
     # --- outputs -----------------------------------------------------------------------------
-    def plots(self, run: Run, splits, y_score: np.ndarray, model) -> list[str]:
+    def plots(self, run: Run, splits, y_score: np.ndarray, model, fitted: dict) -> list[str]:
         from solutions.timeseries_finance import plots
 
-        forecast = run.read_json("forecast.json")
+        forecast = fitted["forecast"]
         series, origins = splits.fitted["series"], splits.fitted["origins"]["test"]
         horizon = forecast["horizon"]
         dates = series.dates[origins + horizon]
@@ -396,7 +401,7 @@ variance of the next H days' log return in percent^2, or the return forecast in 
         if inputs:
             raise UserError("timeseries-finance predicts from prices: give --data recent.csv (or nothing for the "
                             "run's own dataset)")
-        forecast = run.read_json("forecast.json")
+        forecast = self.load_fitted(run)["forecast"]
         table = read_csv(Path(options["data"])) if options.get("data") else load_prices(run.config["options"])
         series = compute_features(table)
         if list(series.feature_names) != forecast["features"]:

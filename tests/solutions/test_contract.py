@@ -1,0 +1,113 @@
+"""Every registered domain through the same life of a run, with the public API only: train a tiny
+run, reload it, predict with Keras and with every TFLite variant it shipped, evaluate, export again,
+and re-run it from its config.json. A new domain is checked by adding its fixtures
+(`tests/solutions/<domain>/contract.py`, a `case(tmp_path)` function) and nothing else.
+
+The workflow hands every hook a read-only plan, so a hook that wrote into its options would fail
+the tiny train here (`test_a_hook_that_writes_its_options_fails_the_run` shows that it would).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from types import MappingProxyType
+
+import numpy as np
+import pytest
+
+import solutions
+from solutions.cli import main
+from solutions.common.solution import all_solutions, domain_modules, get_solution
+
+DOMAINS = [m.split(".")[1] for m in domain_modules()]
+
+
+def fixtures(package: str):
+    try:
+        return importlib.import_module(f"tests.solutions.{package}.contract")
+    except ModuleNotFoundError:
+        pytest.fail(f"domain package solutions.{package} has no contract fixtures: add "
+                    f"tests/solutions/{package}/contract.py with case(tmp_path) -> dict")
+
+
+@pytest.mark.parametrize("package", DOMAINS)
+def test_the_life_of_a_run(package, tmp_path, capsys):
+    case = fixtures(package).case(tmp_path)
+    name = next(s.name for s in all_solutions() if type(s).__module__.split(".")[1] == package)
+    run = solutions.train(name, output=str(tmp_path / "run"), **case["options"])
+    assert run.path.is_dir() and run.report_path.is_file()
+    config = json.loads((run.path / "config.json").read_text())
+    assert set(config["options"]) <= set(solutions.options(name)) and config["plan"]["seed"] == case["options"]["seed"]
+
+    again = solutions.load(run.path)
+    metrics = again.metrics
+    assert metrics["domain"] == name and metrics["test"]
+    variants = [v for v, e in metrics["export"].items() if v != "saved_model" and "skipped" not in e]
+    assert "float32" in variants
+    keras_answers = again.predict(case["inputs"], **case["predict"])
+    assert keras_answers and all(isinstance(a, dict) for a in keras_answers)
+    assert again.solution.describe(keras_answers, case["predict"])
+    for variant in variants:
+        answers = again.predict(case["inputs"], variant=variant, **case["predict"])
+        assert len(answers) == len(keras_answers), variant
+    with pytest.raises(solutions.UserError, match="variant"):
+        again.predict(case["inputs"], variant="int4", **case["predict"])
+
+    evaluated = again.evaluate()
+    head = get_solution(name).headline(config["plan"])
+    assert evaluated["test"][head] == pytest.approx(metrics["test"][head], abs=1e-6)
+    exported = again.export(format="tflite", quantize="none")
+    assert exported["float32"]["max_abs_diff"] < 1e-3
+
+    # the same run from its config.json, export off from the command line: the same test figures
+    replay = tmp_path / "replay"
+    assert main(["train", name, "--config", str(run.path / "config.json"), "--no-export", "--output", str(replay)]) == 0
+    replayed = json.loads((replay / "metrics.json").read_text())
+    assert replayed["test"] == metrics["test"]
+    assert json.loads((replay / "config.json").read_text())["options"]["no_export"] is True
+    capsys.readouterr()
+
+
+def test_a_hook_that_writes_its_options_fails_the_run(tmp_path, monkeypatch):
+    solution = get_solution("image-classification")
+    seen = []
+
+    def writing_load_splits(options):
+        seen.append(type(options))
+        options["image_size"] = 8  # what a hook must never do
+    monkeypatch.setattr(solution, "load_splits", writing_load_splits)
+    with pytest.raises(TypeError, match="does not support item assignment"):
+        solutions.train("image-classification", epochs=1, output=str(tmp_path / "run"))
+    assert seen == [MappingProxyType]
+
+
+def test_options_are_checked_like_flags():
+    with pytest.raises(solutions.UserError, match=r"argument --epochs: 'ten' is not a whole number"):
+        solutions.train("image-classification", epochs="ten")
+    with pytest.raises(solutions.UserError, match="unrecognized arguments: --epoch"):
+        solutions.train("image-classification", epoch=3)
+    with pytest.raises(solutions.UserError, match="--no-export: give True or False"):
+        solutions.train("image-classification", no_export="yes")
+    with pytest.raises(solutions.UserError, match="unknown domain 'weather'"):
+        solutions.options("weather")
+    table = solutions.options("sentiment")
+    assert table["epochs"]["default"] == 15 and table["model"]["choices"] == ["bow", "cnn", "bilstm", "transformer"]
+
+
+def test_config_files_yaml_and_overrides(tmp_path):
+    from solutions.api import train_options
+
+    (tmp_path / "run.yaml").write_text("dataset: digits\nepochs: 3\nwidth: 16\nflip: false\n")
+    chosen = train_options("image-classification", config=tmp_path / "run.yaml", argv=["--epochs", "5"])
+    assert (chosen["epochs"], chosen["width"], chosen["flip"]) == (5, 16, False)
+    (tmp_path / "bad.yaml").write_text("epochs: [1, 2\n")
+    with pytest.raises(solutions.UserError, match="not valid YAML"):
+        train_options("image-classification", config=tmp_path / "bad.yaml")
+    (tmp_path / "typo.yaml").write_text("epoch: 3\n")
+    with pytest.raises(solutions.UserError, match="unrecognized arguments: --epoch"):
+        train_options("image-classification", config=tmp_path / "typo.yaml")
+    (tmp_path / "other.json").write_text(json.dumps({"domain": "sentiment", "options": {"epochs": 2}}))
+    with pytest.raises(solutions.UserError, match="is a sentiment run, not image-classification"):
+        train_options("image-classification", config=tmp_path / "other.json")
+    assert np.isclose(train_options("image-classification", learning_rate=1e-3)["learning_rate"], 1e-3)

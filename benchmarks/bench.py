@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         if cli(["train", solution.name, "--output", str(run)]) != 0:
             return 1
         options = json.loads((run / "config.json").read_text())["options"]
-        rows.append(bench_row(solution.name, solution.headline(options), run))
+        rows.append(bench_row(solution.name, solution.for_plan(options).headline(options), run))
     table = "\n".join(["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
                       + ["| " + " | ".join(map(str, r)) + " |" for r in rows])
     text = f"# Benchmark ({time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, " \

@@ -67,6 +67,7 @@ def _train(solution: Solution, options: dict[str, Any], lock: DirectoryLock, *, 
     make_deterministic(options["seed"])
     request = freeze(options)  # what was asked: config.json "options", replayed by --config
     plan = before_data(solution, request)
+    solution = solution.for_plan(plan)  # a domain with several tasks: the task's own object, chosen once
     splits = solution.load_splits(plan)
     options = plan = with_data(plan, splits)  # every later hook reads the frozen plan
     if saved is not None and saved["source"].get("fingerprint") != splits.source.get("fingerprint"):
@@ -320,6 +321,7 @@ def evaluate(run_path: str, overrides: dict[str, Any]) -> dict[str, Any]:
     if overrides.get("dataset"):
         options["data"] = None
     plan = before_data(solution, {**options, **solution.pinned_options(run)})
+    solution = solution.for_plan(plan)
     solution.check_data_source(plan)
     splits = solution.load_splits(plan)
     if not (overrides.get("data") or overrides.get("dataset")):
@@ -341,6 +343,7 @@ def export(run_path: str, *, formats: str, quantize: str) -> dict[str, dict]:
     config = run.config
     solution = get_solution(config["domain"])
     plan = before_data(solution, {**config["options"], **solution.pinned_options(run)})
+    solution = solution.for_plan(plan)
     solution.check_data_source(plan)
     splits = solution.load_splits(plan)
     check_same_data(run, config, splits)

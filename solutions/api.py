@@ -14,7 +14,7 @@ Nothing here loads TensorFlow until a run needs it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 from solutions import flags as opts
 from solutions.common.errors import UserError
@@ -115,7 +115,7 @@ class Run:
         self.path: Path = self._run.path
         self.config: dict[str, Any] = self._run.config
         self.domain: str = self.config["domain"]
-        self.solution: Solution = get_solution(self.domain)
+        self.solution: Solution = get_solution(self.domain).for_plan(self.config.get("plan", self.config["options"]))
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, domain={self.domain!r})"

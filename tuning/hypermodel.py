@@ -43,6 +43,7 @@ class SolutionHyperModel(SpaceHyperModel):
     def plan_for(self, hp: keras_tuner.HyperParameters):
         """This trial's frozen plan; its data is loaded once (one trial per process)."""
         plan = before_data(self.solution, self.trial_options(hp))
+        self.solution = self.solution.for_plan(plan)  # the trial's task (fixed by the search's options)
         if self._splits is None:
             self._splits = self.solution.load_splits(plan)
         return with_data(plan, self._splits), self._splits

@@ -105,10 +105,12 @@ def _search(solution: Solution, path: Path, options: dict[str, Any], settings: d
     from solutions.tuning.hypermodel import SpaceHyperModel
     from solutions.tuning.spaces import space_for
     from solutions.tuning.tuners import make_tuner
+    from solutions.common.plan import before_data
 
     import keras_tuner
 
     base = {**options, "epochs": settings["max_epochs"], "no_export": True}
+    solution = solution.for_plan(before_data(solution, base))  # the task's own monitor
     hypermodel = SpaceHyperModel(solution, base, space_for(solution.name))
     monitor, mode = solution.monitoring(base)
     objective = keras_tuner.Objective(monitor, direction=mode)

@@ -16,9 +16,8 @@ one only with a fixed batch dimension (see `solutions.common.export.tflite_batch
 
 from __future__ import annotations
 
-import numpy as np
-
 import keras
+import numpy as np
 from keras import ops
 
 MODELS = ("bow", "cnn", "bilstm", "transformer")

@@ -15,13 +15,13 @@ Both follow the same three steps, chosen so that each has an exact twin in the o
 
 from __future__ import annotations
 
-from solutions.common.files import write_text_atomic
-
 import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
+
+from solutions.common.files import write_text_atomic
 
 PUNCTUATION = "!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~"
 # One character class for both engines (RE2 in TensorFlow, `re` in Python).

@@ -1,0 +1,205 @@
+"""The optional parts of the domain contract, each with a default, grouped by what they are about.
+
+`Solution` (common/solution.py) lists the methods a domain implements; the hooks here are overridden
+only where a domain differs from the default (a domain with a vocabulary inside its SavedModel, a
+task with its own monitor, a run with a trading backtest).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+
+from solutions.common.errors import UserError
+
+if TYPE_CHECKING:
+    import keras
+    import numpy as np
+
+    from solutions.common.data import Split, Splits
+    from solutions.common.rundir import Run
+    from solutions.common.training import Phase
+
+
+class SourceHooks:
+    """Where the data comes from, beyond loading it: resolved options, task choice, pinned inputs."""
+
+    def for_plan(self, plan: Mapping[str, Any]) -> Any:
+        """The object that runs this plan: the domain itself, or for a domain with several tasks
+        the task's own object (chosen once, so no hook branches on the task)."""
+        return self
+
+    def resolve(self, options: "Mapping[str, Any]") -> dict[str, Any]:
+        """Option values this domain works out from the options alone (a task's default model, a
+        dataset's default split); returned, never written into `options`."""
+        return {}
+
+    def pinned_options(self, run: "Run") -> dict[str, Any]:
+        """Options a trained model fixes (input shape, vocabulary) that other data must be read with."""
+        return {}
+
+    def check_compatible(self, run: "Run", splits: "Splits") -> None:
+        """Refuse to score a run on data whose labels mean something else."""
+
+
+class TrainingHooks:
+    """How the model is trained, beyond building and compiling it."""
+
+    # Metric that early stopping and tuning watch on the validation split, with its direction.
+    monitor: ClassVar[str] = "val_loss"
+    monitor_mode: ClassVar[str] = "min"
+    # Headline test metric for summaries and the benchmark table.
+    headline_metric: ClassVar[str]
+    # Module whose import registers the domain's custom layers (needed to reload model.keras).
+    layers_module: ClassVar[str | None] = None
+
+    def search_space(self, hp: Any, options: dict[str, Any]) -> dict[str, Any]:
+        """KerasTuner `hp` -> the train options a trial sets (each hyperparameter named after its
+        option); `options` are the search's base options. Default: learning rate and batch size."""
+        from solutions.common.search_space import optimisation
+
+        return optimisation(hp, lr=(3e-4, 1e-2), batches=[32, 64, 128])
+
+    def monitoring(self, options: dict[str, Any]) -> tuple[str, str]:
+        """(validation metric, "min"|"max") that early stopping and tuning watch for these options
+        (a domain with several tasks has one per task)."""
+        return self.monitor, self.monitor_mode
+
+    def headline(self, options: dict[str, Any]) -> str:
+        """The headline test metric of a run with these options (a domain with several targets
+        has one per target)."""
+        return self.headline_metric
+
+    def folds(self, options: dict[str, Any]) -> int | None:
+        """How many resampled folds to train and score besides the run itself (`--cv K`)."""
+        return options.get("cv")
+
+    def resampling(self, options: dict[str, Any]) -> dict[str, str]:
+        """What the folds are, for metrics.json and the report."""
+        return {"scheme": "cross-validation", "note": "fold 1 is the exported model; every fold's test part is used once"}
+
+    def phases(self, model: "keras.Model", options: dict[str, Any]) -> list["Phase"]:
+        """One phase by default; transfer learning adds a frozen-backbone phase first."""
+        from solutions.common.training import Phase
+
+        return [Phase("main", options["epochs"], options["learning_rate"])]
+
+    def steps_per_epoch(self, splits: "Splits", options: dict[str, Any]) -> int:
+        """Optimizer steps in one epoch (the learning-rate schedule is laid out over them)."""
+        return math.ceil(len(splits.train) / options["batch_size"])
+
+    def fit_options(self, splits: "Splits", options: dict[str, Any]) -> dict[str, Any]:
+        """Extra `model.fit` arguments (e.g. class weights from the training split)."""
+        return {}
+
+    def epoch_callbacks(self, splits: "Splits", options: dict[str, Any]) -> list:
+        """Callbacks that add validation metrics to the epoch logs (they run before early stopping)."""
+        return []
+
+    def load_model(self, run: "Run") -> "keras.Model":
+        """The run's model.keras with the domain's custom layers registered."""
+        from solutions.common.runtime import import_tensorflow
+
+        import_tensorflow()  # quietly, before Keras pulls it in
+        import keras
+
+        if self.layers_module:
+            importlib.import_module(self.layers_module)
+        try:
+            return keras.models.load_model(run / "model.keras", compile=False)
+        except Exception as exc:  # a truncated zip, a damaged config: Keras says "File not found"
+            raise UserError(f"{run / 'model.keras'} cannot be loaded: it is damaged or not a Keras model "
+                            f"({exc.__class__.__name__}); retrain, or restore it from a copy") from None
+
+
+class EvaluationHooks:
+    """How the model is judged, beyond its test metrics and baselines."""
+
+    def agreement(self, reference: "np.ndarray", other: "np.ndarray", fitted: dict[str, Any]) -> float:
+        """How often an exported model gives the same answer as Keras."""
+        from solutions.common.metrics import argmax_agreement
+
+        return argmax_agreement(reference, other)
+
+    def test_extras(self, splits: "Splits", y_score: "np.ndarray", fitted: dict[str, Any]) -> dict[str, Any]:
+        """Test-split figures beyond per-sample metrics (a trading backtest), added to metrics.json."""
+        return {}
+
+    def verdict(self, metrics: dict[str, Any], options: dict[str, Any]) -> list[str]:
+        """Plain sentences on whether the model beat its baselines, for the report and summary."""
+        head = self.headline(options)
+        value = metrics["test"].get(head)
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            return []
+        better, worse = [], []
+        for name, scores in metrics.get("baselines", {}).items():
+            if not isinstance(scores.get(head), (int, float)) or not math.isfinite(scores[head]):
+                continue
+            wins = value < scores[head] if self.lower_is_better(head) else value > scores[head]
+            (better if wins else worse).append(f"{name} ({scores[head]:.4f})")
+        lines = []
+        if better:
+            lines.append(f"The model's test {head} {value:.4f} beats " + ", ".join(better) + ".")
+        if worse:
+            lines.append("It does not beat " + ", ".join(worse) + f" on test {head}.")
+        return lines
+
+    def lower_is_better(self, metric: str) -> bool:
+        """Whether a smaller value of `metric` is better (errors, losses, calibration error)."""
+        return metric in ("loss", "rmse", "mae", "mse", "qlike", "ece", "pinball")
+
+    def run_checks(self, run: "Run", splits: "Splits", model: "keras.Model", options: Mapping[str, Any]) -> dict[str, Any]:
+        """Extra consistency checks recorded in metrics.json under `checks` (e.g. tokenizer parity)."""
+        return {}
+
+
+class ExportHooks:
+    """What the exported models take, and what a finished run reloads."""
+
+    def model_inputs(self, split: "Split") -> "np.ndarray":
+        """What the Keras and TFLite models take for a split (raw inputs, as float32 by default)."""
+        import numpy as np
+
+        return split.x.astype(np.float32)
+
+    def serving_inputs(self, split: "Split") -> "np.ndarray":
+        """What the SavedModel takes (the same as the Keras model, unless it carries preprocessing)."""
+        return self.model_inputs(split)
+
+    def export_saved_model(self, model: "keras.Model", path: Path, splits: "Splits") -> Path:
+        """Write the serving SavedModel (a domain may wrap the model, e.g. with its vocabulary)."""
+        from solutions.common.export import export_saved_model
+
+        return export_saved_model(model, path)
+
+    def tflite_source(self, model: "keras.Model", saved_model_dir: Path, workdir: Path) -> Path:
+        """The SavedModel the TFLite files are converted from: the serving one, or, for a model with
+        recurrent layers, one with batch 1 written into the temporary `workdir` (see
+        `solutions.common.export.tflite_batch`). A domain may write another (other inputs)."""
+        from solutions.common.export import export_fixed_batch, tflite_batch
+
+        if tflite_batch(model) is None:
+            return saved_model_dir
+        return export_fixed_batch(model, workdir / "tflite_source", batch=tflite_batch(model))
+
+    def load_fitted(self, run: "Run") -> dict[str, Any]:
+        """A finished run's `fitted`, read back from the files `write_artifacts` saved."""
+        return {}
+
+
+class ReportHooks:
+    """What report.md says beyond the figures and plots."""
+
+    def report_title(self, splits: "Splits") -> str:
+        """The report's first heading."""
+        return f"{self.name} on {splits.source.get('name')}"
+
+    def report_notes(self, splits: "Splits") -> list[str]:
+        """Sentences on the split, skipped inputs and what the domain wants a reader to know."""
+        return []
+
+    def usage(self, run_path: "Path") -> str:
+        """Markdown that shows how to use the exported files of a run at `run_path`."""
+        return f"`solutions predict {run_path} ...`"

@@ -1,0 +1,61 @@
+"""recommendation's evaluation: rating errors against global-mean and bias baselines, or
+recall/NDCG@10 against popularity and random rankings."""
+
+from __future__ import annotations
+
+
+import numpy as np
+
+
+def rating_scores(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    error = predicted - y
+    return {"rmse": float(np.sqrt(np.mean(error**2))), "mae": float(np.mean(np.abs(error)))}
+
+
+class RatingEvaluation:
+    """Ratings: RMSE and MAE against the global mean and the user + item bias model."""
+
+    def agreement(self, reference: np.ndarray, other: np.ndarray, fitted: dict) -> float:
+        """Share of ratings within 0.01 stars of Keras's."""
+        return float(np.mean(np.abs(other - reference) <= 0.01))
+
+    def test_metrics(self, y_true: np.ndarray, y_score: np.ndarray, fitted: dict) -> dict[str, float]:
+        """RMSE and MAE of the predicted ratings."""
+        return rating_scores(y_true, y_score[:, 0])
+
+    def baselines(self, splits) -> dict[str, dict[str, float]]:
+        """The global mean, and the regularised user + item bias model (Surprise's BaselineOnly:
+        0.960 on u1)."""
+        from solutions.recommendation.splits import bias_baseline
+
+        low, high = splits.fitted["ratings"].scale
+        test = splits.test
+        mean = np.full(len(test), splits.train.y.mean())
+        biases = np.clip(bias_baseline(splits.train, splits.fitted["maps"])(test.x), low, high)
+        return {"global_mean": rating_scores(test.y, mean), "user_item_bias": rating_scores(test.y, biases)}
+
+
+class RankingEvaluation:
+    """Retrieval: recall@10 and NDCG@10 over the catalogue against popularity and random rankings."""
+
+    monitor, monitor_mode, headline_metric = "val_recall_at_10", "max", "recall_at_10"
+
+    def agreement(self, reference: np.ndarray, other: np.ndarray, fitted: dict) -> float:
+        """Share of users whose top-10 of the catalogue is Keras's (ties aside)."""
+        from solutions.recommendation.ranking import same_top_k
+
+        return float(np.mean(same_top_k(reference, other, np.zeros(reference.shape, np.int8))))
+
+    def test_metrics(self, y_true: np.ndarray, y_score: np.ndarray, fitted: dict) -> dict[str, float]:
+        """recall@10 and NDCG@10 of each test user's ranking of the catalogue."""
+        from solutions.recommendation.ranking import ranking_scores
+
+        return ranking_scores(y_true, y_score)
+
+    def baselines(self, splits) -> dict[str, dict[str, float]]:
+        """The most-rated items, and a random ranking."""
+        from solutions.recommendation.ranking import popularity_scores, random_scores, ranking_scores
+
+        relevance, n_items = splits.test.y, splits.fitted["maps"].n_items
+        return {"popularity": ranking_scores(relevance, popularity_scores(splits.train.x[:, 1], n_items, len(relevance))),
+                "random": ranking_scores(relevance, random_scores(len(relevance), n_items, seed=0))}

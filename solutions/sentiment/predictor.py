@@ -1,0 +1,60 @@
+"""sentiment's predictions: texts -> labels with probabilities, by Keras or any TFLite variant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from solutions.common.classifier import run_labels
+from solutions.common.errors import UserError
+from solutions.common.rundir import Run
+from solutions.sentiment.source import vectorize
+from solutions.sentiment.tokenizer import Tokenizer, split, standardize
+
+
+class TextPredictor:
+    """Answers for new texts."""
+
+    def predict(self, run: Run, inputs: list[str], options: dict[str, Any], variant: str | None) -> list[dict[str, Any]]:
+        """Per text: the label and its probability. Keras reads the text through the model's own
+        vocabulary layer; a TFLite variant gets the plain-Python tokenizer's ids, as a device would."""
+        from solutions.common.prediction import run_outputs
+
+        texts = list(inputs)
+        if options.get("file"):
+            from solutions.sentiment.data import read_lines
+
+            path = Path(options["file"])
+            if not path.is_file():
+                raise UserError(f"{path} is not a file")
+            texts += read_lines(path)[0]
+        if not texts:
+            raise UserError('give one or more texts to answer for: solutions predict RUN "a text" ... or --file FILE')
+        labels = run_labels(run)
+        tokenizer = Tokenizer.load(run.path)
+        ids = tokenizer(texts)
+        x = vectorize(tokenizer.keras_layer(), np.asarray(texts, dtype=object)) if variant in (None, "keras") else ids
+        probs = run_outputs(run, self, x, variant)
+        words = run.config["source"]["sequence_length"]
+        answers = []
+        for text, p, row in zip(texts, probs, ids):
+            best = int(np.argmax(p))
+            note = None
+            if not row.any():
+                note = "no known tokens: the answer is the model's prior"
+            elif len(split(standardize(text))) > words:
+                note = f"cut to the first {words} words"
+            answers.append({"text": text, "label": labels[best], "probability": float(p[best]),
+                            "probabilities": [float(v) for v in p], "note": note})
+        return answers
+
+    def describe(self, answers: list[dict[str, Any]], options: dict[str, Any]) -> list[str]:
+        lines = []
+        for a in answers:
+            shown = " ".join(a["text"].split())
+            shown = shown if len(shown) <= 70 else shown[:67] + "..."
+            note = f"  ({a['note']})" if a["note"] else ""
+            lines.append(f"{a['label']}\t{a['probability']:.3f}\t{shown}{note}")
+        return lines

@@ -1,0 +1,42 @@
+"""sentiment's report: the confusion matrix, notes on the split and vocabulary, and usage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from solutions.common.rundir import Run
+
+
+class SentimentReport:
+    """What report.md says about a sentiment run."""
+
+    def plots(self, run: Run, splits, y_score: np.ndarray, model, fitted: dict) -> list[str]:
+        return [self.confusion_plot(run, splits, y_score, fitted)]
+
+    def report_notes(self, splits) -> list[str]:
+        s = splits.source
+        notes = [f"Split: {s.get('split')}; the vocabulary ({s['vocabulary_size']} entries) was adapted on the "
+                 "training texts only; early stopping watched the validation split only.",
+                 f"Texts are cut to {s['sequence_length']} words; {s['train_texts_truncated']} training texts were longer."]
+        skipped = {k: v for k, v in s.get("skipped", {}).items() if v}
+        if skipped:
+            notes.append("Skipped texts: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in skipped.items()))
+        if s.get("read_as_latin1"):
+            notes.append(f"{s['read_as_latin1']} lines were not valid UTF-8 and were read as Latin-1.")
+        return notes
+
+    def usage(self, run_path: Path) -> str:
+        return f"""```
+solutions predict {run_path} "a gripping , funny film" "dull and lifeless"   # Keras model
+solutions predict {run_path} --file texts.txt --tflite                         # TFLite + plain-Python tokenizer
+```
+The SavedModel (`saved_model/`, signature `serving_default`) takes raw strings `[batch]` and returns
+class probabilities in the order of `labels.txt`. The TFLite models take int32 token ids (shape in
+metrics.json `export.float32.input_shape`; batch 1 for the recurrent model) made by
+`solutions/sentiment/tokenizer.py` from `vocab.txt` and `tokenizer.json`:
+```python
+from solutions.sentiment.tokenizer import Tokenizer
+ids = Tokenizer.load(Path("{run_path}"))(["a gripping , funny film"])  # int32 [1, sequence_length]
+```"""

@@ -1,0 +1,127 @@
+"""sentiment's data source: labelled texts -> splits of token ids, with the vocabulary fitted on
+the training texts only."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from solutions.common.rundir import Run
+from solutions.sentiment.data import (
+    TFDS_TEXT,
+    TextData,
+    load_folder,
+    load_rt_polarity,
+    load_table,
+    load_tfds_text,
+)
+from solutions.sentiment.tokenizer import Tokenizer, TokenizerConfig, split, standardize
+
+
+def vectorize(layer, texts: np.ndarray, batch: int = 4096) -> np.ndarray:
+    """Texts -> int32 ids with the Keras vocabulary layer (in chunks: IMDB is 50k long reviews)."""
+    return np.concatenate([np.asarray(layer(list(texts[i : i + batch]))) for i in range(0, len(texts), batch)]).astype(np.int32)
+
+
+class TextSource:
+    """Texts from a CSV/TSV, a folder per class, rt-polarity or TFDS, as token-id splits."""
+
+    def read_source(self, options: dict[str, Any]) -> tuple[dict[str, TextData], str, list]:
+        """The data's labelled parts (just "all" when it has no split of its own), its name, its files."""
+        if options.get("data"):
+            path = Path(options["data"]).expanduser().resolve()
+            if path.is_dir():
+                data = load_folder(path)
+                return {"all": data}, f"folder:{path}", data.files
+            data = load_table(path, options.get("text_column", "text"), options.get("label_column", "label"))
+            return {"all": data}, f"file:{path}", data.files
+        name = options["dataset"]
+        if name == "rt-polarity":
+            data = load_rt_polarity(options.get("data_dir"))
+            return {"all": data}, name, data.files
+        return load_tfds_text(name, options.get("data_dir")), f"tfds:{TFDS_TEXT[name][0]}", []
+
+    def load_splits(self, options: dict[str, Any]):
+        from solutions.common.catalogue import fingerprint_files, fingerprint_texts
+        from solutions.common.data import (
+            Split,
+            Splits,
+            kfold_split,
+            split_off_validation,
+            stratified_split,
+        )
+
+        parts, name, files = self.read_source(options)
+        first = next(iter(parts.values()))
+        seed, val_fraction = options["seed"], options["val_split"]
+        texts = np.asarray([t for p in parts.values() for t in p.texts], dtype=object)
+        labels = np.concatenate([p.labels for p in parts.values()])
+        if options.get("cv"):
+            fold = int(options.get("fold") or 1)
+            tr, va, te = kfold_split(labels, folds=options["cv"], fold=fold, val_fraction=val_fraction, seed=seed)
+            rule = f"{options['cv']}-fold stratified CV, fold {fold} is the test; validation {val_fraction:.0%} of the rest, seed {seed}"
+            train, val, test = (Split(texts[i], labels[i]) for i in (tr, va, te))
+        elif "train" in parts and ("test" in parts or "validation" in parts):
+            test_part = "test" if "test" in parts else "validation"
+            train = Split(np.asarray(parts["train"].texts, dtype=object), parts["train"].labels)
+            test = Split(np.asarray(parts[test_part].texts, dtype=object), parts[test_part].labels)
+            if "validation" in parts and test_part == "test":
+                val = Split(np.asarray(parts["validation"].texts, dtype=object), parts["validation"].labels)
+                rule = "publisher's train/validation/test"
+            else:
+                train, val = split_off_validation(train, val_fraction=val_fraction, seed=seed)
+                rule = f"publisher's train and {test_part} (as the test); validation {val_fraction:.0%} of train, seed {seed}"
+        else:
+            train, val, test = stratified_split(texts, labels, val_fraction=val_fraction,
+                                                test_fraction=options["test_split"], seed=seed)
+            rule = (f"stratified {1 - val_fraction - options['test_split']:.0%}/{val_fraction:.0%}/"
+                    f"{options['test_split']:.0%}, seed {seed}")
+        limit = options.get("sequence_length") or self.sequence_length(train.x)
+        tokenizer, layer = self.vocabulary(options, train.x, limit)
+        for part in (train, val, test):
+            part.raw = part.x
+            part.x = vectorize(layer, part.raw)
+        skipped = dict(sum((p.skipped for p in parts.values()), Counter()))
+        source = {
+            "name": name,
+            "fingerprint": fingerprint_files(files) if files else fingerprint_texts(texts, labels),
+            "split": rule,
+            "skipped": skipped,
+            "skipped_unit": "text(s)",
+            "read_as_latin1": int(sum(p.read_as_latin1 for p in parts.values())),
+            "texts_read": int(len(labels)),
+            "sequence_length": limit,
+            "vocabulary_size": len(tokenizer.vocabulary),
+            "train_texts_truncated": int(sum(len(split(standardize(t))) > limit for t in train.raw)),
+        }
+        return Splits(train, val, test, first.class_names, source=source, fitted={"tokenizer": tokenizer, "layer": layer},
+                      resolved={"sequence_length": limit} if not options.get("sequence_length") else {})
+
+    @staticmethod
+    def sequence_length(train_texts: np.ndarray) -> int:
+        """Words kept per text when --sequence-length is not given: the 99th percentile of this
+        training split's lengths, rounded up to 8 (each --cv fold computes its own)."""
+        counts = np.array([len(split(standardize(t))) for t in train_texts])
+        return int(np.clip(np.ceil(np.percentile(counts, 99) / 8) * 8, 8, 512))
+
+    def vocabulary(self, options: dict[str, Any], train_texts: np.ndarray, length: int):
+        """The run's vocabulary (evaluate/export) or one adapted on the training texts only."""
+        from solutions.common.runtime import import_tensorflow
+        from solutions.sentiment.tokenizer import vectorization_layer
+
+        settings = self.model_settings(options)
+        if options.get("vocabulary_dir"):
+            tokenizer = Tokenizer.load(Path(options["vocabulary_dir"]))
+            return tokenizer, tokenizer.keras_layer()
+        config = TokenizerConfig(sequence_length=length * settings["ngrams"], ngrams=settings["ngrams"])
+        layer = vectorization_layer(config.sequence_length, ngrams=config.ngrams, max_tokens=settings["max_tokens"])
+        tf = import_tensorflow()
+        layer.adapt(tf.data.Dataset.from_tensor_slices(list(train_texts)).batch(1024))
+        tokenizer = Tokenizer([str(t) for t in layer.get_vocabulary()], config)
+        return tokenizer, layer
+
+    def pinned_options(self, run: Run) -> dict[str, Any]:
+        return {"vocabulary_dir": str(run.path), "sequence_length": run.config["source"]["sequence_length"]}

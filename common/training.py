@@ -105,6 +105,30 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         self.model.set_weights(current)
 
 
+def run_phases(
+    model: keras.Model,
+    compile_model: Callable[[keras.Model, keras.optimizers.Optimizer], None],
+    phases: Sequence[Phase],
+    steps_per_epoch: int,
+    fit_phase: Callable[[Phase, int], None],
+    *,
+    skip: Callable[[Phase, int], bool] | None = None,
+) -> None:
+    """The one loop over training phases, for a run (`fit_phases`) and a tuning trial alike: each
+    phase prepares the model (freezes or unfreezes a backbone), gets a fresh optimizer whose
+    schedule spans its epochs, and is fitted by `fit_phase(phase, first_epoch)`, where
+    `first_epoch` is the phase's start on the run's epoch axis; `skip(phase, first_epoch)` passes
+    over a phase that needs no training (finished before a resume, or outside a trial's epochs)."""
+    first_epoch = 0
+    for phase in phases:
+        if phase.prepare:
+            phase.prepare(model)
+        if not (skip and skip(phase, first_epoch)):
+            compile_model(model, make_optimizer(phase.learning_rate, phase.epochs * steps_per_epoch))
+            fit_phase(phase, first_epoch)
+        first_epoch += phase.epochs
+
+
 def fit_phases(
     model: keras.Model,
     compile_model: Callable[[keras.Model, keras.optimizers.Optimizer], None],
@@ -129,13 +153,14 @@ def fit_phases(
     ckpt = run / "checkpoints"
     ckpt.mkdir(exist_ok=True)
     verbose = 1 if sys.stdout.isatty() else 2
-    for phase in phases:
+
+    def finished(phase: Phase, first_epoch: int) -> bool:
         done_weights = ckpt / f"{phase.name}.done.weights.h5"
-        if phase.prepare:
-            phase.prepare(model)
-        if done_weights.exists():
+        if done_weights.exists():  # a resumed run: this phase ended before the interruption
             model.load_weights(done_weights)
-            continue
+        return done_weights.exists()
+
+    def fit_phase(phase: Phase, first_epoch: int) -> None:
         history_path = ckpt / f"history-{phase.name}.csv"
         backup_dir = ckpt / f"backup-{phase.name}"
         meta = backup_dir / "training_metadata.json"
@@ -145,7 +170,6 @@ def fit_phases(
         restore_committed_best(backup_dir, best_path)
         past = [r[monitor] for r in read_history(history_path) if monitor in r]
         best_so_far = (min(past) if mode == "min" else max(past)) if past else None
-        compile_model(model, make_optimizer(phase.learning_rate, phase.epochs * steps_per_epoch))
         callbacks = [
             *metric_callbacks,
             keras.callbacks.CSVLogger(str(history_path), append=True),
@@ -163,8 +187,10 @@ def fit_phases(
         ]
         model.fit(train_ds, validation_data=val_ds, epochs=phase.epochs, callbacks=callbacks,
                   verbose=verbose, shuffle=False, **(fit_kwargs or {}))  # the pipeline shuffles, seeded
-        save_weights_atomic(model, done_weights)
+        save_weights_atomic(model, ckpt / f"{phase.name}.done.weights.h5")
         remove_tree(backup_dir)
+
+    run_phases(model, compile_model, phases, steps_per_epoch, fit_phase, skip=finished)
     return _combined_history(run, phases)
 
 

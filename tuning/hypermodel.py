@@ -12,7 +12,7 @@ import keras_tuner
 
 from solutions.common.plan import before_data, with_data
 from solutions.common.solution import Solution
-from solutions.common.training import make_optimizer
+from solutions.common.training import make_optimizer, run_phases
 from solutions.tuning.spaces import Space
 
 import keras  # noqa: E402  (solutions.common.training imported TensorFlow quietly first)
@@ -58,7 +58,8 @@ class SolutionHyperModel(SpaceHyperModel):
 
     def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, *args, callbacks=(), **kwargs) -> Any:
         """The domain's pipelines at this trial's batch size, early stopping on the domain's
-        validation metric; a transfer-learning model runs its phases in turn (one history)."""
+        validation metric, through the shared phase loop (a transfer-learning model's phases in
+        turn, one history)."""
         options, splits = self.plan_for(hp)
         train_ds, val_ds = self.solution.training_datasets(splits, options)
         monitor, mode = self.solution.monitoring(options)
@@ -68,23 +69,25 @@ class SolutionHyperModel(SpaceHyperModel):
         fit_kwargs = {"verbose": 1 if sys.stdout.isatty() else 2, **self.solution.fit_options(splits, options),
                       **kwargs}
         epochs = fit_kwargs.pop("epochs", options["epochs"])
-        phases = self.solution.phases(model, options)
-        if len(phases) == 1:
-            return model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, **fit_kwargs)
         start = fit_kwargs.pop("initial_epoch", 0)  # Hyperband continuing a promoted trial
-        steps = self.solution.steps_per_epoch(splits, options)
-        done, merged = 0, keras.callbacks.History()
+        merged = keras.callbacks.History()
         merged.history, merged.epoch = {}, []
-        for phase in phases:  # e.g. frozen backbone, then fine-tuning
-            end = min(done + phase.epochs, epochs)
-            if phase.prepare:
-                phase.prepare(model)
-            if end > max(done, start):
-                self.solution.compile(model, make_optimizer(phase.learning_rate, phase.epochs * steps))
-                history = model.fit(train_ds, validation_data=val_ds, epochs=end, initial_epoch=max(done, start),
-                                    callbacks=callbacks, **fit_kwargs)
-                merged.epoch += history.epoch
-                for key, values in history.history.items():
-                    merged.history.setdefault(key, []).extend(values)
-            done += phase.epochs
+
+        phases = self.solution.phases(model, options)
+
+        def end(phase, first_epoch: int) -> int:  # the last phase runs to the trial's epochs
+            return epochs if phase is phases[-1] else min(first_epoch + phase.epochs, epochs)
+
+        def outside(phase, first_epoch: int) -> bool:
+            return end(phase, first_epoch) <= max(first_epoch, start)
+
+        def fit_phase(phase, first_epoch: int) -> None:
+            history = model.fit(train_ds, validation_data=val_ds, epochs=end(phase, first_epoch),
+                                initial_epoch=max(first_epoch, start), callbacks=callbacks, **fit_kwargs)
+            merged.epoch += history.epoch
+            for key, values in history.history.items():
+                merged.history.setdefault(key, []).extend(values)
+
+        run_phases(model, self.solution.compile, phases, self.solution.steps_per_epoch(splits, options), fit_phase,
+                   skip=outside)
         return merged

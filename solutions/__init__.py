@@ -7,7 +7,7 @@ Each sub-package is one domain and registers itself with `solutions.common.solut
 """
 
 import solutions.common.runtime  # noqa: F401  (selects the Keras backend before anything imports Keras)
-from solutions.api import Run, domains, load, options, train, tune
+from solutions.api import Run, Search, domains, load, options, train, tune
 from solutions.common.errors import UserError
 
-__all__ = ["Run", "UserError", "domains", "load", "options", "train", "tune"]
+__all__ = ["Run", "Search", "UserError", "domains", "load", "options", "train", "tune"]

@@ -65,10 +65,10 @@ def _train(solution: Solution, chosen: dict[str, Any], *, resume: bool) -> "Run"
     return Run(run_workflow(solution, chosen, resume=resume).path)
 
 
-def tune(domain: str, *, config: str | Path | None = None, resume: bool = False, **values: Any) -> Path:
-    """Search hyperparameters with KerasTuner, then retrain the best into `<search>/best`
-    (`load(search / "best")`). Tuner settings (tuner, max_trials, max_epochs, no_retrain, oracle,
-    role, worker_id) are keyword options like the rest. Returns the search directory."""
+def tune(domain: str, *, config: str | Path | None = None, resume: bool = False, **values: Any) -> "Search":
+    """Search hyperparameters with KerasTuner, then retrain the best configuration into
+    `<search>/best` (`Search.best`). Tuner settings (tuner, max_trials, max_epochs, no_retrain,
+    oracle, role, worker_id) are keyword options like the rest."""
     solution = get_solution(domain)
     parser = opts.domain_parser(solution, "tune")
     given = opts.to_argv(parser, values)
@@ -76,7 +76,7 @@ def tune(domain: str, *, config: str | Path | None = None, resume: bool = False,
         given = opts.merge_config(parser, opts.read_config(config, parser, domain), given)
     parsed = opts.parse(parser, given)
     settings = {k: parsed.pop(k) for k in opts.TUNE_SETTINGS}
-    return _tune(solution, opts.finish(solution, parsed), settings, resume=resume)
+    return Search(_tune(solution, opts.finish(solution, parsed), settings, resume=resume))
 
 
 def _tune(solution: Solution, chosen: dict[str, Any], settings: dict[str, Any], *, resume: bool) -> Path:
@@ -169,3 +169,30 @@ class Run:
         from solutions.common.workflow import export
 
         return export(str(self.path), formats=format, quantize=quantize)
+
+
+class Search:
+    """A search directory: its trials table, its summary and, once retrained, its best run."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"Search({str(self.path)!r})"
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """summary.json: trials completed, the best trial's values, objective and command line."""
+        import json
+
+        from solutions.tuning.search import SUMMARY_FILE
+
+        file = self.path / SUMMARY_FILE
+        if not file.is_file():
+            raise UserError(f"{self.path} has no {SUMMARY_FILE}: the search did not finish (resume it)")
+        return json.loads(file.read_text(encoding="utf-8"))
+
+    @property
+    def best(self) -> Run:
+        """The best configuration retrained and exported like any run."""
+        return Run(self.path / "best")

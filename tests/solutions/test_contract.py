@@ -98,6 +98,8 @@ def test_the_life_of_a_run(package, tmp_path, capsys):
     assert main(["train", name, "--config", str(run.path / "config.json"), "--no-export", "--output", str(replay)]) == 0
     replayed = json.loads((replay / "metrics.json").read_text())
     assert replayed["test"] == metrics["test"]
+    first, second = again.solution.load_model(run.path), again.solution.load_model(replay)
+    assert all(np.array_equal(a, b) for a, b in zip(first.get_weights(), second.get_weights(), strict=True))
     assert json.loads((replay / "config.json").read_text())["options"]["no_export"] is True
     capsys.readouterr()
 
@@ -154,3 +156,12 @@ def test_the_read_detector_sees_a_domain_module_reading_a_run_file(tmp_path):
     with reads_by_domain_modules(tmp_path) as reads:
         Tokenizer.load(tmp_path)
     assert reads and all("sentiment/tokenizer.py" in where for _, where in reads)
+
+
+def test_a_search_through_the_api(tmp_path, capsys):
+    search = solutions.tune("image-classification", max_trials=1, max_epochs=1, width=8, image_size=16,
+                            quantize="none", no_retrain=True, tuner="random", output=str(tmp_path / "search"))
+    assert search.path == tmp_path / "search" and search.summary["completed"] == 1
+    with pytest.raises(solutions.UserError, match="does not exist|not finished|unfinished"):
+        search.best  # not retrained: no finished run at best/
+    capsys.readouterr()

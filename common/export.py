@@ -23,20 +23,7 @@ from solutions.common.runtime import import_tensorflow, stderr_silenced
 
 tf = import_tensorflow()
 
-TFLITE_VARIANTS = ("float32", "float16", "dynamic", "int8")
-
-
-def tflite_variants(quantize: str) -> list[str]:
-    """`--quantize none|dynamic|float16|int8|all` -> the TFLite variants to build (float32 always)."""
-    return ["float32"] + [v for v in TFLITE_VARIANTS[1:] if quantize in ("all", v)]
-
-
-TFLITE_FILES = {
-    "float32": "model.tflite",
-    "float16": "model_float16.tflite",
-    "dynamic": "model_dynamic.tflite",
-    "int8": "model_int8.tflite",
-}
+from solutions.common.variants import TFLITE_FILES, TFLITE_VARIANTS, tflite_variants  # noqa: E402,F401
 
 
 def export_saved_model(model, path: Path) -> Path:

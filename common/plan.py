@@ -31,6 +31,13 @@ def with_data(plan: Plan, splits: "Splits") -> Plan:
     return freeze({**plan, **splits.resolved}) if splits.resolved else plan
 
 
+def with_model(plan: Plan, model: Any) -> Plan:
+    """The plan with what building the model resolved (`model.resolved_options`, e.g. the
+    backbone weights actually loaded when ImageNet weights could not be fetched)."""
+    resolved = getattr(model, "resolved_options", None)
+    return freeze({**plan, **resolved}) if resolved else plan
+
+
 def plain(plan: Mapping[str, Any]) -> dict[str, Any]:
     """A JSON-ready copy."""
     return dict(plan)

@@ -24,7 +24,7 @@ def predict_keras(model: "keras.Model", x: np.ndarray, batch_size: int = 256) ->
 
 
 def variant_names() -> tuple[str, ...]:
-    from solutions.common.export import TFLITE_VARIANTS
+    from solutions.common.variants import TFLITE_VARIANTS
 
     return (KERAS, *TFLITE_VARIANTS)
 
@@ -43,7 +43,8 @@ def run_outputs(run: "Run", solution: "Solution", x: np.ndarray, variant: str | 
     variant = check_variant(variant)
     if variant == KERAS:
         return predict_keras(solution.load_model(run), x)
-    from solutions.common.export import TFLITE_FILES, TFLiteRunner
+    from solutions.common.export import TFLiteRunner
+    from solutions.common.variants import TFLITE_FILES
 
     path = run / TFLITE_FILES[variant]
     if not path.exists():

@@ -18,7 +18,7 @@ from solutions.common.data import Splits
 from solutions.common.distribute import make_strategy, scope as distribute_scope, shard_by_data, synchronize_batch_norm
 from solutions.common.errors import UserError
 from solutions.common.pipeline import measure_throughput
-from solutions.common.plan import before_data, freeze, plain, with_data
+from solutions.common.plan import before_data, freeze, plain, with_data, with_model
 from solutions.common.prediction import predict_keras
 from solutions.common.plots import cv_folds_plot, training_curves
 from solutions.common.report import write_report
@@ -82,6 +82,7 @@ def _train(solution: Solution, options: dict[str, Any], lock: DirectoryLock, *, 
     print(f"Data: {splits.source.get('name')} - " + ", ".join(f"{k} {v}" for k, v in splits.sizes().items()))
     with distribute_scope(strategy):  # variables made here are replicated
         model = solution.build_model(plan, splits)
+    options = plan = with_model(plan, model)
     if strategy is not None:
         synchronize_batch_norm(model, True)
     config = {
@@ -206,8 +207,11 @@ def cross_validate(solution: Solution, options: dict[str, Any], run: Run, fold1:
         splits = solution.load_splits(fold_options)
         fold_options = with_data(fold_options, splits)
         model = solution.build_model(fold_options, splits)
+        fold_options = with_model(fold_options, model)
         _, rows = _fit(solution, model, splits, fold_options, sub)
         model, fitted = solution.finalize_model(model, splits, fold_options)
+        for name, value in fitted.items():  # the fold's calibration / interval / mixing, for the user
+            sub.write_json(f"{name}.json", value)
         y_score = predict_keras(model, solution.model_inputs(splits.test))
         result = {"fold": fold, **solution.test_metrics(splits.test.y, y_score, fitted), "epochs": len(rows),
                   "baselines": solution.baselines(splits)}

@@ -36,10 +36,9 @@ def train_options(domain: str, config: str | Path | None = None, argv: Sequence[
     """The options a train would run with: the config file's, then `values`, then `argv` (flags)."""
     solution = get_solution(domain)
     parser = opts.domain_parser(solution)
-    given = opts.to_argv(parser, values) + list(argv)
-    if config is not None:
-        given = opts.merge_config(parser, opts.read_config(config, parser, domain), given)
-    return opts.finish(solution, opts.parse(parser, given))
+    given = {**values, **opts.typed(parser, argv)}
+    file = opts.read_config(config, parser, domain) if config is not None else {}
+    return opts.finish(solution, opts.parse(parser, opts.merge_config(parser, file, given)))
 
 
 def train(domain: str, *, config: str | Path | None = None, resume: bool = False, **values: Any) -> "Run":
@@ -71,10 +70,8 @@ def tune(domain: str, *, config: str | Path | None = None, resume: bool = False,
     oracle, role, worker_id) are keyword options like the rest."""
     solution = get_solution(domain)
     parser = opts.domain_parser(solution, "tune")
-    given = opts.to_argv(parser, values)
-    if config is not None:
-        given = opts.merge_config(parser, opts.read_config(config, parser, domain), given)
-    parsed = opts.parse(parser, given)
+    file = opts.read_config(config, parser, domain) if config is not None else {}
+    parsed = opts.parse(parser, opts.merge_config(parser, file, values))
     settings = {k: parsed.pop(k) for k in opts.TUNE_SETTINGS}
     return Search(_tune(solution, opts.finish(solution, parsed), settings, resume=resume))
 
@@ -143,6 +140,8 @@ class Run:
         from solutions.common.prediction import check_variant
 
         variant = check_variant(variant)
+        if isinstance(inputs, (str, Path)):  # one input, not its characters
+            inputs = [inputs]
         parser = opts.Parser(prog=f"solutions predict ({self.domain})", add_help=False)
         self.solution.add_predict_arguments(parser)
         chosen = opts.parse(parser, opts.to_argv(parser, options))

@@ -81,18 +81,17 @@ def _list() -> None:
 
 
 def _options(args: argparse.Namespace, argv: Sequence[str], verb: str) -> dict:
-    """The parsed flags; with --config, the file's options under the flags given (parsed again so
-    that only flags actually typed override the file)."""
+    """The parsed flags; with --config, the file's options overridden by the flags typed here."""
     values = {k: v for k, v in vars(args).items() if k not in ("verb", "domain", "resume", "config")}
     if not args.config:
         return values
     from solutions.common.solution import get_solution
 
     parser = opts.domain_parser(get_solution(args.domain), verb)
-    typed = [a for a in argv[2:] if a != "--resume"]
-    config_at = next(i for i, a in enumerate(typed) if a == "--config" or a.startswith("--config="))
-    del typed[config_at: config_at + (1 if "=" in typed[config_at] else 2)]
-    merged = opts.merge_config(parser, opts.read_config(args.config, parser, args.domain), typed)
+    command = opts.Parser(prog=f"solutions {verb} {args.domain}", add_help=False)
+    opts.add_run_flags(command)
+    _, rest = command.parse_known_args(list(argv[2:]))  # the flags typed besides --config/--resume
+    merged = opts.merge_config(parser, opts.read_config(args.config, parser, args.domain), opts.typed(parser, rest))
     return opts.parse(parser, merged)
 
 

@@ -7,6 +7,7 @@ one-line message whichever way it came, and the names and defaults are the CLI f
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -22,7 +23,12 @@ TUNE_SETTINGS = ("tuner", "max_trials", "max_epochs", "no_retrain", "oracle", "r
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but errors are one line (no usage block) with exit status 2."""
+    """argparse, but errors are one line (no usage block) with exit status 2, and flags are
+    spelled out (an abbreviation would be read differently once merged with a config file)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # type: ignore[override]
         raise UserError(f"{self.prog}: {message}")
@@ -120,7 +126,7 @@ def to_argv(parser: argparse.ArgumentParser, values: Mapping[str, Any]) -> list[
             continue
         if isinstance(value, (list, tuple, dict, set)):
             raise UserError(f"{parser.prog}: argument {flag}: expected one value, not {value!r}")
-        argv += [flag, str(value)]
+        argv.append(f"{flag}={value}")  # one token: a value may start with "-" (--rating-scale=-1,1)
     return argv
 
 
@@ -150,23 +156,41 @@ def read_config(path: str | Path, parser: argparse.ArgumentParser, domain: str) 
     if isinstance(data.get("options"), dict):  # a run's config.json
         if data.get("domain", domain) != domain:
             raise UserError(f"--config {path} is a {data['domain']} run, not {domain}")
-        # only flags are replayed: a run's record may hold values the kit resolves itself
         known = {a.dest for a in parser._actions if a.option_strings} - {"output"}
-        return {k: v for k, v in data["options"].items() if k in known}
+        options = {k: v for k, v in data["options"].items() if k in known}
+        return options if "plan" in data else without_resolved(options, data["options"])
     if data.get("domain", domain) != domain:
         raise UserError(f"--config {path} is for {data['domain']}, not {domain}")
-    return {k: v for k, v in data.items() if k != "domain"}
+    return {str(k).replace("-", "_"): v for k, v in data.items() if k != "domain"}
 
 
-def merge_config(parser: argparse.ArgumentParser, config: Mapping[str, Any], argv: Sequence[str]) -> list[str]:
-    """The file's options as tokens, then the command line's, so a flag given overrides the file;
-    a source given on the command line (--data/--dataset) replaces the file's."""
-    given = {a.split("=")[0] for a in argv if a.startswith("--")}
-    file_values = dict(config)
-    if given & {"--data", "--dataset"}:
-        file_values.pop("data", None)
-        file_values.pop("dataset", None)
-    return to_argv(parser, file_values) + list(argv)
+def without_resolved(options: dict[str, Any], saved: Mapping[str, Any]) -> dict[str, Any]:
+    """The options of a run written before config.json kept a "plan": they hold what the kit
+    resolved among what was asked. A sequence length taken from the data is marked as such and
+    left out (each --cv fold works out its own); other resolved values cannot be told from asked
+    ones and are replayed as given, which reproduces that run."""
+    kept = dict(options)
+    if saved.get("sequence_length_from_data"):
+        kept.pop("sequence_length", None)
+    return kept
+
+
+def typed(parser: argparse.ArgumentParser, argv: Sequence[str]) -> dict[str, Any]:
+    """Only the options `argv` spells out (parsed and checked), without the parser's defaults."""
+    bare = copy.deepcopy(parser)
+    for action in bare._actions:
+        action.default = argparse.SUPPRESS
+    return vars(bare.parse_args(list(argv)))
+
+
+def merge_config(parser: argparse.ArgumentParser, config: Mapping[str, Any], given: Mapping[str, Any]) -> list[str]:
+    """The file's options overridden by those `given` (a value None or False given clears the
+    file's), as command-line tokens; a source given (data/dataset) replaces the file's."""
+    values = dict(config)
+    if {"data", "dataset"} & set(given):
+        values.pop("data", None)
+        values.pop("dataset", None)
+    return to_argv(parser, {**values, **given})
 
 
 def finish(solution: Solution, options: dict[str, Any]) -> dict[str, Any]:

@@ -56,3 +56,13 @@ def test_the_wheel_holds_one_top_level_package(tmp_path):
         assert module in names
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "solutions = solutions.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
+
+
+def test_a_checkout_without_an_install_still_imports(tmp_path):
+    """No editable install, no site-packages: `common/` and `tuning/` are mounted from the checkout."""
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import solutions.common.errors as e, solutions.tuning as t; "
+            "print(e.__file__); print(t.__file__)")
+    result = subprocess.run([sys.executable, "-S", "-c", code, str(ROOT)], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(ROOT / "common" / "errors.py"), str(ROOT / "tuning" / "__init__.py")]

@@ -10,7 +10,7 @@ from typing import Any
 
 import keras_tuner
 
-from solutions.common.plan import before_data, with_data
+from solutions.common.plan import before_data, with_data, with_model
 from solutions.common.solution import Solution
 from solutions.common.training import make_optimizer, run_phases
 from solutions.tuning.spaces import Space
@@ -61,6 +61,7 @@ class SolutionHyperModel(SpaceHyperModel):
         validation metric, through the shared phase loop (a transfer-learning model's phases in
         turn, one history)."""
         options, splits = self.plan_for(hp)
+        options = with_model(options, model)
         train_ds, val_ds = self.solution.training_datasets(splits, options)
         monitor, mode = self.solution.monitoring(options)
         stop = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=options["patience"],

@@ -19,19 +19,19 @@ class ImageModelBuilder:
             except Exception as exc:  # offline: keras raises a bare Exception on URL fetch failure
                 print(f"ImageNet weights for {options['model']} could not be downloaded ({exc.__class__.__name__}); "
                       "training from random weights. Pass --weights PATH to a local .h5 file to fine-tune.")
-                return self._build(options, splits, None)
+                model = self._build(options, splits, None)
+                model.resolved_options = {"weights": "none"}  # what was loaded: recorded in the plan
+                return model
         return self._build(options, splits, None if weights in (None, "none") else weights)
 
     def _build(self, options: dict[str, Any], splits, weights: str | None):
         from solutions.image_classification.model import build_model
 
-        model = build_model(
+        return build_model(
             input_shape=tuple(splits.train.x.shape[1:]), num_classes=len(splits.class_names),
             model=options["model"], width=options["width"], depth=options["depth"],
             dropout=options["dropout"], bn_momentum=self.bn_momentum(splits, options), weights=weights,
         )
-        model.pretrained_weights = weights  # the phases follow what was loaded, not what was asked
-        return model
 
     def phases(self, model, options: dict[str, Any]):
         """Pretrained backbone: frozen for a quarter of the epochs, then its top fine-tuned at lr/10."""
@@ -42,7 +42,7 @@ class ImageModelBuilder:
             unfreeze_top,
         )
 
-        if options["model"] not in BACKBONES or getattr(model, "pretrained_weights", None) is None:
+        if options["model"] not in BACKBONES or options.get("weights") in (None, "none"):
             return super().phases(model, options)
         head = max(1, options["epochs"] // 4)
         return [

@@ -58,6 +58,5 @@ class ScreeningPredictor:
             else:
                 lines.append(f"{a['input']}: {a['label']} - " + ", ".join(f"{t['label']} {t['probability']:.3f}"
                                                                        for t in a["top"]))
-            if "gradcam" in a:
-                lines.append(f"  Grad-CAM: {a['gradcam']}")
+        lines += [f"  Grad-CAM: {a['gradcam']}" for a in answers if "gradcam" in a]
         return lines

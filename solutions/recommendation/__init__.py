@@ -48,3 +48,6 @@ class Retrieval(RankingSource, RankingEvaluation, RankingExport, RankingReport, 
     """The retrieval task (`--task retrieval`): every item of the catalogue ranked for a user."""
 
     task = "retrieval"
+
+    def for_plan(self, plan):
+        return self

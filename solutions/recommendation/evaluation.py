@@ -15,6 +15,15 @@ def rating_scores(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
 class RatingEvaluation:
     """Ratings: RMSE and MAE against the global mean and the user + item bias model."""
 
+    def monitoring(self, options) -> tuple[str, str]:
+        """The plan's task's validation metric (asked of the registered object, too)."""
+        task = self.for_plan(options)
+        return task.monitor, task.monitor_mode
+
+    def headline(self, options) -> str:
+        """The plan's task's headline test metric."""
+        return self.for_plan(options).headline_metric
+
     def agreement(self, reference: np.ndarray, other: np.ndarray, fitted: dict) -> float:
         """Share of ratings within 0.01 stars of Keras's."""
         return float(np.mean(np.abs(other - reference) <= 0.01))

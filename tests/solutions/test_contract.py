@@ -146,6 +146,23 @@ def test_config_files_yaml_and_overrides(tmp_path):
     with pytest.raises(solutions.UserError, match="is a sentiment run, not image-classification"):
         train_options("image-classification", config=tmp_path / "other.json")
     assert np.isclose(train_options("image-classification", learning_rate=1e-3)["learning_rate"], 1e-3)
+    # keyword options override the file's, False and None included; dashed keys; values that start with "-"
+    (tmp_path / "rec.json").write_text(json.dumps({"domain": "recommendation", "plan": {}, "options": {
+        "no_export": True, "side_features": True, "top_k": 5, "data": "/tmp/r.csv", "dataset": None}}))
+    chosen = train_options("recommendation", config=tmp_path / "rec.json", no_export=False, top_k=None,
+                           rating_scale="-1,1")
+    assert (chosen["no_export"], chosen["side_features"], chosen["top_k"], chosen["rating_scale"]) == (False, True, 10, "-1,1")
+    assert train_options("recommendation", config=tmp_path / "rec.json", argv=["--dataset", "movielens-1m"])["data"] is None
+    (tmp_path / "dashed.yaml").write_text("batch-size: 32\n")
+    assert train_options("image-classification", config=tmp_path / "dashed.yaml")["batch_size"] == 32
+
+
+def test_command_line_config_flags_are_spelled_out(tmp_path, capsys):
+    (tmp_path / "run.yaml").write_text("epochs: 0\n")
+    assert main(["train", "image-classification", "--conf", str(tmp_path / "run.yaml")]) == 2
+    assert "unrecognized arguments: --conf" in capsys.readouterr().err
+    assert main(["train", "image-classification", "--config", str(tmp_path / "run.yaml")]) == 2
+    assert "argument --epochs: 0 is out of range" in capsys.readouterr().err
 
 
 def test_the_read_detector_sees_a_domain_module_reading_a_run_file(tmp_path):

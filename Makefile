@@ -12,16 +12,17 @@ endif
 
 bootstrap: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	@$(PYTHON) -m venv $(VENV) || { echo "error: '$(PYTHON) -m venv' failed; on Debian/Ubuntu install python3-venv" >&2; exit 2; }
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip uninstall --quiet --yes solutions 2>/dev/null || true  # the kit's former distribution name (now keras-solutions-kit)
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
 quickstart: $(STAMP)  ## train the default image classifier into saved_models/
 	$(BIN)/solutions train image-classification
 
-test: $(STAMP)  ## fast suite (about 8 minutes on 2 cores)
+test: $(STAMP)  ## fast suite (about 11 minutes on 2 cores)
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)  ## real-data runs at default settings, checked against the acceptance targets

@@ -37,18 +37,21 @@ def train(
     *,
     resume: bool = False,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+    source_checked: bool = False,
 ) -> Run:
     """Train, evaluate, export and report; return the finished run directory. The run directory
-    is locked for the whole call: a second process on it stops with one line."""
+    is locked for the whole call: a second process on it stops with one line. `source_checked`:
+    the caller already ran `check_data_source` (the API does, before TensorFlow loads)."""
     lock = DirectoryLock(Path(), "training")
     try:
-        return _train(solution, options, lock, resume=resume, extra_callbacks=extra_callbacks)
+        return _train(solution, options, lock, resume=resume, extra_callbacks=extra_callbacks,
+                      source_checked=source_checked)
     finally:
         lock.release()
 
 
 def _train(solution: Solution, options: dict[str, Any], lock: DirectoryLock, *, resume: bool,
-           extra_callbacks: Sequence[keras.callbacks.Callback]) -> Run:
+           extra_callbacks: Sequence[keras.callbacks.Callback], source_checked: bool) -> Run:
     if resume:
         run, final = resume_run(solution.name, options.get("output"))
         lock.path = run / LOCK_FILE
@@ -57,7 +60,8 @@ def _train(solution: Solution, options: dict[str, Any], lock: DirectoryLock, *, 
         options = {**saved["options"], "output": str(final)}
         print(f"Resuming {run.path} (options from its config.json)")
     else:
-        solution.check_data_source(options)
+        if not source_checked:
+            solution.check_data_source(freeze(options))
         label = options.get("dataset") or Path(options["data"]).name
         final = new_run_path(solution.name, label, options.get("output"))
         check_free(final)
@@ -123,6 +127,7 @@ def _train(solution: Solution, options: dict[str, Any], lock: DirectoryLock, *, 
     save_model_atomic(model, run / "model.keras")
     solution.write_artifacts(run, splits, model, fitted)
     y_score = predict_keras(model, solution.model_inputs(splits.test))
+    monitor, mode = solution.monitoring(options)
     metrics: dict[str, Any] = {
         "domain": solution.name,
         "dataset": splits.source.get("name"),
@@ -133,9 +138,9 @@ def _train(solution: Solution, options: dict[str, Any], lock: DirectoryLock, *, 
         "train_samples_per_second": round(len(rows) * len(splits.train) / max(train_seconds, 1e-9), 1),
         "pipeline_samples_per_second": round(pipeline_rate, 1),
         "epochs_run": len(rows),
-        "best_epoch": best_epoch(rows, *solution.monitoring(options)),
-        "monitor": solution.monitoring(options)[0],
-        "validation": best_validation(rows, *solution.monitoring(options)),
+        "best_epoch": best_epoch(rows, monitor, mode),
+        "monitor": monitor,
+        "validation": best_validation(rows, monitor, mode),
     }
     metrics.update(solution.test_extras(splits, y_score, fitted))
     if solution.folds(options):

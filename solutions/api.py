@@ -53,15 +53,17 @@ def train(domain: str, *, config: str | Path | None = None, resume: bool = False
 
 
 def _train(solution: Solution, chosen: dict[str, Any], *, resume: bool) -> "Run":
+    from solutions.common.plan import freeze
+
     if not resume:
-        solution.check_data_source(chosen)  # before TensorFlow loads: fast, clear errors
+        solution.check_data_source(freeze(chosen))  # once, before TensorFlow loads: fast, clear errors
     if chosen.get("distribute") == "multi-worker":
         from solutions.common.distribute import check_tf_config
 
         check_tf_config()
     from solutions.common.workflow import train as run_workflow
 
-    return Run(run_workflow(solution, chosen, resume=resume).path)
+    return Run(run_workflow(solution, chosen, resume=resume, source_checked=not resume).path)
 
 
 def tune(domain: str, *, config: str | Path | None = None, resume: bool = False, **values: Any) -> "Search":
@@ -91,7 +93,9 @@ def _tune(solution: Solution, chosen: dict[str, Any], settings: dict[str, Any], 
         if settings["role"] == "chief":
             check_chief_address(host)
     if not resume:
-        solution.check_data_source(chosen)
+        from solutions.common.plan import freeze
+
+        solution.check_data_source(freeze(chosen))
     from solutions.tuning.search import run_search
 
     return run_search(solution, chosen, settings, resume=resume, role=settings["role"])

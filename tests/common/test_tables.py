@@ -23,3 +23,26 @@ def test_bad_files_are_one_line(tmp_path, content, message):
     with pytest.raises(UserError, match=message) as info:
         read_table(path)
     assert "\n" not in str(info.value)
+
+
+def test_a_file_is_parsed_once_per_version(tmp_path, monkeypatch):
+    """The up-front check of a source and its loader share one parse; a changed file is read again,
+    and every caller gets its own copy."""
+    import os
+
+    import pandas as pd
+
+    from solutions.common import tables
+
+    calls = []
+    real = pd.read_csv
+    monkeypatch.setattr(pd, "read_csv", lambda *a, **k: calls.append(1) or real(*a, **k))
+    path = tmp_path / "r.csv"
+    path.write_text("user,item,rating\n1,2,3\n")
+    first = tables.read_table(path, dtype=str)
+    first.loc[0, "user"] = "changed"
+    second = tables.read_table(path, dtype=str)
+    assert len(calls) == 1 and second.loc[0, "user"] == "1"
+    path.write_text("user,item,rating\n1,2,3\n4,5,1\n")
+    os.utime(path, ns=(1, 1))
+    assert len(tables.read_table(path, dtype=str)) == 2 and len(calls) == 2

@@ -10,7 +10,7 @@ import numpy as np
 INTERVAL_LEVELS = (0.1, 0.9)  # the 80% interval `predict` prints, calibrated on the validation days
 
 
-def _summed_returns(returns: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+def summed_returns(returns: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
     """The realised log return over days t+1..t+horizon for each origin t."""
     from solutions.timeseries_finance.features import targets
 
@@ -76,7 +76,7 @@ class ForecasterBuilder:
         val_pred = predict_keras(model, splits.val.x)
         stats, series = splits.fitted["stats"], splits.fitted["series"]
         horizon = options["horizon"]
-        realised = _summed_returns(series.returns, splits.fitted["origins"]["val"], horizon)
+        realised = summed_returns(series.returns, splits.fitted["origins"]["val"], horizon)
         if options["target"] == "volatility":
             # standardised returns on the validation days: an interval that needs no normality assumption
             z = (realised - horizon * stats.mean_return) / np.sqrt(val_pred[:, 0])

@@ -9,7 +9,7 @@ import numpy as np
 
 from solutions.timeseries_finance.builder import (
     INTERVAL_LEVELS,
-    _summed_returns,
+    summed_returns,
     forecast_interval,
 )
 from solutions.timeseries_finance.scores import point_forecast
@@ -75,7 +75,7 @@ class ForecastEvaluation:
         forecast = fitted["forecast"]
         series, origins = splits.fitted["series"], splits.fitted["origins"]["test"]
         horizon, mean = forecast["horizon"], forecast["horizon"] * forecast["statistics"]["mean_return"]
-        realised = _summed_returns(series.returns, origins, horizon)
+        realised = summed_returns(series.returns, origins, horizon)
         low, high = forecast_interval(forecast, y_score)
         extras: dict[str, Any] = {"interval": {
             "nominal": INTERVAL_LEVELS[1] - INTERVAL_LEVELS[0], "kind": forecast["interval"]["kind"],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
@@ -37,8 +38,18 @@ class SourceHooks:
         return {}
 
     def pinned_options(self, run: "Run") -> dict[str, Any]:
-        """Options a trained model fixes (input shape, vocabulary) that other data must be read with."""
-        return {}
+        """What a trained run fixes for reading data with it (evaluate, export): the values it
+        resolved from its own data (an image size and channels, a sequence length) and
+        `trained_run`, the run whose vocabulary or id maps the source reads instead of fitting
+        new ones. Runs from before the plan kept those values among their options."""
+        from solutions.common.plan import freeze
+
+        config = run.config
+        asked = config["options"]
+        resolved = {k: v for k, v in config.get("plan", {}).items() if k not in asked or asked[k] != v}
+        for key in self.resolve(freeze(asked)):  # worked out from the options alone: resolved again
+            resolved.pop(key, None)
+        return {**resolved, "trained_run": str(run.path)}
 
     def check_compatible(self, run: "Run", splits: "Splits") -> None:
         """Refuse to score a run on data whose labels mean something else."""
@@ -168,6 +179,12 @@ class ExportHooks:
         """What the SavedModel takes (the same as the Keras model, unless it carries preprocessing)."""
         return self.model_inputs(split)
 
+    def representative_samples(self, splits: "Splits") -> "np.ndarray":
+        """Single samples from the training data that calibrate int8 quantization (default: the
+        first 300 training inputs; images draw theirs from the augmented pipeline, time series
+        spread theirs over the whole training period)."""
+        return self.model_inputs(splits.train)[:300]
+
     def export_saved_model(self, model: "keras.Model", path: Path, splits: "Splits") -> Path:
         """Write the serving SavedModel (a domain may wrap the model, e.g. with its vocabulary)."""
         from solutions.common.export import export_saved_model
@@ -189,17 +206,20 @@ class ExportHooks:
         return {}
 
 
+@dataclass(frozen=True)
+class ReportText:
+    """What report.md says in words: its heading, notes on the data and method, and how to use
+    the exported files."""
+
+    title: str
+    notes: list[str] = field(default_factory=list)
+    usage: str = ""
+
+
 class ReportHooks:
     """What report.md says beyond the figures and plots."""
 
-    def report_title(self, splits: "Splits") -> str:
-        """The report's first heading."""
-        return f"{self.name} on {splits.source.get('name')}"
-
-    def report_notes(self, splits: "Splits") -> list[str]:
-        """Sentences on the split, skipped inputs and what the domain wants a reader to know."""
-        return []
-
-    def usage(self, run_path: "Path") -> str:
-        """Markdown that shows how to use the exported files of a run at `run_path`."""
-        return f"`solutions predict {run_path} ...`"
+    def report_text(self, splits: "Splits", run_path: Path) -> ReportText:
+        """The report's heading, its notes (the split, skipped inputs, what a reader must know) and
+        the usage of the run's exported files at `run_path` (Markdown)."""
+        return ReportText(f"{self.name} on {splits.source.get('name')}", [], f"`solutions predict {run_path} ...`")

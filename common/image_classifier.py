@@ -14,6 +14,7 @@ from solutions.common import ranges
 from solutions.common.catalogue import fingerprint_files
 from solutions.common.data import Splits, stratified_split
 from solutions.common.errors import UserError
+from solutions.common.hooks import ReportText
 from solutions.common.image_io import IMAGE_SUFFIXES, guess_channels, load_scan, read_image, resize_batch, scan_class_folders
 from solutions.common.classifier import ClassifierSolution, run_labels
 from solutions.common.rundir import Run
@@ -179,10 +180,6 @@ class ImageClassifierSolution(ClassifierSolution):
         return representative_samples(ds, limit=500)
 
     # --- evaluation and outputs --------------------------------------------------------------
-    def pinned_options(self, run: Run) -> dict[str, Any]:
-        height, _, channels = run.config["source"]["image_shape"]
-        return {"image_size": height, "channels": channels}
-
     def plots(self, run: Run, splits: Splits, y_score: np.ndarray, model, fitted: dict) -> list[str]:
         from solutions.common.plots import image_grid
 
@@ -196,22 +193,14 @@ class ImageClassifierSolution(ClassifierSolution):
                    title=f"Test images: predicted (true); {len(wrong)} mistakes first, in red")
         return ["confusion_matrix.png", "test_predictions.png"]
 
-    def report_notes(self, splits: Splits) -> list[str]:
-        notes = [f"Split: {splits.source.get('split')}; early stopping watched the validation split only."]
-        skipped = {k: v for k, v in splits.source.get("skipped", {}).items() if v}
-        if skipped:
-            notes.append("Skipped files: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in skipped.items()))
-        return notes
+    def pinned_options(self, run: Run) -> dict[str, Any]:
+        """Also the input shape the model takes (height and channels), for runs of any age."""
+        height, _, channels = run.config["source"]["image_shape"]
+        return {**super().pinned_options(run), "image_size": height, "channels": channels}
 
-    def usage(self, run_path: Path) -> str:
-        return f"""```
-solutions predict {run_path} image1.png image2.jpg            # Keras model, top-3 labels
-solutions predict {run_path} image1.png --tflite              # the float32 TFLite model
-```
-Exported inputs are raw pixels (float32, 0-255, shape [batch, H, W, C] as in config.json
-`source.image_shape`); outputs are class probabilities in the order of `labels.txt`. The int8 TFLite
-model takes int8 inputs and gives int8 outputs: quantize with the input scale and zero point recorded in
-metrics.json (`export.int8.input_quantization`), dequantize with `output_quantization`."""
+    def report_text(self, splits: Splits, run_path: Path) -> ReportText:
+        """Notes on the split and skipped files; usage of the exported image models."""
+        return ReportText(f"{self.name} on {splits.source.get('name')}", _notes(splits), _usage(run_path))
 
     def predict(self, run: Run, inputs: list[str], options: dict[str, Any], variant: str | None) -> list[dict[str, Any]]:
         """Per image file: the top-k labels with their probabilities."""
@@ -246,3 +235,22 @@ metrics.json (`export.int8.input_quantization`), dequantize with `output_quantiz
             images.append(self.read_file(path, size, channels))
             names.append(str(path))
         return np.stack(images).astype(np.float32), names
+
+
+def _notes(splits: Splits) -> list[str]:
+    notes = [f"Split: {splits.source.get('split')}; early stopping watched the validation split only."]
+    skipped = {k: v for k, v in splits.source.get("skipped", {}).items() if v}
+    if skipped:
+        notes.append("Skipped files: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in skipped.items()))
+    return notes
+
+
+def _usage(run_path: Path) -> str:
+    return f"""```
+solutions predict {run_path} image1.png image2.jpg            # Keras model, top-3 labels
+solutions predict {run_path} image1.png --tflite              # the float32 TFLite model
+```
+Exported inputs are raw pixels (float32, 0-255, shape [batch, H, W, C] as in config.json
+`source.image_shape`); outputs are class probabilities in the order of `labels.txt`. The int8 TFLite
+model takes int8 inputs and gives int8 outputs: quantize with the input scale and zero point recorded in
+metrics.json (`export.int8.input_quantization`), dequantize with `output_quantization`."""

@@ -1,8 +1,8 @@
-"""The Solution record every domain fills in, and the registry the CLI looks domains up in.
+"""The contract every domain implements, and the registry the CLI and the API look domains up in.
 
 A domain subclasses `Solution` and overrides only what is its own; the shared train/evaluate/
-export flow in `solutions.common.workflow` drives it. Registration is explicit (`register`) and lookup fails
-loudly with the names that do exist.
+export flow in `solutions.common.workflow` drives it. Every sub-package of `solutions` registers
+itself (`register`); lookup fails loudly with the names that do exist.
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ class DatasetInfo:
 
 
 class Solution(SourceHooks, TrainingHooks, EvaluationHooks, ExportHooks, ReportHooks):
-    """What a domain is: its names, and the 15 methods below that it implements (its options, data
-    source, model builder, evaluation with baselines, export inputs, plots and predictions). The
-    optional hooks, each with a default, are in common/hooks.py. A domain assembles these from its
+    """What a domain is: its names, and the 14 methods below that it implements (its options, data
+    source, model builder, evaluation with baselines, the files beside the model, plots and
+    predictions). The optional hooks, each with a default, are in common/hooks.py; most domains
+    also declare a search space and their report's words there. A domain assembles these from its
     own small modules; its `__init__.py` only registers it."""
 
     name: ClassVar[str]
@@ -90,10 +91,6 @@ class Solution(SourceHooks, TrainingHooks, EvaluationHooks, ExportHooks, ReportH
     def baselines(self, splits: "Splits") -> dict[str, dict[str, float]]:
         """Honest reference scores on the same test split: name -> metrics."""
         return {}
-
-    def representative_samples(self, splits: "Splits") -> "np.ndarray":
-        """Single samples from the training data that calibrate int8 quantization."""
-        raise NotImplementedError
 
     def write_artifacts(self, run: "Run", splits: "Splits", model: "keras.Model", fitted: dict[str, Any]) -> None:
         """Write what inference needs beside the model (labels, vocabulary, id maps, `fitted`)."""

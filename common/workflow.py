@@ -163,8 +163,9 @@ def _train(solution: Solution, options: dict[str, Any], lock: DirectoryLock, *, 
         plots.append(cv_folds_plot(metrics["cross_validation"], head, run / "cv_folds.png").name)
     plots += solution.plots(run, splits, y_score, model, fitted)
     verdict = solution.verdict(metrics, options)
-    write_report(run, title=solution.report_title(splits), metrics=metrics, config=config, plots=plots,
-                 usage=solution.usage(final), notes=solution.report_notes(splits), verdict=verdict)
+    text = solution.report_text(splits, final)
+    write_report(run, title=text.title, metrics=metrics, config=config, plots=plots, usage=text.usage,
+                 notes=text.notes, verdict=verdict)
     run.write_json("metrics.json", metrics)
     run = finish_run(run, final)
     print_summary(solution, run, metrics, head, verdict)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from solutions.common.hooks import ReportText
 from solutions.common.rundir import Run
 
 
@@ -29,25 +30,33 @@ class ScreeningReport:
                      splits.class_names, run / "gradcam.png")
         return names + ["roc_pr.png", "reliability.png", "gradcam.png"]
 
-    def report_title(self, splits) -> str:
-        return f"Medical image screening on {splits.source.get('name')} (research use only)"
+    def report_text(self, splits, run_path: Path) -> ReportText:
+        """Research-use heading and notes (before the shared image notes), screening usage."""
+        shared = super().report_text(splits, run_path)
+        return ReportText(_title(splits), _notes(splits) + shared.notes, _usage(run_path))
 
-    def report_notes(self, splits) -> list[str]:
-        notes = [
-            "**Not for clinical use.** This model is a research prototype trained on a public dataset; it has "
-            "not been validated on your population, scanner or protocol and must not guide patient care.",
-            "Probabilities are temperature-calibrated and the decision threshold was chosen on the validation "
-            "split only (decision.json); the test split was used once, for the numbers above.",
-            "The threshold rule is Youden's J by default: it maximises sensitivity + specificity, which does not "
-            "depend on how common the disease is, so it carries over to a test population with another "
-            "prevalence (PneumoniaMNIST's test split has more normal cases than its training split).",
-            "Horizontal flips are off for radiographs, CT, OCT and ultrasound (left and right are anatomy); "
-            "on for cells, tissue and skin images.",
-        ]
-        return notes + super().report_notes(splits)
 
-    def usage(self, run_path: Path) -> str:
-        return f"""```
+def _title(splits) -> str:
+    return f"Medical image screening on {splits.source.get('name')} (research use only)"
+
+
+def _notes(splits) -> list[str]:
+    notes = [
+        "**Not for clinical use.** This model is a research prototype trained on a public dataset; it has "
+        "not been validated on your population, scanner or protocol and must not guide patient care.",
+        "Probabilities are temperature-calibrated and the decision threshold was chosen on the validation "
+        "split only (decision.json); the test split was used once, for the numbers above.",
+        "The threshold rule is Youden's J by default: it maximises sensitivity + specificity, which does not "
+        "depend on how common the disease is, so it carries over to a test population with another "
+        "prevalence (PneumoniaMNIST's test split has more normal cases than its training split).",
+        "Horizontal flips are off for radiographs, CT, OCT and ultrasound (left and right are anatomy); "
+        "on for cells, tissue and skin images.",
+    ]
+    return notes
+
+
+def _usage(run_path: Path) -> str:
+    return f"""```
 solutions predict {run_path} scan.png                 # label, calibrated probability, decision
 solutions predict {run_path} scan.dcm --explain       # also writes scan.gradcam.png
 solutions predict {run_path} scan.png --tflite        # the float32 TFLite model

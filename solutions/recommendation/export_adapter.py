@@ -34,10 +34,6 @@ class RecommenderExport:
     def model_inputs(self, split) -> np.ndarray:
         return split.x.astype(np.int32)
 
-    def representative_samples(self, splits) -> np.ndarray:
-        """Training (user, item) pairs (retrieval's exporter takes users: RankingExport)."""
-        return splits.train.x[:300].astype(np.int32)
-
     def export_saved_model(self, model, path: Path, splits) -> Path:
         from solutions.recommendation.export import export_recommender
 

@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 
 from solutions.common.errors import UserError
-from solutions.common.rundir import Run
 from solutions.recommendation.data import load_ratings
 
 
@@ -21,7 +20,7 @@ class RatingsSource:
         from solutions.recommendation.splits import IdMaps, split_ratings
 
         ratings = load_ratings(options)
-        maps = IdMaps.load(Path(options["id_maps_dir"])) if options.get("id_maps_dir") else IdMaps.fit(ratings)
+        maps = IdMaps.load(Path(options["trained_run"])) if options.get("trained_run") else IdMaps.fit(ratings)
         users, items = maps.user_index(ratings.users), maps.item_index(ratings.items)
         if (users < 0).any() or (items < 0).any():
             raise UserError(f"{int((users < 0).sum())} ratings are by users and {int((items < 0).sum())} of items "
@@ -47,10 +46,6 @@ class RatingsSource:
 
     def task_splits(self, made: dict, source: dict, fitted: dict) -> None:
         """What the task makes of the rating splits (ratings: they stay pairs with their ratings)."""
-
-    def pinned_options(self, run: Run) -> dict[str, Any]:
-        return {"id_maps_dir": str(run.path)}
-
 
 class RankingSource(RatingsSource):
     """Retrieval: the test split becomes users -> relevance over the whole catalogue (ranking.py)."""

@@ -21,9 +21,6 @@ class TextExport:
     def serving_inputs(self, split) -> np.ndarray:
         return split.raw
 
-    def representative_samples(self, splits) -> np.ndarray:
-        return splits.train.x[:300].astype(np.int32)
-
     def export_saved_model(self, model, path: Path, splits) -> Path:
         """A SavedModel on raw strings: the vocabulary layer, then the token-id model."""
         import keras

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from solutions.common.hooks import ReportText
 from solutions.common.rundir import Run
 
 
@@ -15,20 +16,26 @@ class SentimentReport:
     def plots(self, run: Run, splits, y_score: np.ndarray, model, fitted: dict) -> list[str]:
         return [self.confusion_plot(run, splits, y_score, fitted)]
 
-    def report_notes(self, splits) -> list[str]:
-        s = splits.source
-        notes = [f"Split: {s.get('split')}; the vocabulary ({s['vocabulary_size']} entries) was adapted on the "
-                 "training texts only; early stopping watched the validation split only.",
-                 f"Texts are cut to {s['sequence_length']} words; {s['train_texts_truncated']} training texts were longer."]
-        skipped = {k: v for k, v in s.get("skipped", {}).items() if v}
-        if skipped:
-            notes.append("Skipped texts: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in skipped.items()))
-        if s.get("read_as_latin1"):
-            notes.append(f"{s['read_as_latin1']} lines were not valid UTF-8 and were read as Latin-1.")
-        return notes
+    def report_text(self, splits, run_path: Path) -> ReportText:
+        """The report's heading, notes on the split and method, and usage."""
+        return ReportText(f"{self.name} on {splits.source.get('name')}", _notes(splits), _usage(run_path))
 
-    def usage(self, run_path: Path) -> str:
-        return f"""```
+
+def _notes(splits) -> list[str]:
+    s = splits.source
+    notes = [f"Split: {s.get('split')}; the vocabulary ({s['vocabulary_size']} entries) was adapted on the "
+             "training texts only; early stopping watched the validation split only.",
+             f"Texts are cut to {s['sequence_length']} words; {s['train_texts_truncated']} training texts were longer."]
+    skipped = {k: v for k, v in s.get("skipped", {}).items() if v}
+    if skipped:
+        notes.append("Skipped texts: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in skipped.items()))
+    if s.get("read_as_latin1"):
+        notes.append(f"{s['read_as_latin1']} lines were not valid UTF-8 and were read as Latin-1.")
+    return notes
+
+
+def _usage(run_path: Path) -> str:
+    return f"""```
 solutions predict {run_path} "a gripping , funny film" "dull and lifeless"   # Keras model
 solutions predict {run_path} --file texts.txt --tflite                         # TFLite + plain-Python tokenizer
 ```

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from solutions.common.rundir import Run
 from solutions.sentiment.data import (
     TFDS_TEXT,
     TextData,
@@ -113,8 +112,8 @@ class TextSource:
         from solutions.sentiment.tokenizer import vectorization_layer
 
         settings = self.model_settings(options)
-        if options.get("vocabulary_dir"):
-            tokenizer = Tokenizer.load(Path(options["vocabulary_dir"]))
+        if options.get("trained_run"):  # evaluate/export: the run's own vocabulary
+            tokenizer = Tokenizer.load(Path(options["trained_run"]))
             return tokenizer, tokenizer.keras_layer()
         config = TokenizerConfig(sequence_length=length * settings["ngrams"], ngrams=settings["ngrams"])
         layer = vectorization_layer(config.sequence_length, ngrams=config.ngrams, max_tokens=settings["max_tokens"])
@@ -122,6 +121,3 @@ class TextSource:
         layer.adapt(tf.data.Dataset.from_tensor_slices(list(train_texts)).batch(1024))
         tokenizer = Tokenizer([str(t) for t in layer.get_vocabulary()], config)
         return tokenizer, layer
-
-    def pinned_options(self, run: Run) -> dict[str, Any]:
-        return {"vocabulary_dir": str(run.path), "sequence_length": run.config["source"]["sequence_length"]}

@@ -18,9 +18,6 @@ class ForecastExport:
     def load_fitted(self, run: Run) -> dict[str, Any]:
         return {"forecast": run.read_json("forecast.json")}
 
-    def model_inputs(self, split) -> np.ndarray:
-        return split.x.astype(np.float32)
-
     def representative_samples(self, splits) -> np.ndarray:
         """Windows spread over the whole training period (calm and turbulent years)."""
         idx = np.linspace(0, len(splits.train) - 1, min(300, len(splits.train))).astype(int)

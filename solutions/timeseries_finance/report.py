@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from solutions.common.hooks import ReportText
 from solutions.common.rundir import Run
 from solutions.timeseries_finance.builder import forecast_interval
 from solutions.timeseries_finance.scores import point_forecast
@@ -41,24 +42,31 @@ class ForecastReport:
             names.append(plots.equity_plot(run / "equity_curves.png", series.dates[origins + 1], curves, cost))
         return names
 
-    def report_title(self, splits) -> str:
-        what = splits.fitted["target"]
-        return f"timeseries-finance: {what} forecast on {splits.source.get('name')}"
+    def report_text(self, splits, run_path: Path) -> ReportText:
+        """The report's heading, notes on the split and method, and usage."""
+        return ReportText(_title(splits), _notes(splits), _usage(run_path))
 
-    def report_notes(self, splits) -> list[str]:
-        s = splits.source
-        notes = [f"Split {s['split']}. Feature scaling and the mean return come from the training days only; "
-                 "test forecasts were made one day at a time from past data.",
-                 f"Features per day ({', '.join(s['features'])}): log returns in percent, range-based variances "
-                 "(Garman-Klass, Parkinson) in percent^2, log volume change.",
-                 "Baselines on the same test days: naive (yesterday), historical_mean (training days), ewma "
-                 "(RiskMetrics, lambda 0.94), garch11 and gjr_garch11 (arch, constant mean, fitted on the "
-                 "training days, then run forward with fixed parameters)."]
-        notes.append(f"Longest calendar gap between rows: {s.get('longest_gap_days')} days.")
-        return notes
 
-    def usage(self, run_path: Path) -> str:
-        return f"""```
+def _title(splits) -> str:
+    what = splits.fitted["target"]
+    return f"timeseries-finance: {what} forecast on {splits.source.get('name')}"
+
+
+def _notes(splits) -> list[str]:
+    s = splits.source
+    notes = [f"Split {s['split']}. Feature scaling and the mean return come from the training days only; "
+             "test forecasts were made one day at a time from past data.",
+             f"Features per day ({', '.join(s['features'])}): log returns in percent, range-based variances "
+             "(Garman-Klass, Parkinson) in percent^2, log volume change.",
+             "Baselines on the same test days: naive (yesterday), historical_mean (training days), ewma "
+             "(RiskMetrics, lambda 0.94), garch11 and gjr_garch11 (arch, constant mean, fitted on the "
+             "training days, then run forward with fixed parameters)."]
+    notes.append(f"Longest calendar gap between rows: {s.get('longest_gap_days')} days.")
+    return notes
+
+
+def _usage(run_path: Path) -> str:
+    return f"""```
 solutions predict {run_path}                         # next forecast after the run's own data
 solutions predict {run_path} --data recent.csv       # after your latest prices (date, OHLC, volume)
 solutions predict {run_path} --data recent.csv --tflite

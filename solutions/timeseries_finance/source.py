@@ -74,4 +74,5 @@ class PriceSource:
                       fitted=fitted)
 
     def pinned_options(self, run: Run) -> dict[str, Any]:
-        return {"feature_names": run.config["source"]["features"]}
+        """Also the feature order the run's model reads (checked against the data's)."""
+        return {**super().pinned_options(run), "feature_names": run.config["source"]["features"]}

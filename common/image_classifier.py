@@ -203,7 +203,14 @@ class ImageClassifierSolution(ClassifierSolution):
         return ReportText(f"{self.name} on {splits.source.get('name')}", _notes(splits), _usage(run_path))
 
     def predict(self, run: Run, inputs: list[str], options: dict[str, Any], variant: str | None) -> list[dict[str, Any]]:
-        """Per image file: the top-k labels with their probabilities."""
+        """Per image file: the label the run's decision rule picks, and the top-k labels with their
+        probabilities."""
+        return self.classify_files(run, inputs, options, variant)[0]
+
+    def classify_files(self, run: Run, inputs: list[str], options: dict[str, Any], variant: str | None
+                       ) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
+        """(answers, the decoded images, the chosen class indices) for image files: what `predict`
+        answers, and what a domain adds to it (e.g. Grad-CAM) works from."""
         from solutions.common.prediction import run_outputs
 
         if not inputs:
@@ -212,14 +219,15 @@ class ImageClassifierSolution(ClassifierSolution):
         height, _, channels = run.config["source"]["image_shape"]
         x, names = self.read_inputs(inputs, height, channels)
         probs = run_outputs(run, self, x, variant)
+        chosen = self.predicted_classes(probs, self.load_fitted(run))
         k = max(1, min(options.get("top_k", 3), len(labels)))
         answers = []
-        for name, p in zip(names, probs):
+        for name, p, c in zip(names, probs, chosen):
             top = np.argsort(p)[::-1][:k]
-            answers.append({"input": name, "label": labels[top[0]],
+            answers.append({"input": name, "label": labels[c],
                             "top": [{"label": labels[i], "probability": float(p[i])} for i in top],
                             "probabilities": [float(v) for v in p]})
-        return answers
+        return answers, x, chosen
 
     def describe(self, answers: list[dict[str, Any]], options: dict[str, Any]) -> list[str]:
         return [a["input"] + ": " + ", ".join(f"{t['label']} {t['probability']:.3f}" for t in a["top"])

@@ -20,33 +20,22 @@ class ScreeningPredictor:
     def predict(self, run: Run, inputs: list[str], options: dict[str, Any], variant: str | None) -> list[dict[str, Any]]:
         """Per scan: the label under the stored decision rule, the calibrated probabilities, and
         with `explain` a Grad-CAM overlay written into `explain_dir`."""
-        from solutions.common.prediction import run_outputs
-
         if not inputs:
             raise UserError("give one or more image or DICOM files to screen")
-        labels = run_labels(run)
-        fitted = self.load_fitted(run)
-        threshold = fitted["decision"]["threshold"]
-        height, _, channels = run.config["source"]["image_shape"]
-        x, names = self.read_inputs(inputs, height, channels)
-        probs = run_outputs(run, self, x, variant)
-        chosen = self.predicted_classes(probs, fitted)
-        k = max(1, options.get("top_k", 3))
-        answers = []
-        for name, p, c in zip(names, probs, chosen):
-            top = np.argsort(p)[::-1][:k]
-            answers.append({"input": name, "label": labels[c], "threshold": threshold,
-                            "positive_class": labels[1] if threshold is not None else None,
-                            "top": [{"label": labels[i], "probability": float(p[i])} for i in top],
-                            "probabilities": [float(v) for v in p]})
+        threshold = self.load_fitted(run)["decision"]["threshold"]
+        answers, x, chosen = self.classify_files(run, inputs, options, variant)
+        positive = run_labels(run)[1] if threshold is not None else None
+        for answer in answers:
+            answer.update(threshold=threshold, positive_class=positive)
         if options.get("explain"):
             from solutions.common.gradcam import gradcam, save_overlay
 
             out_dir = Path(options.get("explain_dir") or ".")
             out_dir.mkdir(parents=True, exist_ok=True)
             heat = gradcam(self.load_model(run), x, chosen)
-            for answer, name, image, h in zip(answers, names, x.astype(np.uint8), heat):
-                answer["gradcam"] = str(save_overlay(image, h, unused_path(out_dir, f"{Path(name).stem}.gradcam", ".png")))
+            for answer, image, h in zip(answers, x.astype(np.uint8), heat):
+                target = unused_path(out_dir, f"{Path(answer['input']).stem}.gradcam", ".png")
+                answer["gradcam"] = str(save_overlay(image, h, target))
         return answers
 
     def describe(self, answers: list[dict[str, Any]], options: dict[str, Any]) -> list[str]:

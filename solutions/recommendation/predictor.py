@@ -32,13 +32,12 @@ class RecommenderPredictor:
                      "fallback": "popularity"} for rank, item in enumerate(info["popular_items"][:k], 1)]
         if options.get("item") is not None:
             from solutions.common.prediction import run_outputs
-            from solutions.recommendation.export import is_retrieval
 
             item_id = str(options["item"])
             item = maps.item_index(np.array([item_id]))[0]
             if item < 0:
                 raise UserError(f"item {item_id} is unknown to this model")
-            retrieval = self.task == "retrieval" or is_retrieval(self.load_model(run))
+            retrieval = self.task == "retrieval"
             x = np.array([user], np.int32) if retrieval else np.array([[user, item]], np.int32)
             out = run_outputs(run, self, x, variant)
             value = float(out[0, item] if retrieval else out[0, 0])

@@ -86,6 +86,9 @@ def test_the_life_of_a_run(package, tmp_path, capsys):
         assert len(answers) == len(keras_answers), variant
     with pytest.raises(solutions.UserError, match="variant"):
         again.predict(case["inputs"], variant="int4", **case["predict"])
+    (run.path / "model_int8.tflite").unlink(missing_ok=True)  # a run that does not ship int8
+    with pytest.raises(solutions.UserError, match=r"has no int8 TFLite model .* it has keras, float32"):
+        again.predict(case["inputs"], variant="int8", **case["predict"])
 
     evaluated = again.evaluate()
     head = get_solution(name).headline(config["plan"])

@@ -71,14 +71,15 @@ def convert_tflite(
     variant: str,
     representative: np.ndarray | None = None,
     *,
-    integer_io: bool = True,
+    integer_io: str | None = "int8",
 ) -> bytes:
     """Convert a SavedModel to one TFLite variant using builtin ops only.
 
     int8 is full-integer quantization calibrated on `representative` (single samples, as the
     converter wants; tensorflow/tensorflow#47027); with `integer_io` its float inputs and outputs
-    become int8 too, as microcontrollers and NPUs need. Integer inputs (token or item ids) keep
-    their type: ids are indices, not values to quantize.
+    become integers too: int8 as microcontrollers and NPUs need, uint8 as on-device image
+    classifiers take camera pixels. Integer inputs (token or item ids) keep their type: ids are
+    indices, not values to quantize.
     """
     if variant not in TFLITE_VARIANTS:
         raise ExportError(f"unknown TFLite variant {variant!r}; choose from {', '.join(TFLITE_VARIANTS)}")
@@ -100,8 +101,8 @@ def convert_tflite(
         converter.representative_dataset = generator
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         if integer_io and samples.dtype == np.float32:
-            converter.inference_input_type = tf.int8
-            converter.inference_output_type = tf.int8
+            converter.inference_input_type = tf.as_dtype(integer_io)
+            converter.inference_output_type = tf.as_dtype(integer_io)
     try:
         with stderr_silenced():
             return converter.convert()
@@ -150,6 +151,7 @@ class TFLiteRunner:
         from ai_edge_litert.interpreter import Interpreter
 
         content = model.read_bytes() if isinstance(model, Path) else model
+        self.bytes = len(content)
         try:
             with stderr_silenced():  # the runtime announces its XNNPACK delegate on stderr
                 self.interpreter = Interpreter(model_content=content, num_threads=num_threads)

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     import numpy as np
 
     from solutions.common.data import Split, Splits
+    from solutions.common.edge import EdgeModel
     from solutions.common.rundir import Run
+    from solutions.common.tflite_metadata import TensorInfo
     from solutions.common.training import Phase
 
 
@@ -204,6 +206,21 @@ class ExportHooks:
     def load_fitted(self, run: "Run") -> dict[str, Any]:
         """A finished run's `fitted`, read back from the files `write_artifacts` saved."""
         return {}
+
+    def tflite_tensors(self, splits: "Splits", options: Mapping[str, Any], variant: str
+                       ) -> tuple[list["TensorInfo"], list["TensorInfo"]]:
+        """What the metadata of a `variant` .tflite says of its inputs and outputs, by position:
+        names, descriptions, value ranges, labels (the default only names them)."""
+        from solutions.common.tflite_metadata import TensorInfo
+
+        return ([TensorInfo("input", f"What the {self.name} model takes.")],
+                [TensorInfo("output", f"What the {self.name} model gives.")])
+
+    def edge_models(self, model: "keras.Model", splits: "Splits", fitted: dict[str, Any],
+                    options: Mapping[str, Any], variants: list[str]) -> list["EdgeModel"]:
+        """Edge variants for on-device task runtimes (`solutions.common.edge`), given the TFLite
+        `variants` being built (edge_uint8 goes with int8); none by default."""
+        return []
 
 
 @dataclass(frozen=True)

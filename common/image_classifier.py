@@ -193,6 +193,26 @@ class ImageClassifierSolution(ClassifierSolution):
                    title=f"Test images: predicted (true); {len(wrong)} mistakes first, in red")
         return ["confusion_matrix.png", "test_predictions.png"]
 
+    def tflite_tensors(self, splits: Splits, options, variant: str):
+        """An image input (grayscale or RGB, 0-255, normalization mean 0 std 1) and the class
+        probabilities with labels.txt packed in: what ImageClassifier runtimes read."""
+        from solutions.common.edge import image_tensor, probabilities_tensor
+        from solutions.common.variants import EDGE_VARIANTS
+
+        height, width, channels = splits.train.x.shape[1:]
+        image = image_tensor(height, width, 3 if variant in EDGE_VARIANTS else channels)
+        return [image], [probabilities_tensor(list(splits.class_names))]
+
+    def edge_models(self, model, splits: Splits, fitted: dict, options, variants: list[str]):
+        """RGB batch-1 variants of the run's model: float32, and uint8 in/out with int8."""
+        from solutions.common.edge import image_edge_models
+        from solutions.common.prediction import predict_keras
+
+        x_test = self.model_inputs(splits.test)
+        representative = self.representative_samples(splits) if "int8" in variants else None
+        wanted = ["edge"] + (["edge_uint8"] if "int8" in variants else [])
+        return image_edge_models(model, splits, x_test, predict_keras(model, x_test), representative, wanted)
+
     def pinned_options(self, run: Run) -> dict[str, Any]:
         """Also the input shape the model takes (height and channels), for runs of any age."""
         height, _, channels = run.config["source"]["image_shape"]
@@ -212,12 +232,14 @@ class ImageClassifierSolution(ClassifierSolution):
         """(answers, the decoded images, the chosen class indices) for image files: what `predict`
         answers, and what a domain adds to it (e.g. Grad-CAM) works from."""
         from solutions.common.prediction import run_outputs
+        from solutions.common.variants import EDGE_VARIANTS
 
         if not inputs:
             raise UserError("give one or more image files to predict")
         labels = run_labels(run)
         height, _, channels = run.config["source"]["image_shape"]
-        x, names = self.read_inputs(inputs, height, channels)
+        # An edge model takes the RGB file and makes gray inside its graph, as on a device.
+        x, names = self.read_inputs(inputs, height, 3 if variant in EDGE_VARIANTS else channels)
         probs = run_outputs(run, self, x, variant)
         chosen = self.predicted_classes(probs, self.load_fitted(run))
         k = max(1, min(options.get("top_k", 3), len(labels)))
@@ -257,8 +279,20 @@ def _usage(run_path: Path) -> str:
     return f"""```
 solutions predict {run_path} image1.png image2.jpg            # Keras model, top-3 labels
 solutions predict {run_path} image1.png --tflite              # the float32 TFLite model
+solutions predict {run_path} image1.png --tflite --variant edge_uint8   # what a phone runs
 ```
 Exported inputs are raw pixels (float32, 0-255, shape [batch, H, W, C] as in config.json
 `source.image_shape`); outputs are class probabilities in the order of `labels.txt`. The int8 TFLite
 model takes int8 inputs and gives int8 outputs: quantize with the input scale and zero point recorded in
-metrics.json (`export.int8.input_quantization`), dequantize with `output_quantization`."""
+metrics.json (`export.int8.input_quantization`), dequantize with `output_quantization`.
+
+For MediaPipe Tasks `ImageClassifier` (Android, iOS, web, Python) or the TFLite Task Library, ship
+`model_edge.tflite` (float32) or `model_edge_uint8.tflite` (quantized, uint8 pixels in and uint8
+scores out): both take one RGB frame [1, H, W, 3] (a grayscale model converts it to gray inside
+the graph) and carry their metadata (image properties, normalization, labels.txt), so they load
+as they are, e.g. in Python:
+```python
+from mediapipe.tasks.python import BaseOptions, vision
+classifier = vision.ImageClassifier.create_from_options(vision.ImageClassifierOptions(
+    base_options=BaseOptions(model_asset_path="{run_path}/model_edge_uint8.tflite"), max_results=3))
+```"""

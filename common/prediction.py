@@ -24,9 +24,9 @@ def predict_keras(model: "keras.Model", x: np.ndarray, batch_size: int = 256) ->
 
 
 def variant_names() -> tuple[str, ...]:
-    from solutions.common.variants import TFLITE_VARIANTS
+    from solutions.common.variants import EDGE_VARIANTS, TFLITE_VARIANTS
 
-    return (KERAS, *TFLITE_VARIANTS)
+    return (KERAS, *TFLITE_VARIANTS, *EDGE_VARIANTS)
 
 
 def check_variant(variant: str | None) -> str:
@@ -49,6 +49,9 @@ def run_outputs(run: "Run", solution: "Solution", x: np.ndarray, variant: str | 
     path = run / TFLITE_FILES[variant]
     if not path.exists():
         have = [v for v, name in TFLITE_FILES.items() if (run / name).exists()]
+        how = "int8" if variant == "edge_uint8" else "all" if variant == "edge" else variant
         raise UserError(f"{run.path} has no {variant} TFLite model ({path.name}); it has "
-                        f"{', '.join([KERAS, *have])}: re-export with `solutions export {run.path} --quantize {variant}`")
+                        f"{', '.join([KERAS, *have])}: re-export with `solutions export {run.path} --quantize {how}`"
+                        + ("" if variant in ("float16", "dynamic", "int8") else
+                           " (edge variants exist for image, medical and sentiment runs)"))
     return TFLiteRunner(path)(x)

@@ -156,7 +156,7 @@ def _train(solution: Solution, options: dict[str, Any], lock: DirectoryLock, *, 
         metrics["export"] = {}
     else:
         variants = ex.tflite_variants(options.get("quantize", "all"))
-        metrics["export"] = export_run(solution, run, model, splits, fitted, variants=variants)
+        metrics["export"] = export_run(solution, run, model, splits, fitted, options, variants=variants)
     head = solution.headline(options)
     plots = [training_curves(rows, run / "training_curves.png").name] if rows else []
     if "cross_validation" in metrics:
@@ -246,22 +246,24 @@ def export_run(
     model: keras.Model,
     splits: Splits,
     fitted: dict[str, Any],
+    options: Any,
     *,
     saved_model: bool = True,
     variants: Sequence[str] = ex.TFLITE_VARIANTS,
 ) -> dict[str, dict]:
-    """Write the SavedModel and TFLite variants, and score each against Keras on the test split."""
+    """Write the SavedModel, the TFLite variants and the domain's edge variants, each .tflite with
+    its metadata, and score each file against its Keras model on the test split."""
     x_test = solution.model_inputs(splits.test)
     served = solution.serving_inputs(splits.test)
     y_true = splits.test.y
     reference = predict_keras(model, x_test)
     results: dict[str, dict] = {}
 
-    def entry(output: np.ndarray, size: int, latency: float) -> dict:
+    def entry(output: np.ndarray, size: int, latency: float, against: np.ndarray = reference) -> dict:
         return {
             "bytes": size,
-            "max_abs_diff": float(np.max(np.abs(output - reference))),
-            "agreement": solution.agreement(reference, output, fitted),
+            "max_abs_diff": float(np.max(np.abs(output - against))),
+            "agreement": solution.agreement(against, output, fitted),
             "latency_ms": round(latency, 4),
             "test": solution.test_metrics(y_true, output, fitted),
         }
@@ -274,23 +276,57 @@ def export_run(
         results["saved_model"] = entry(runner(served), ex.dir_bytes(sm_dir), runner.latency_ms(served[:1]))
     if not variants:
         return results
+    describe = _Metadata(solution, run, splits, options)
     representative = solution.representative_samples(splits) if "int8" in variants else None
     with tempfile.TemporaryDirectory(prefix="tflite-source-") as workdir:  # not shipped in the run
         source = solution.tflite_source(model, sm_dir, Path(workdir))
         isolate = ex.tflite_batch(model) is not None  # recurrent: quantizers may crash the process
         for variant in variants:
-            results.update(_tflite_variant(solution, run, source, variant, representative, x_test, entry,
-                                           isolate=isolate and variant == "int8"))
+            convert = ex.convert_tflite_isolated if isolate and variant == "int8" else ex.convert_tflite
+            results.update(_tflite_variant(
+                run, variant, lambda v=variant: convert(source, v, representative), describe,
+                lambda tfl: entry(tfl(x_test), tfl.bytes, tfl.latency_ms(x_test[:1]))))
+        for edge in solution.edge_models(model, splits, fitted, options, list(variants)):
+            if edge.keras_test is not None:  # a model of its own: its Keras twin ships too
+                save_model_atomic(edge.model, run / f"model_{edge.variant}.keras")
+            edge_source = ex.export_fixed_batch(edge.model, Path(workdir) / edge.variant, batch=1)
+            results.update(_tflite_variant(
+                run, edge.variant,
+                lambda e=edge, src=edge_source: ex.convert_tflite(src, e.quantize, e.representative,
+                                                                  integer_io=e.io_dtype),
+                describe,
+                lambda tfl, e=edge: {**entry(tfl(e.x_test), tfl.bytes, tfl.latency_ms(e.x_test[:1]), e.reference),
+                                     **({"keras_test": e.keras_test} if e.keras_test else {})}))
     return results
 
 
-def _tflite_variant(solution: Solution, run: Run, source: Path, variant: str, representative, x_test: np.ndarray,
-                    entry, *, isolate: bool = False) -> dict[str, dict]:
-    """Convert one TFLite variant, check it has no Flex ops, score it; a quantizer failure is recorded."""
+class _Metadata:
+    """The metadata each .tflite of this run carries: who made it from what, and its tensors."""
+
+    def __init__(self, solution: Solution, run: Run, splits: Splits, options: Any):
+        self.solution, self.splits, self.options = solution, splits, options
+        self.version = run.path.name.removesuffix(".partial")
+
+    def __call__(self, variant: str):
+        from solutions.common.edge import model_info
+
+        inputs, outputs = self.solution.tflite_tensors(self.splits, self.options, variant)
+        source = self.splits.source.get("name", "?")
+        return model_info(f"{self.solution.name} ({variant})",
+                          f"{self.solution.summary}. Trained on {source} by `solutions train {self.solution.name}` "
+                          f"(run {self.version}); TFLite variant {variant}.",
+                          self.version, inputs, outputs)
+
+
+def _tflite_variant(run: Run, variant: str, convert, describe: _Metadata, score) -> dict[str, dict]:
+    """Convert one TFLite variant, add its metadata, check it has no Flex ops, score it; a
+    quantizer failure is recorded."""
+    from solutions.common.edge import describe_metadata
+    from solutions.common.tflite_metadata import read_metadata, with_metadata
+
     print(f"Converting TFLite {variant} ...")
     try:
-        convert = ex.convert_tflite_isolated if isolate else ex.convert_tflite
-        content = convert(source, variant, representative)
+        content = with_metadata(convert(), describe(variant))
     except ex.ExportError as exc:
         if variant == "float32":
             raise
@@ -303,11 +339,13 @@ def _tflite_variant(solution: Solution, run: Run, source: Path, variant: str, re
     flex = [op for op in tfl.op_names() if op.lower().startswith("flex")]
     if flex:
         raise UserError(f"TFLite {variant} model contains Flex ops {flex}; it would not run on a device")
-    result = entry(tfl(x_test), len(content), tfl.latency_ms(x_test[:1]))
+    result = score(tfl)
     result["input_shape"] = [int(v) for v in tfl.input["shape_signature"]]
+    result["input_dtype"] = np.dtype(tfl.input["dtype"]).name
     if np.issubdtype(tfl.input["dtype"], np.integer) and tfl.input["quantization"][0]:
         result["input_quantization"] = [float(v) for v in tfl.input["quantization"]]
         result["output_quantization"] = [float(v) for v in tfl.output["quantization"]]
+    result["metadata"] = describe_metadata(read_metadata(content))
     return {variant: result}
 
 
@@ -347,20 +385,25 @@ def evaluate(run_path: str, overrides: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def export(run_path: str, *, formats: str, quantize: str) -> dict[str, dict]:
-    """Re-export a finished run (for example only int8 for a microcontroller) and update its metrics."""
-    run = open_finished(run_path)
-    config = run.config
-    solution = get_solution(config["domain"])
-    plan = before_data(solution, {**config["options"], **solution.pinned_options(run)})
+def run_data(run: Run) -> tuple[Solution, Any, Splits]:
+    """A finished run's solution, plan and data, read again (and checked to be what it trained on)."""
+    solution = get_solution(run.config["domain"])
+    plan = before_data(solution, {**run.config["options"], **solution.pinned_options(run)})
     solution = solution.for_plan(plan)
     solution.check_data_source(plan)
     splits = solution.load_splits(plan)
-    check_same_data(run, config, splits)
+    check_same_data(run, run.config, splits)
+    return solution, plan, splits
+
+
+def export(run_path: str, *, formats: str, quantize: str) -> dict[str, dict]:
+    """Re-export a finished run (for example only int8 for a microcontroller) and update its metrics."""
+    run = open_finished(run_path)
+    solution, plan, splits = run_data(run)
     model = solution.load_model(run)
     variants = ex.tflite_variants(quantize) if formats in ("tflite", "all") else []
     with DirectoryLock(run.path, "re-export"):  # every file is replaced atomically, metrics.json last
-        results = export_run(solution, run, model, splits, solution.load_fitted(run),
+        results = export_run(solution, run, model, splits, solution.load_fitted(run), plan,
                              saved_model=formats in ("saved_model", "all"),
                              variants=variants)
         metrics = run.read_json("metrics.json")

@@ -43,6 +43,45 @@ class TextExport:
         if "mixing" in fitted:
             run.write_json("mixing.json", fitted["mixing"])
 
+    def tflite_tensors(self, splits, options, variant: str):
+        """Token ids with the vocabulary packed in (default variants), or a regex tokenizer that task
+        runtimes apply to raw text (the edge variant); label probabilities with labels.txt."""
+        from solutions.common.edge import probabilities_tensor
+        from solutions.common.tflite_metadata import AssociatedFile, TensorInfo
+        from solutions.sentiment.edge import DELIMITER
+
+        outputs = [probabilities_tensor(list(splits.class_names), "label")]
+        if variant == "edge":
+            tokenizer = splits.fitted["edge_tokenizer"]
+            vocabulary = AssociatedFile("vocab.txt", tokenizer.vocabulary_file(),
+                                        "Words and their ids, one '<word> <id>' per line.", "VOCABULARY")
+            return [TensorInfo("input_text", f"Raw text: split on {DELIMITER} (no lower-casing), each word "
+                               f"looked up in vocab.txt, <START> first, cut or padded to {tokenizer.length} ids.",
+                               regex_tokenizer=(DELIMITER, vocabulary), dimension_names=("batch", "token"))], outputs
+        vocabulary = splits.fitted["tokenizer"].vocabulary
+        words = AssociatedFile("vocab.txt", ("\n".join(vocabulary) + "\n").encode(),
+                               "The token of each id: line i is id i (line 0 padding, line 1 out-of-vocabulary).",
+                               "VOCABULARY")
+        return [TensorInfo("token_ids", f"Token ids [batch, {splits.train.x.shape[1]}] made by the kit's tokenizer "
+                           "(tokenizer.json beside the model: ASCII lower-casing, punctuation split off, "
+                           "n-grams; 0 is padding, 1 out-of-vocabulary).",
+                           value_range=(0, len(vocabulary) - 1), dimension_names=("batch", "token"),
+                           files=(words,))], outputs
+
+    def edge_models(self, model, splits, fitted: dict, options, variants: list[str]):
+        """A model of its own for MediaPipe's TextClassifier (solutions/sentiment/edge.py), checked
+        against its Keras twin and scored on the test split beside the default model."""
+        from solutions.common.edge import EdgeModel
+        from solutions.common.prediction import predict_keras
+        from solutions.sentiment.edge import train_edge_model
+
+        edge, tokenizer = train_edge_model(self, splits, options)
+        splits.fitted["edge_tokenizer"] = tokenizer
+        x_test = tokenizer(splits.test.raw)
+        reference = predict_keras(edge, x_test)
+        return [EdgeModel("edge", edge, x_test, reference,
+                          keras_test=self.test_metrics(splits.test.y, reference, fitted))]
+
     def run_checks(self, run: Run, splits, model, options) -> dict[str, Any]:
         """The plain-Python tokenizer, as saved and read back, against the vocabulary layer on
         every test text (round-tripped through a directory of its own)."""

@@ -33,18 +33,25 @@ class TextPredictor:
         if not texts:
             raise UserError('give one or more texts to answer for: solutions predict RUN "a text" ... or --file FILE')
         labels = run_labels(run)
-        tokenizer = Tokenizer.load(run.path)
-        ids = tokenizer(texts)
-        x = vectorize(tokenizer.keras_layer(), np.asarray(texts, dtype=object)) if variant in (None, "keras") else ids
+        if variant == "edge":  # the words the device's regex tokenizer gives, from the file's own metadata
+            edge = edge_tokenizer(run)
+            x = ids = edge(texts)
+            known, words = ids > 2, edge.length - 1
+            lengths = [len(edge.words(text)) for text in texts]
+        else:
+            tokenizer = Tokenizer.load(run.path)
+            ids = tokenizer(texts)
+            x = vectorize(tokenizer.keras_layer(), np.asarray(texts, dtype=object)) if variant in (None, "keras") else ids
+            known, words = ids > 0, run.config["source"]["sequence_length"]
+            lengths = [len(split(standardize(text))) for text in texts]
         probs = run_outputs(run, self, x, variant)
-        words = run.config["source"]["sequence_length"]
         answers = []
-        for text, p, row in zip(texts, probs, ids):
+        for text, p, row, length in zip(texts, probs, known, lengths):
             best = int(np.argmax(p))
             note = None
             if not row.any():
                 note = "no known tokens: the answer is the model's prior"
-            elif len(split(standardize(text))) > words:
+            elif length > words:
                 note = f"cut to the first {words} words"
             answers.append({"text": text, "label": labels[best], "probability": float(p[best]),
                             "probabilities": [float(v) for v in p], "note": note})
@@ -58,3 +65,15 @@ class TextPredictor:
             note = f"  ({a['note']})" if a["note"] else ""
             lines.append(f"{a['label']}\t{a['probability']:.3f}\t{shown}{note}")
         return lines
+
+
+def edge_tokenizer(run: Run):
+    """The regex tokenizer the run's edge model describes in its metadata."""
+    from solutions.common.variants import TFLITE_FILES
+    from solutions.sentiment.edge import RegexTokenizer
+
+    path = run / TFLITE_FILES["edge"]
+    if not path.exists():
+        raise UserError(f"{run.path} has no edge TFLite model ({path.name}); re-export with "
+                        f"`solutions export {run.path} --format tflite`")
+    return RegexTokenizer.from_tflite(path.read_bytes())

@@ -1,0 +1,131 @@
+"""Edge variants: TFLite files that on-device task runtimes (MediaPipe Tasks, the TFLite Task
+Library) run as they are, and the metadata every exported .tflite carries.
+
+An edge model takes what a device has (an RGB camera frame, raw text), batch 1; it is either the
+run's own model behind a few fixed layers (images) or a model of its own trained for it (text),
+and it is checked against its Keras twin like every other variant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from solutions.common.tflite_metadata import AssociatedFile, ModelInfo, TensorInfo
+
+if TYPE_CHECKING:
+    import keras
+
+    from solutions.common.data import Splits
+
+# ITU-R BT.601 luma, what Pillow's convert("L") applies to the images the kit trains on.
+LUMA = (0.299, 0.587, 0.114)
+
+
+@dataclass
+class EdgeModel:
+    """One edge variant to convert: its Keras model, its inputs for the test split, and the Keras
+    outputs the converted file must match."""
+
+    variant: str  # a name of `common.variants.EDGE_VARIANTS`
+    model: "keras.Model"
+    x_test: np.ndarray
+    reference: np.ndarray
+    quantize: str = "float32"  # or "int8" (full-integer with `io_dtype` inputs and outputs)
+    io_dtype: str | None = None
+    representative: np.ndarray | None = None
+    keras_test: dict[str, float] | None = None  # test metrics of `model` itself, when it is its own model
+
+
+def kit_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("keras-solutions-kit")
+    except PackageNotFoundError:  # a checkout used without installing
+        return "unknown"
+
+
+def model_info(name: str, description: str, version: str, inputs: list[TensorInfo],
+               outputs: list[TensorInfo]) -> ModelInfo:
+    return ModelInfo(name=name, description=description, version=version,
+                     author=f"keras-solutions-kit {kit_version()}", inputs=tuple(inputs), outputs=tuple(outputs))
+
+
+def labels_file(class_names: list[str]) -> AssociatedFile:
+    """labels.txt as task runtimes read it: line i names output index i."""
+    return AssociatedFile("labels.txt", ("\n".join(class_names) + "\n").encode(),
+                          "Class names, line i is output index i.", "TENSOR_AXIS_LABELS")
+
+
+def probabilities_tensor(class_names: list[str], what: str = "class") -> TensorInfo:
+    return TensorInfo("probability", f"Probability of each {what}, in the order of labels.txt; they sum to 1.",
+                      value_range=(0.0, 1.0), dimension_names=("batch", "class"), files=(labels_file(class_names),))
+
+
+def image_tensor(height: int, width: int, channels: int) -> TensorInfo:
+    """Raw pixels 0-255 (the model scales them itself): normalization mean 0, std 1."""
+    space = "RGB" if channels == 3 else "GRAYSCALE"
+    words = "RGB" if channels == 3 else "grayscale (one channel)"
+    return TensorInfo("image", f"{words} image, {height}x{width}, pixel values 0-255 as they are "
+                      "(the model rescales them); resize to this size before feeding.",
+                      image=space, normalization=([0.0], [1.0]), value_range=(0.0, 255.0),
+                      dimension_names=("batch", "height", "width", "channel"))
+
+
+def rgb_input_model(model: "keras.Model") -> "keras.Model":
+    """`model` behind an RGB input: a grayscale model gets the luma of the frame (a fixed 1x1
+    convolution, a builtin op), an RGB one the frame itself."""
+    import keras
+
+    height, width, channels = model.input_shape[1:]
+    frame = keras.Input((height, width, 3), name="image")
+    x = frame
+    if channels == 1:
+        luma = keras.layers.Conv2D(1, 1, use_bias=False, trainable=False, name="rgb_to_gray")
+        x = luma(frame)
+        luma.set_weights([np.asarray(LUMA, np.float32).reshape(1, 1, 3, 1)])
+    elif channels != 3:
+        raise ValueError(f"an edge image model needs 1 or 3 channels, not {channels}")
+    return keras.Model(frame, model(x), name=f"{model.name}_rgb")
+
+
+def as_rgb(x: np.ndarray) -> np.ndarray:
+    """Grayscale images as the RGB frames a camera would give (the gray value in every channel)."""
+    return np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x
+
+
+def image_edge_models(model: "keras.Model", splits: "Splits", x_test: np.ndarray, reference: np.ndarray,
+                      representative: np.ndarray | None, variants: list[str]) -> list[EdgeModel]:
+    """The run's image model on RGB frames, float32 and (when asked) int8 with uint8 pixels in
+    and uint8 probabilities out, as on-device image classifiers take them."""
+    rgb = rgb_input_model(model)
+    out = [EdgeModel("edge", rgb, as_rgb(x_test), reference)]
+    if "edge_uint8" in variants and representative is not None:
+        out.append(EdgeModel("edge_uint8", rgb, as_rgb(x_test), reference, quantize="int8", io_dtype="uint8",
+                             representative=as_rgb(representative)))
+    return out
+
+
+def describe_metadata(metadata: dict[str, Any]) -> str:
+    """One line per file for report.md: what the metadata names and which files it packs."""
+    def tensor(t: dict[str, Any]) -> str:
+        bits = [t.get("name") or "?"]
+        if t.get("image"):
+            bits.append(t["image"])
+        if t.get("range"):
+            bits.append(f"range {t['range'][0]:g}..{t['range'][1]:g}")
+        if t.get("normalization"):
+            bits.append(f"normalization mean {t['normalization']['mean']} std {t['normalization']['std']}")
+        if t.get("regex_tokenizer"):
+            bits.append(f"regex tokenizer {t['regex_tokenizer']['pattern']!r}")
+        names = [f["name"] for f in t.get("files", [])]
+        if names:
+            bits.append("files " + ", ".join(names))
+        return " ".join(bits[:1]) + (f" ({'; '.join(bits[1:])})" if bits[1:] else "")
+
+    return (f"{metadata['name']} v{metadata['version']} by {metadata['author']}; inputs: "
+            + ", ".join(tensor(t) for t in metadata["inputs"]) + "; outputs: "
+            + ", ".join(tensor(t) for t in metadata["outputs"]))

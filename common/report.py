@@ -7,6 +7,7 @@ from typing import Any
 
 from solutions.common.files import write_text_atomic
 from solutions.common.rundir import Run
+from solutions.common.variants import TFLITE_FILES
 
 
 def _fmt(value: Any) -> str:
@@ -66,6 +67,10 @@ def write_report(run: Run, *, title: str, metrics: dict, config: dict, plots: li
             ),
         ]
         parts += [f"- {name} not built: {why}" for name, why in skipped.items()]
+        carried = {name: e["metadata"] for name, e in export.items() if e.get("metadata")}
+        if carried:
+            parts += ["", "### What each .tflite carries (its metadata, as read back from the file)", "",
+                      *(f"- `{TFLITE_FILES.get(name, name)}`: {text}" for name, text in carried.items())]
     repairs = {k: v for k, v in config["source"].get("repairs", {}).items() if v}
     if "repairs" in config["source"]:
         notes = [*notes, "Data repairs: " + (", ".join(f"{v} {k.replace('_', ' ')}" for k, v in repairs.items())

@@ -9,6 +9,7 @@ history excluded (an int8 table inside the model), builtin ops only (TOPK_V2, GA
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ import numpy as np
 from solutions.common.errors import UserError
 from solutions.common.export import TFLiteRunner, convert_tflite, export_fixed_batch, tf
 from solutions.common.files import replace_directory, write_bytes_atomic
+from solutions.common.edge import describe_metadata
+from solutions.common.tflite_metadata import ModelInfo, read_metadata, with_metadata
 from solutions.common.rundir import Run
 from solutions.common.runtime import stderr_silenced
 from solutions.recommendation.model import TrainingRatings, scorer_of, top_k_model
@@ -67,7 +70,8 @@ def keras_top_k(model: keras.Model, rated: np.ndarray, users: np.ndarray, k: int
     return np.asarray(values), np.asarray(indices)
 
 
-def check_top_k_tflite(run: Run, model: keras.Model, rated: np.ndarray, users: np.ndarray, k: int) -> dict[str, Any]:
+def check_top_k_tflite(run: Run, model: keras.Model, rated: np.ndarray, users: np.ndarray, k: int,
+                       metadata: ModelInfo) -> dict[str, Any]:
     """Write recommend.tflite and compare its top-K with the Keras model's for `users`. A different
     index counts as the same answer when the two items' scores tie (within 1e-5)."""
     import tempfile
@@ -75,6 +79,11 @@ def check_top_k_tflite(run: Run, model: keras.Model, rated: np.ndarray, users: n
     head = top_k_model(model, rated, k)
     with tempfile.TemporaryDirectory(prefix="topk-") as tmp:
         content = convert_tflite(export_fixed_batch(head, Path(tmp) / "sm", batch=None), "float32")
+    # The converter may list the two outputs in either order: the metadata follows the file's
+    # (item indices are the integer tensor, `metadata` names scores first).
+    kinds = [np.issubdtype(o["dtype"], np.integer) for o in TFLiteRunner(content).interpreter.get_output_details()]
+    scores, items = metadata.outputs
+    content = with_metadata(content, dataclasses.replace(metadata, outputs=tuple(items if k else scores for k in kinds)))
     write_bytes_atomic(run / TOPK_FILE, content)
     runner = TFLiteRunner(content)
     flex = [op for op in runner.op_names() if op.lower().startswith("flex")]
@@ -86,7 +95,7 @@ def check_top_k_tflite(run: Run, model: keras.Model, rated: np.ndarray, users: n
     return {"topk_tflite_bytes": len(content), "topk_k": k, "topk_users_checked": int(len(users)),
             "topk_identical_users": int(same.sum()), "topk_agreement": float(same.mean()),
             "topk_max_abs_score_diff": float(np.max(np.abs(t_values - values))),
-            "topk_ops": runner.op_names()}
+            "topk_ops": runner.op_names(), "topk_metadata": describe_metadata(read_metadata(content))}
 
 
 def tflite_top_k(runner: TFLiteRunner, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -28,8 +28,61 @@ def popular_items(splits, limit: int = 100) -> list[str]:
     return [splits.fitted["maps"].items[i] for i in order]
 
 
+def id_files(splits) -> tuple:
+    """users.txt and items.txt (line i: the data's id of index i) and item_titles.txt, packed into
+    each .tflite so that an app maps indices to ids without the kit."""
+    from solutions.common.tflite_metadata import AssociatedFile
+
+    maps, titles = splits.fitted["maps"], splits.fitted["ratings"].titles
+
+    def lines(values) -> bytes:
+        return "".join(f"{' '.join(str(v).split())}\n" for v in values).encode()
+
+    users = AssociatedFile("users.txt", lines(maps.users), "The data's user id of each user index (line i).",
+                           "TENSOR_VALUE_LABELS")
+    items = AssociatedFile("items.txt", lines(maps.items), "The data's item id of each item index (line i).",
+                           "TENSOR_AXIS_LABELS")
+    named = AssociatedFile("item_titles.txt", lines(titles.get(i, "") for i in maps.items),
+                           "The title of each item index (line i; empty when the data has none).", "DESCRIPTIONS")
+    return users, items, named
+
+
+def recommender_tensors(splits, task: str, k: int | None = None) -> tuple[list, list]:
+    """What the metadata says of a recommender's tensors: index inputs with the id maps, and rating,
+    item scores, or top-k scores and item indices."""
+    from solutions.common.tflite_metadata import TensorInfo
+
+    maps = splits.fitted["maps"]
+    users, items, titles = id_files(splits)
+    user_range = (0, maps.n_users - 1)
+    user = TensorInfo("user", f"User index [batch] (0..{maps.n_users - 1}): line i of users.txt is the data's id "
+                      "of index i; unknown users have none (the kit answers them with popular items).",
+                      value_range=user_range, dimension_names=("batch",), files=(users,))
+    if k is not None:
+        return [user], [
+            TensorInfo("scores", f"The {k} best scores, best first, of items the user had not rated in training.",
+                       dimension_names=("batch", "rank")),
+            TensorInfo("items", f"The item index of each of the {k} scores; line i of items.txt is the data's "
+                       "id of item index i, of item_titles.txt its title.", value_range=(0, maps.n_items - 1),
+                       dimension_names=("batch", "rank"), files=(items, titles))]
+    if task == "retrieval":
+        return [user], [TensorInfo("item_scores", "A score of every catalogue item for the user (higher: more "
+                                   "likely next); axis 1 follows items.txt.", dimension_names=("batch", "item"),
+                                   files=(items, titles))]
+    low, high = splits.fitted["ratings"].scale
+    pair = TensorInfo("user_item", f"Pairs [batch, 2] of (user index 0..{maps.n_users - 1}, item index "
+                      f"0..{maps.n_items - 1}); users.txt and items.txt map indices to the data's ids.",
+                      dimension_names=("batch", "user_item"), files=(users, items, titles))
+    rating = TensorInfo("rating", f"The predicted rating of each pair, on the data's scale {low:g}..{high:g}.",
+                        value_range=(low, high), dimension_names=("batch", "rating"))
+    return [pair], [rating]
+
+
 class RecommenderExport:
     """What the exported models take, and what ships beside them."""
+
+    def tflite_tensors(self, splits, options, variant: str):
+        return recommender_tensors(splits, self.task)
 
     def model_inputs(self, split) -> np.ndarray:
         return split.x.astype(np.int32)
@@ -51,11 +104,15 @@ class RecommenderExport:
     def run_checks(self, run: Run, splits, model, options) -> dict[str, Any]:
         """recommend.tflite (user index -> top-K items and scores, builtin ops only) against Keras for
         every test user."""
+        from solutions.common.edge import model_info
         from solutions.recommendation.export import check_top_k_tflite
 
         k = int(options.get("top_k") or 10)
         users = splits.test.x if splits.test.x.ndim == 1 else np.unique(splits.test.x[:, 0])
-        return check_top_k_tflite(run, model, history_table(splits), users, k)
+        info = model_info(f"{self.name} top-{k}", f"{self.summary}: the top {k} items for a user, trained on "
+                          f"{splits.source.get('name')}.", run.path.name.removesuffix(".partial"),
+                          *recommender_tensors(splits, self.task, k))
+        return check_top_k_tflite(run, model, history_table(splits), users, k, info)
 
 
 class RankingExport(RecommenderExport):

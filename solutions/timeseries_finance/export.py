@@ -18,6 +18,31 @@ class ForecastExport:
     def load_fitted(self, run: Run) -> dict[str, Any]:
         return {"forecast": run.read_json("forecast.json")}
 
+    def tflite_tensors(self, splits, options, variant: str):
+        """The feature window with its feature order, and what the forecast means (units, horizon)."""
+        from solutions.common.tflite_metadata import TensorInfo
+        from solutions.timeseries_finance.model import QUANTILES, output_kind
+
+        features = list(splits.fitted["series"].feature_names)
+        horizon, lookback = options["horizon"], options["lookback"]
+        window = TensorInfo(
+            "feature_window",
+            f"The last {lookback} trading days (oldest first) x {len(features)} features in this order: "
+            f"{', '.join(features)}; raw values as the kit computes them (solutions/timeseries_finance/features.py), "
+            "the model scales them itself.",
+            dimension_names=("batch", "day", "feature"))
+        kind = output_kind(options["target"], bool(options.get("quantiles")))
+        summed = f"the log return (percent) summed over the next {horizon} trading day(s)"
+        if kind == "variance":
+            out = TensorInfo("variance", f"Forecast variance of {summed}, in percent^2 (square root: volatility).",
+                             dimension_names=("batch", "variance"))
+        elif kind == "return_quantiles":
+            out = TensorInfo("return_quantiles", f"The {', '.join(f'{q:.0%}' for q in QUANTILES)} quantiles of {summed}.",
+                             dimension_names=("batch", "quantile"))
+        else:
+            out = TensorInfo("return", f"Forecast of {summed}.", dimension_names=("batch", "return"))
+        return [window], [out]
+
     def representative_samples(self, splits) -> np.ndarray:
         """Windows spread over the whole training period (calm and turbulent years)."""
         idx = np.linspace(0, len(splits.train) - 1, min(300, len(splits.train))).astype(int)

@@ -78,6 +78,7 @@ def test_the_life_of_a_run(package, tmp_path, capsys):
     assert metrics["domain"] == name and metrics["test"]
     variants = [v for v, e in metrics["export"].items() if v != "saved_model" and "skipped" not in e]
     assert "float32" in variants
+    check_metadata(run.path)
     keras_answers = again.predict(case["inputs"], **case["predict"])
     assert keras_answers and all(isinstance(a, dict) for a in keras_answers)
     assert again.solution.describe(keras_answers, case["predict"])
@@ -105,6 +106,30 @@ def test_the_life_of_a_run(package, tmp_path, capsys):
     assert all(np.array_equal(a, b) for a, b in zip(first.get_weights(), second.get_weights(), strict=True))
     assert json.loads((replay / "config.json").read_text())["options"]["no_export"] is True
     capsys.readouterr()
+
+
+def check_metadata(run_dir: Path) -> None:
+    """Every .tflite carries metadata that MediaPipe's schema parser reads back: one entry per
+    input and output tensor, and a classifier's labels as labels.txt has them."""
+    from solutions.common.export import TFLiteRunner
+    from solutions.common.tflite_metadata import read_metadata
+    from tests.mediapipe_clients import metadata
+
+    files = sorted(run_dir.glob("*.tflite"))
+    assert files
+    for path in files:
+        parsed = metadata(path)
+        assert parsed is not None, f"{path.name} has no metadata"
+        assert parsed.name and parsed.version and parsed.author.startswith(b"keras-solutions-kit"), path.name
+        graph = parsed.subgraphMetadata[0]
+        interpreter = TFLiteRunner(path).interpreter
+        assert len(graph.inputTensorMetadata) == len(interpreter.get_input_details()), path.name
+        assert len(graph.outputTensorMetadata) == len(interpreter.get_output_details()), path.name
+        assert all(t.name and t.description for t in graph.inputTensorMetadata + graph.outputTensorMetadata)
+        packed = read_metadata(path.read_bytes())["files"]
+        if (run_dir / "labels.txt").exists():
+            assert packed["labels.txt"] == (run_dir / "labels.txt").read_bytes(), path.name
+            assert graph.outputTensorMetadata[0].associatedFiles[0].name == b"labels.txt"
 
 
 def test_a_hook_that_writes_its_options_fails_the_run(tmp_path, monkeypatch):

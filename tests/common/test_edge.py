@@ -1,0 +1,129 @@
+"""The edge variants and TFLite metadata, checked by the client they are for: MediaPipe Tasks (the
+same C++ as on Android and iOS) and MediaPipe's own metadata schema parser. Small real data here;
+the default-size runs are checked in each domain's test_default_run.py (`make test-slow`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.conftest import require_data, run_cli
+from tests.mediapipe_clients import check_image_edge, check_text_edge, image_scores, metadata
+
+
+def _tiny_rgb_classifier() -> bytes:
+    import keras
+
+    from solutions.common.export import convert_tflite, export_fixed_batch
+
+    keras.utils.set_random_seed(0)
+    frame = keras.Input((8, 8, 3), name="image")
+    x = keras.layers.Rescaling(1 / 255)(frame)
+    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(frame, keras.layers.Dense(3, activation="softmax")(x))
+    return model, convert_tflite(export_fixed_batch(model, _tmp() / "sm", batch=1), "float32")
+
+
+def _tmp():
+    import tempfile
+    from pathlib import Path
+
+    return Path(tempfile.mkdtemp(prefix="edge-test-"))
+
+
+def test_metadata_is_read_back_by_the_kit_and_by_mediapipe(tmp_path):
+    from solutions.common.edge import image_tensor, model_info, probabilities_tensor
+    from solutions.common.tflite_metadata import read_metadata, with_metadata
+
+    model, plain = _tiny_rgb_classifier()
+    assert read_metadata(plain) is None
+    info = model_info("tiny", "three classes", "run-1", [image_tensor(8, 8, 3)], [probabilities_tensor(["a", "b", "c"])])
+    content = with_metadata(plain, info)
+    ours = read_metadata(content)
+    assert (ours["name"], ours["version"], ours["author"].split()[0]) == ("tiny", "run-1", "keras-solutions-kit")
+    assert ours["inputs"][0]["image"] == "RGB" and ours["inputs"][0]["range"] == [0.0, 255.0]
+    assert ours["inputs"][0]["normalization"] == {"mean": [0.0], "std": [1.0]}
+    assert ours["files"] == {"labels.txt": b"a\nb\nc\n"}
+
+    path = tmp_path / "tiny.tflite"
+    path.write_bytes(content)
+    parsed = metadata(path)  # MediaPipe's generated schema, not the kit's reader
+    image, probability = parsed.subgraphMetadata[0].inputTensorMetadata[0], parsed.subgraphMetadata[0].outputTensorMetadata[0]
+    assert parsed.name == b"tiny" and parsed.minParserVersion == b"1.0.0"
+    assert image.content.contentProperties.colorSpace == 1  # RGB
+    assert list(image.processUnits[0].options.std) == [1.0] and list(image.stats.max) == [255.0]
+    assert probability.associatedFiles[0].name == b"labels.txt" and probability.associatedFiles[0].type == 2
+
+    # the file still runs, and MediaPipe classifies with it exactly as the interpreter does
+    from solutions.common.export import TFLiteRunner
+
+    frames = np.random.default_rng(0).integers(0, 256, (4, 8, 8, 3), dtype=np.uint8)
+    expected = np.asarray(model.predict(frames.astype(np.float32), verbose=0))
+    np.testing.assert_allclose(TFLiteRunner(content)(frames.astype(np.float32)), expected, atol=1e-5)
+    np.testing.assert_allclose(image_scores(path, frames), expected, atol=1e-5)
+
+
+def test_metadata_must_describe_every_tensor():
+    from solutions.common.edge import image_tensor, model_info
+    from solutions.common.tflite_metadata import with_metadata
+
+    _, plain = _tiny_rgb_classifier()
+    with pytest.raises(ValueError, match="metadata describes 1 inputs and 0 outputs; the model has 1 and 1"):
+        with_metadata(plain, model_info("tiny", "", "1", [image_tensor(8, 8, 3)], []))
+
+
+def test_mediapipe_refuses_a_float_image_model_without_metadata(tmp_path):
+    """Why the metadata is there: the same file without it is refused by the runtime."""
+    _, plain = _tiny_rgb_classifier()
+    (tmp_path / "plain.tflite").write_bytes(plain)
+    with pytest.raises(Exception, match="NormalizationOptions"):
+        image_scores(tmp_path / "plain.tflite", np.zeros((1, 8, 8, 3), np.uint8))
+
+
+def test_grayscale_models_take_rgb_frames_by_luma():
+    import keras
+
+    from solutions.common.edge import LUMA, rgb_input_model
+
+    gray = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten()])
+    frames = np.random.default_rng(1).uniform(0, 255, (2, 4, 4, 3)).astype(np.float32)
+    out = np.asarray(rgb_input_model(gray)(frames))
+    np.testing.assert_allclose(out, (frames @ np.asarray(LUMA, np.float32)).reshape(2, -1), rtol=1e-5)
+
+
+def test_digits_edge_models_run_in_mediapipe(tmp_path):
+    """A default digits run (real 8x8 digits): both edge files load in MediaPipe's ImageClassifier
+    unchanged, agree with Keras and match the kit's own TFLite run."""
+    out = tmp_path / "digits"
+    done = run_cli("train", "image-classification", "--output", str(out))
+    assert done.returncode == 0, done.stderr
+    figures = check_image_edge(out)
+    print(figures)
+    assert figures["test_images"] == 270
+
+
+def test_pneumonia_edge_models_run_in_mediapipe(tmp_path):
+    """A short PneumoniaMNIST run (real chest X-rays, grayscale): the RGB edge files make gray in
+    their graph and MediaPipe answers as the interpreter does."""
+    require_data("medmnist/pneumoniamnist.npz")
+    out = tmp_path / "pneumonia"
+    done = run_cli("train", "medical-imaging", "--epochs", "3", "--width", "16", "--output", str(out))
+    assert done.returncode == 0, done.stderr
+    figures = check_image_edge(out)
+    print(figures)
+    assert figures["test_images"] == 624
+
+
+def test_sentiment_edge_model_runs_in_mediapipe(tmp_path):
+    """rt-polarity fold 1: MediaPipe's TextClassifier on the raw test sentences, through the regex
+    tokenizer and vocabulary in the file's metadata, within 2 points of the default model."""
+    require_data("rt-polaritydata/rt-polarity.pos")
+    out = tmp_path / "sentiment"
+    done = run_cli("train", "sentiment", "--output", str(out))
+    assert done.returncode == 0, done.stderr
+    figures = check_text_edge(out)
+    print(figures)
+    assert figures["test_texts"] == 1600
+    answer = run_cli("predict", str(out), "a gorgeous, moving film", "--tflite", "--variant", "edge")
+    assert answer.returncode == 0 and "gorgeous" in answer.stdout, answer.stderr

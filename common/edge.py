@@ -126,6 +126,6 @@ def describe_metadata(metadata: dict[str, Any]) -> str:
             bits.append("files " + ", ".join(names))
         return " ".join(bits[:1]) + (f" ({'; '.join(bits[1:])})" if bits[1:] else "")
 
-    return (f"{metadata['name']} v{metadata['version']} by {metadata['author']}; inputs: "
+    return (f"{metadata['name']}, version {metadata['version']} (the run), by {metadata['author']}; inputs: "
             + ", ".join(tensor(t) for t in metadata["inputs"]) + "; outputs: "
             + ", ".join(tensor(t) for t in metadata["outputs"]))

@@ -62,4 +62,7 @@ solutions predict {run_path} scan.dcm --explain       # also writes scan.gradcam
 solutions predict {run_path} scan.png --tflite        # the float32 TFLite model
 ```
 The exported models output calibrated probabilities (temperature folded in); apply the threshold
-from `decision.json` to the positive-class probability."""
+from `decision.json` to the positive-class probability. On a device, `model_edge.tflite` and
+`model_edge_uint8.tflite` take one RGB frame (gray is made inside the graph) and carry their
+metadata, so MediaPipe Tasks' `ImageClassifier` loads them as they are; its top category is the
+argmax, so apply the run's threshold to the positive class's score there too."""

@@ -46,4 +46,8 @@ metrics.json `export.float32.input_shape`; batch 1 for the recurrent model) made
 ```python
 from solutions.sentiment.tokenizer import Tokenizer
 ids = Tokenizer.load(Path("{run_path}"))(["a gripping , funny film"])  # int32 [1, sequence_length]
-```"""
+```
+For MediaPipe Tasks `TextClassifier` (Android, iOS, web, Python), ship `model_edge.tflite`: a model
+of its own (scored in the export table above) whose metadata holds the regex tokenizer and its
+vocabulary, so the runtime takes raw strings; `solutions predict {run_path} "a text" --tflite
+--variant edge` runs it the same way."""

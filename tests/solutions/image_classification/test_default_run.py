@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from tests.mediapipe_clients import check_image_edge
 from tests.conftest import train_default_run
 
 
@@ -27,6 +28,7 @@ def test_default_digits_run_meets_the_targets(tmp_path):
     assert export["int8"]["test"]["accuracy"] >= metrics["test"]["accuracy"] - 0.01
     assert metrics["pipeline_samples_per_second"] >= 3 * metrics["train_samples_per_second"]
     for name in ("model.keras", "saved_model", "model.tflite", "model_float16.tflite", "model_dynamic.tflite",
-                 "model_int8.tflite", "config.json", "history.csv", "report.md", "training_curves.png",
+                 "model_int8.tflite", "model_edge.tflite", "model_edge_uint8.tflite", "config.json", "history.csv", "report.md", "training_curves.png",
                  "confusion_matrix.png", "test_predictions.png"):
         assert (out / name).exists(), name
+    print(check_image_edge(out))  # MediaPipe's ImageClassifier on both edge files

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from tests.mediapipe_clients import check_image_edge
 from tests.conftest import require_data, train_default_run
 
 
@@ -27,3 +28,4 @@ def test_default_pneumoniamnist_run_meets_the_targets(tmp_path):
     assert export["int8"]["test"]["auc"] >= test["auc"] - 0.01
     decision = json.loads((out / "decision.json").read_text())
     assert decision["rule"] == "Youden's J" and decision["threshold"] == test["threshold"]
+    print(check_image_edge(out))  # MediaPipe's ImageClassifier on both edge files

@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.mediapipe_clients import check_text_edge
 from tests.conftest import require_data, train_default_run
 
 
@@ -22,3 +23,4 @@ def test_default_rt_polarity_cross_validation_meets_the_targets(tmp_path):
     quantized = export["dynamic"]
     assert quantized["bytes"] <= 0.3 * f32["bytes"]
     assert quantized["test"]["accuracy"] >= metrics["test"]["accuracy"] - 0.01
+    print(check_text_edge(tmp_path / "run"))  # MediaPipe's TextClassifier on fold 1's test sentences

@@ -9,6 +9,7 @@ and it is checked against its Keras twin like every other variant.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,8 +18,6 @@ from solutions.common.tflite_metadata import AssociatedFile, ModelInfo, TensorIn
 
 if TYPE_CHECKING:
     import keras
-
-    from solutions.common.data import Splits
 
 # ITU-R BT.601 luma, what Pillow's convert("L") applies to the images the kit trains on.
 LUMA = (0.299, 0.587, 0.114)
@@ -37,6 +36,12 @@ class EdgeModel:
     io_dtype: str | None = None
     representative: np.ndarray | None = None
     keras_test: dict[str, float] | None = None  # test metrics of `model` itself, when it is its own model
+    tensors: tuple[list[TensorInfo], list[TensorInfo]] | None = None  # its metadata, when not the run's
+    input_quantization: tuple[float, int] | None = None  # the (scale, zero point) its input must have
+
+
+# uint8 pixels fed as they are: scale 1, zero point 0.
+UINT8_PIXELS = (1.0, 0)
 
 
 def kit_version() -> str:
@@ -52,6 +57,15 @@ def model_info(name: str, description: str, version: str, inputs: list[TensorInf
                outputs: list[TensorInfo]) -> ModelInfo:
     return ModelInfo(name=name, description=description, version=version,
                      author=f"keras-solutions-kit {kit_version()}", inputs=tuple(inputs), outputs=tuple(outputs))
+
+
+def run_model_info(solution: Any, run_path: Any, source: str, title: str, what: str,
+                   tensors: tuple[list[TensorInfo], list[TensorInfo]]) -> ModelInfo:
+    """Metadata of one file of a run: `title` (e.g. "sentiment (edge)"), what the file is, the
+    data it was trained on; the version is the run's id (its directory name)."""
+    version = Path(run_path).name.removesuffix(".partial")
+    return model_info(title, f"{solution.summary}. Trained on {source} by `solutions train {solution.name}` "
+                      f"(run {version}); {what}.", version, *tensors)
 
 
 def labels_file(class_names: list[str]) -> AssociatedFile:
@@ -92,20 +106,31 @@ def rgb_input_model(model: "keras.Model") -> "keras.Model":
     return keras.Model(frame, model(x), name=f"{model.name}_rgb")
 
 
+def to_gray(x: np.ndarray) -> np.ndarray:
+    """RGB images [..., 3] -> their luma [..., 1], as an edge model's first layer computes it."""
+    return (x.astype(np.float32) @ np.asarray(LUMA, np.float32))[..., None]
+
+
 def as_rgb(x: np.ndarray) -> np.ndarray:
     """Grayscale images as the RGB frames a camera would give (the gray value in every channel)."""
     return np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x
 
 
-def image_edge_models(model: "keras.Model", splits: "Splits", x_test: np.ndarray, reference: np.ndarray,
+def image_edge_models(model: "keras.Model", x_test: np.ndarray, reference: np.ndarray,
                       representative: np.ndarray | None, variants: list[str]) -> list[EdgeModel]:
     """The run's image model on RGB frames, float32 and (when asked) int8 with uint8 pixels in
-    and uint8 probabilities out, as on-device image classifiers take them."""
+    and uint8 probabilities out, as on-device image classifiers take them.
+
+    A device feeds the uint8 pixels as they are, so the uint8 input must be quantized with scale 1
+    and zero point 0: a black and a white frame join the calibration samples so that their range
+    is exactly 0..255 whatever the data's (checked after conversion, `UINT8_PIXELS`)."""
     rgb = rgb_input_model(model)
     out = [EdgeModel("edge", rgb, as_rgb(x_test), reference)]
     if "edge_uint8" in variants and representative is not None:
+        frames = as_rgb(representative).astype(np.float32)
+        extremes = np.stack([np.zeros_like(frames[0]), np.full_like(frames[0], 255.0)])
         out.append(EdgeModel("edge_uint8", rgb, as_rgb(x_test), reference, quantize="int8", io_dtype="uint8",
-                             representative=as_rgb(representative)))
+                             representative=np.concatenate([extremes, frames]), input_quantization=UINT8_PIXELS))
     return out
 
 

@@ -171,6 +171,9 @@ class EvaluationHooks:
 class ExportHooks:
     """What the exported models take, and what a finished run reloads."""
 
+    # The edge variants (`common.variants.EDGE_VARIANTS`) the domain's `edge_models` can ship.
+    edge_variants: ClassVar[tuple[str, ...]] = ()
+
     def model_inputs(self, split: "Split") -> "np.ndarray":
         """What the Keras and TFLite models take for a split (raw inputs, as float32 by default)."""
         import numpy as np

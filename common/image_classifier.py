@@ -203,6 +203,8 @@ class ImageClassifierSolution(ClassifierSolution):
         image = image_tensor(height, width, 3 if variant in EDGE_VARIANTS else channels)
         return [image], [probabilities_tensor(list(splits.class_names))]
 
+    edge_variants = ("edge", "edge_uint8")
+
     def edge_models(self, model, splits: Splits, fitted: dict, options, variants: list[str]):
         """RGB batch-1 variants of the run's model: float32, and uint8 in/out with int8."""
         from solutions.common.edge import image_edge_models
@@ -211,7 +213,7 @@ class ImageClassifierSolution(ClassifierSolution):
         x_test = self.model_inputs(splits.test)
         representative = self.representative_samples(splits) if "int8" in variants else None
         wanted = ["edge"] + (["edge_uint8"] if "int8" in variants else [])
-        return image_edge_models(model, splits, x_test, predict_keras(model, x_test), representative, wanted)
+        return image_edge_models(model, x_test, predict_keras(model, x_test), representative, wanted)
 
     def pinned_options(self, run: Run) -> dict[str, Any]:
         """Also the input shape the model takes (height and channels), for runs of any age."""
@@ -229,8 +231,8 @@ class ImageClassifierSolution(ClassifierSolution):
 
     def classify_files(self, run: Run, inputs: list[str], options: dict[str, Any], variant: str | None
                        ) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
-        """(answers, the decoded images, the chosen class indices) for image files: what `predict`
-        answers, and what a domain adds to it (e.g. Grad-CAM) works from."""
+        """(answers, the decoded images in the Keras model's channels, the chosen class indices) for
+        image files: what `predict` answers, and what a domain adds to it (e.g. Grad-CAM) works from."""
         from solutions.common.prediction import run_outputs
         from solutions.common.variants import EDGE_VARIANTS
 
@@ -241,6 +243,10 @@ class ImageClassifierSolution(ClassifierSolution):
         # An edge model takes the RGB file and makes gray inside its graph, as on a device.
         x, names = self.read_inputs(inputs, height, 3 if variant in EDGE_VARIANTS else channels)
         probs = run_outputs(run, self, x, variant)
+        if x.shape[-1] != channels:  # what the Keras model takes (e.g. for Grad-CAM): gray, as in the graph
+            from solutions.common.edge import to_gray
+
+            x = to_gray(x)
         chosen = self.predicted_classes(probs, self.load_fitted(run))
         k = max(1, min(options.get("top_k", 3), len(labels)))
         answers = []

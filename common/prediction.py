@@ -44,14 +44,16 @@ def run_outputs(run: "Run", solution: "Solution", x: np.ndarray, variant: str | 
     if variant == KERAS:
         return predict_keras(solution.load_model(run), x)
     from solutions.common.export import TFLiteRunner
-    from solutions.common.variants import TFLITE_FILES
+    from solutions.common.variants import EDGE_VARIANTS, TFLITE_FILES
 
     path = run / TFLITE_FILES[variant]
     if not path.exists():
-        have = [v for v, name in TFLITE_FILES.items() if (run / name).exists()]
-        how = "int8" if variant == "edge_uint8" else "all" if variant == "edge" else variant
-        raise UserError(f"{run.path} has no {variant} TFLite model ({path.name}); it has "
-                        f"{', '.join([KERAS, *have])}: re-export with `solutions export {run.path} --quantize {how}`"
-                        + ("" if variant in ("float16", "dynamic", "int8") else
-                           " (edge variants exist for image, medical and sentiment runs)"))
+        have = ", ".join([KERAS, *(v for v, name in TFLITE_FILES.items() if (run / name).exists())])
+        if variant in EDGE_VARIANTS and variant not in solution.edge_variants:
+            shipped = f"its edge variants are {', '.join(solution.edge_variants)}" if solution.edge_variants else \
+                "it ships no edge variant"
+            raise UserError(f"{solution.name} runs have no {variant} model ({shipped}); {run.path} has {have}")
+        how = {"float32": "none", "edge": "none", "edge_uint8": "int8"}.get(variant, variant)
+        raise UserError(f"{run.path} has no {variant} TFLite model ({path.name}); it has {have}: "
+                        f"re-export with `solutions export {run.path} --format tflite --quantize {how}`")
     return TFLiteRunner(path)(x)

@@ -67,6 +67,12 @@ def write_report(run: Run, *, title: str, metrics: dict, config: dict, plots: li
             ),
         ]
         parts += [f"- {name} not built: {why}" for name, why in skipped.items()]
+        for name, e in export.items():
+            if e.get("keras_test"):
+                scores = ", ".join(f"{m} {_fmt(v)}" for m, v in e["keras_test"].items())
+                parts.append(f"- {name} is a model of its own (`{TFLITE_FILES.get(name, name)}`, Keras twin "
+                             f"`model_{name}.keras`): its row compares the file with that twin; the twin scores "
+                             f"{scores} on the same test split.")
         carried = {name: e["metadata"] for name, e in export.items() if e.get("metadata")}
         if carried:
             parts += ["", "### What each .tflite carries (its metadata, as read back from the file)", "",

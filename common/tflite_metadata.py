@@ -7,7 +7,8 @@ Why not a library: tflite-support has no wheels past Python 3.11; MediaPipe's me
 not import from its 1.2 wheels (a C++ module is missing) and MediaPipe brings OpenCV (~440 MB).
 The kit writes the handful of tables it needs with `flatbuffers` (a TensorFlow dependency), and
 the tests read them back with MediaPipe's own parser and runtime. The slot numbers below are the
-field order of the schema (v1.5), which only ever appends fields.
+field order of the schema (v1.5), which only ever appends fields. `read_metadata` reads the same
+subset back (for the report) and tolerates files written by other tools.
 
 The metadata buffer goes into the model's `metadata` list under "TFLITE_METADATA" (as the
 reference MetadataPopulator does) and the associated files follow the flatbuffer as an
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import flatbuffers
@@ -68,7 +69,6 @@ class ModelInfo:
     license: str = ""
     inputs: tuple[TensorInfo, ...] = ()
     outputs: tuple[TensorInfo, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)  # not written: the report's own notes
 
     def files(self) -> list[AssociatedFile]:
         found: dict[str, AssociatedFile] = {}
@@ -193,12 +193,17 @@ def with_metadata(tflite: bytes, info: ModelInfo) -> bytes:
     if (len(graph.inputs), len(graph.outputs)) != (len(info.inputs), len(info.outputs)):
         raise ValueError(f"metadata describes {len(info.inputs)} inputs and {len(info.outputs)} outputs; "
                          f"the model has {len(graph.inputs)} and {len(graph.outputs)}")
-    buffer = schema.BufferT()
-    buffer.data = np.frombuffer(metadata_buffer(info), np.uint8)
-    model.buffers.append(buffer)
-    entry = schema.MetadataT()
-    entry.name, entry.buffer = METADATA_NAME, len(model.buffers) - 1
-    model.metadata = [m for m in (model.metadata or []) if _name(m.name) != METADATA_NAME] + [entry]
+    data = np.frombuffer(metadata_buffer(info), np.uint8)
+    existing = [m for m in (model.metadata or []) if _name(m.name) == METADATA_NAME]
+    if existing:  # replaced in place: no orphan buffer grows the file
+        model.buffers[existing[0].buffer].data = data
+    else:
+        buffer = schema.BufferT()
+        buffer.data = data
+        model.buffers.append(buffer)
+        entry = schema.MetadataT()
+        entry.name, entry.buffer = METADATA_NAME, len(model.buffers) - 1
+        model.metadata = (model.metadata or []) + [entry]
     builder = flatbuffers.Builder(len(tflite) + 4096)
     builder.Finish(model.Pack(builder), b"TFL3")
     out = io.BytesIO(bytes(builder.Output()))
@@ -268,11 +273,14 @@ def _read_tensor(table: Table) -> dict[str, Any]:
     if _strings(table, 2):
         out["dimension_names"] = _strings(table, 2)
     content = _sub(table, 3)
-    if content is not None and _byte(content, 0) == _IMAGE:
-        space = _byte(_sub(content, 1), 0, flatbuffers.number_types.Int8Flags)
+    properties = _sub(content, 1) if content is not None else None
+    if properties is not None and _byte(content, 0) == _IMAGE:
+        space = _byte(properties, 0, flatbuffers.number_types.Int8Flags)
         out["image"] = next((k for k, v in _COLOR_SPACES.items() if v == space), "UNKNOWN")
     for unit in _subs(table, 4):
         options = _sub(unit, 1)
+        if options is None:
+            continue
         if _byte(unit, 0) == _NORMALIZATION:
             out["normalization"] = {"mean": _floats(options, 0), "std": _floats(options, 1)}
         elif _byte(unit, 0) == _REGEX_TOKENIZER:
@@ -301,7 +309,7 @@ def read_metadata(tflite: bytes) -> dict[str, Any] | None:
     if data[4:8] != IDENTIFIER:
         raise ValueError("the model's TFLITE_METADATA buffer is not metadata (identifier M001)")
     root = Table(data, flatbuffers.encode.Get(flatbuffers.packer.uoffset, data, 0))
-    graph = _subs(root, 3)[0]
+    graphs = _subs(root, 3)
     files: dict[str, bytes] = {}
     try:
         with zipfile.ZipFile(io.BytesIO(tflite)) as archive:
@@ -311,7 +319,7 @@ def read_metadata(tflite: bytes) -> dict[str, Any] | None:
     return {
         "name": _str(root, 0), "description": _str(root, 1), "version": _str(root, 2),
         "author": _str(root, 4), "license": _str(root, 5), "min_parser_version": _str(root, 7),
-        "inputs": [_read_tensor(t) for t in _subs(graph, 2)],
-        "outputs": [_read_tensor(t) for t in _subs(graph, 3)],
+        "inputs": [_read_tensor(t) for t in _subs(graphs[0], 2)] if graphs else [],
+        "outputs": [_read_tensor(t) for t in _subs(graphs[0], 3)] if graphs else [],
         "files": files,
     }

@@ -284,19 +284,21 @@ def export_run(
         for variant in variants:
             convert = ex.convert_tflite_isolated if isolate and variant == "int8" else ex.convert_tflite
             results.update(_tflite_variant(
-                run, variant, lambda v=variant: convert(source, v, representative), describe,
+                run, variant, lambda v=variant: convert(source, v, representative), describe(variant),
                 lambda tfl: entry(tfl(x_test), tfl.bytes, tfl.latency_ms(x_test[:1]))))
         for edge in solution.edge_models(model, splits, fitted, options, list(variants)):
-            if edge.keras_test is not None:  # a model of its own: its Keras twin ships too
-                save_model_atomic(edge.model, run / f"model_{edge.variant}.keras")
             edge_source = ex.export_fixed_batch(edge.model, Path(workdir) / edge.variant, batch=1)
-            results.update(_tflite_variant(
+            result = _tflite_variant(
                 run, edge.variant,
                 lambda e=edge, src=edge_source: ex.convert_tflite(src, e.quantize, e.representative,
                                                                   integer_io=e.io_dtype),
-                describe,
+                describe(edge.variant, edge.tensors),
                 lambda tfl, e=edge: {**entry(tfl(e.x_test), tfl.bytes, tfl.latency_ms(e.x_test[:1]), e.reference),
-                                     **({"keras_test": e.keras_test} if e.keras_test else {})}))
+                                     **({"keras_test": e.keras_test} if e.keras_test else {})},
+                input_quantization=edge.input_quantization)
+            if edge.keras_test is not None and "skipped" not in result[edge.variant]:
+                save_model_atomic(edge.model, run / f"model_{edge.variant}.keras")  # its own model: the twin ships
+            results.update(result)
     return results
 
 
@@ -304,29 +306,31 @@ class _Metadata:
     """The metadata each .tflite of this run carries: who made it from what, and its tensors."""
 
     def __init__(self, solution: Solution, run: Run, splits: Splits, options: Any):
-        self.solution, self.splits, self.options = solution, splits, options
-        self.version = run.path.name.removesuffix(".partial")
+        self.solution, self.run, self.splits, self.options = solution, run, splits, options
 
-    def __call__(self, variant: str):
-        from solutions.common.edge import model_info
+    def __call__(self, variant: str, tensors=None):
+        from solutions.common.edge import run_model_info
 
-        inputs, outputs = self.solution.tflite_tensors(self.splits, self.options, variant)
-        source = self.splits.source.get("name", "?")
-        return model_info(f"{self.solution.name} ({variant})",
-                          f"{self.solution.summary}. Trained on {source} by `solutions train {self.solution.name}` "
-                          f"(run {self.version}); TFLite variant {variant}.",
-                          self.version, inputs, outputs)
+        return run_model_info(self.solution, self.run.path, self.splits.source.get("name", "?"),
+                              f"{self.solution.name} ({variant})", f"TFLite variant {variant}",
+                              tensors or self.solution.tflite_tensors(self.splits, self.options, variant))
 
 
-def _tflite_variant(run: Run, variant: str, convert, describe: _Metadata, score) -> dict[str, dict]:
-    """Convert one TFLite variant, add its metadata, check it has no Flex ops, score it; a
-    quantizer failure is recorded."""
+def _tflite_variant(run: Run, variant: str, convert, metadata, score, *,
+                    input_quantization: tuple[float, int] | None = None) -> dict[str, dict]:
+    """Convert one TFLite variant, add its metadata, check it has no Flex ops (and, for a file fed
+    raw integers, its input quantization), score it; a quantizer failure is recorded."""
     from solutions.common.edge import describe_metadata
     from solutions.common.tflite_metadata import read_metadata, with_metadata
 
     print(f"Converting TFLite {variant} ...")
     try:
-        content = with_metadata(convert(), describe(variant))
+        content = with_metadata(convert(), metadata)
+        tfl = ex.TFLiteRunner(content)
+        got = tuple(tfl.input["quantization"])
+        if input_quantization and not np.allclose(got, input_quantization):
+            raise ex.ExportError(f"its input quantization is (scale, zero point) {got}, not {input_quantization}: "
+                                 "a device feeding raw values would get wrong answers")
     except ex.ExportError as exc:
         if variant == "float32":
             raise
@@ -335,7 +339,6 @@ def _tflite_variant(run: Run, variant: str, convert, describe: _Metadata, score)
         print(f"  skipped: {exc}")
         return {variant: {"skipped": str(exc)}}
     write_bytes_atomic(run / ex.TFLITE_FILES[variant], content)
-    tfl = ex.TFLiteRunner(content)
     flex = [op for op in tfl.op_names() if op.lower().startswith("flex")]
     if flex:
         raise UserError(f"TFLite {variant} model contains Flex ops {flex}; it would not run on a device")
@@ -400,6 +403,7 @@ def export(run_path: str, *, formats: str, quantize: str) -> dict[str, dict]:
     """Re-export a finished run (for example only int8 for a microcontroller) and update its metrics."""
     run = open_finished(run_path)
     solution, plan, splits = run_data(run)
+    make_deterministic(plan["seed"])
     model = solution.load_model(run)
     variants = ex.tflite_variants(quantize) if formats in ("tflite", "all") else []
     with DirectoryLock(run.path, "re-export"):  # every file is replaced atomically, metrics.json last
@@ -408,8 +412,20 @@ def export(run_path: str, *, formats: str, quantize: str) -> dict[str, dict]:
                              variants=variants)
         metrics = run.read_json("metrics.json")
         metrics.setdefault("export", {}).update(results)
+        if variants:  # the domain's own exported files and checks (e.g. recommend.tflite)
+            metrics.setdefault("checks", {}).update(solution.run_checks(run, splits, model, plan))
+        text = solution.report_text(splits, run.path)
+        write_report(run, title=text.title, metrics=metrics, config=run.config, plots=_run_plots(run),
+                     usage=text.usage, notes=text.notes, verdict=solution.verdict(metrics, plan))
         run.write_json("metrics.json", metrics)
     return results
+
+
+def _run_plots(run: Run) -> list[str]:
+    """The plots a finished run has, training curves first (a re-export rewrites the report)."""
+    first = ["training_curves.png", "cv_folds.png"]
+    names = sorted(p.name for p in run.path.glob("*.png"))
+    return [n for n in first if n in names] + [n for n in names if n not in first]
 
 
 def print_summary(solution: Solution, run: Run, metrics: dict[str, Any], headline: str,

@@ -139,7 +139,8 @@ class Run:
                 **options: Any) -> list[dict[str, Any]]:
         """Answers for new inputs, one dict per answer: image paths (image, medical), texts
         (sentiment), `user=` (recommendation), `data=` a price CSV or nothing (finance).
-        `variant`: None for the Keras model, else float32, float16, dynamic or int8 (TFLite).
+        `variant`: None for the Keras model, else float32, float16, dynamic or int8 (TFLite), or
+        edge / edge_uint8 (the on-device files of image, medical and sentiment runs).
         `options` are the domain's predict flags (e.g. top_k, k, item, explain)."""
         from solutions.common.prediction import check_variant
 

@@ -118,7 +118,9 @@ PREDICT_HELP = """usage: solutions predict RUN_DIR [INPUT ...] [--tflite] [--var
 Answer for new inputs with a finished run's model: image files (image-classification,
 medical-imaging), sentences (sentiment), --user ID (recommendation), --data recent.csv
 (timeseries-finance). --tflite answers with the float32 TFLite model, --variant float16|dynamic|int8
-with another. `solutions predict RUN_DIR --help` lists the options of that run's domain."""
+with another, --variant edge|edge_uint8 with the on-device model (image, medical: an RGB frame;
+sentiment: raw text through the regex tokenizer in the file). `solutions predict RUN_DIR --help`
+lists the options of that run's domain."""
 
 
 def _predict(argv: Sequence[str]) -> None:

@@ -15,6 +15,8 @@ from solutions.sentiment.tokenizer import Tokenizer
 class TextExport:
     """What each exported model takes, and the files a device needs to make its input."""
 
+    edge_variants = ("edge",)
+
     def model_inputs(self, split) -> np.ndarray:
         return split.x.astype(np.int32)
 
@@ -44,43 +46,53 @@ class TextExport:
             run.write_json("mixing.json", fitted["mixing"])
 
     def tflite_tensors(self, splits, options, variant: str):
-        """Token ids with the vocabulary packed in (default variants), or a regex tokenizer that task
-        runtimes apply to raw text (the edge variant); label probabilities with labels.txt."""
+        """Token ids made by the kit's tokenizer; label probabilities with labels.txt."""
         from solutions.common.edge import probabilities_tensor
-        from solutions.common.tflite_metadata import AssociatedFile, TensorInfo
-        from solutions.sentiment.edge import DELIMITER
+        from solutions.common.tflite_metadata import TensorInfo
 
-        outputs = [probabilities_tensor(list(splits.class_names), "label")]
-        if variant == "edge":
-            tokenizer = splits.fitted["edge_tokenizer"]
-            vocabulary = AssociatedFile("vocab.txt", tokenizer.vocabulary_file(),
-                                        "Words and their ids, one '<word> <id>' per line.", "VOCABULARY")
-            return [TensorInfo("input_text", f"Raw text: split on {DELIMITER} (no lower-casing), each word "
-                               f"looked up in vocab.txt, <START> first, cut or padded to {tokenizer.length} ids.",
-                               regex_tokenizer=(DELIMITER, vocabulary), dimension_names=("batch", "token"))], outputs
-        vocabulary = splits.fitted["tokenizer"].vocabulary
-        words = AssociatedFile("vocab.txt", ("\n".join(vocabulary) + "\n").encode(),
-                               "The token of each id: line i is id i (line 0 padding, line 1 out-of-vocabulary).",
-                               "VOCABULARY")
+        # The vocabulary stays beside the model (vocab.txt): it is of use only with the kit's
+        # tokenizer rules, and packing it would add its size (1.2 MB on rt-polarity) to every file.
+        size = len(splits.fitted["tokenizer"].vocabulary)
         return [TensorInfo("token_ids", f"Token ids [batch, {splits.train.x.shape[1]}] made by the kit's tokenizer "
-                           "(tokenizer.json beside the model: ASCII lower-casing, punctuation split off, "
-                           "n-grams; 0 is padding, 1 out-of-vocabulary).",
-                           value_range=(0, len(vocabulary) - 1), dimension_names=("batch", "token"),
-                           files=(words,))], outputs
+                           "from vocab.txt and tokenizer.json beside the model (line i of vocab.txt is id i; "
+                           "ASCII lower-casing, punctuation split off, n-grams; 0 is padding, 1 out-of-vocabulary).",
+                           value_range=(0, size - 1), dimension_names=("batch", "token"))], \
+            [probabilities_tensor(list(splits.class_names), "label")]
 
     def edge_models(self, model, splits, fitted: dict, options, variants: list[str]):
-        """A model of its own for MediaPipe's TextClassifier (solutions/sentiment/edge.py), checked
-        against its Keras twin and scored on the test split beside the default model."""
-        from solutions.common.edge import EdgeModel
+        """A model of its own for MediaPipe's TextClassifier (solutions/sentiment/edge.py), trained
+        with the run and reused by a re-export; checked against its Keras twin and scored on the
+        test split beside the default model. Its metadata holds the regex tokenizer."""
+        from solutions.common.edge import EdgeModel, probabilities_tensor
         from solutions.common.prediction import predict_keras
-        from solutions.sentiment.edge import train_edge_model
+        from solutions.common.tflite_metadata import AssociatedFile, TensorInfo
+        from solutions.sentiment.edge import DELIMITER, train_edge_model
 
-        edge, tokenizer = train_edge_model(self, splits, options)
-        splits.fitted["edge_tokenizer"] = tokenizer
+        edge, tokenizer = fitted["edge"] if "edge" in fitted else train_edge_model(self, splits, options)
         x_test = tokenizer(splits.test.raw)
         reference = predict_keras(edge, x_test)
-        return [EdgeModel("edge", edge, x_test, reference,
-                          keras_test=self.test_metrics(splits.test.y, reference, fitted))]
+        vocabulary = AssociatedFile("vocab.txt", tokenizer.vocabulary_file(),
+                                    "Words and their ids, one '<word> <id>' per line.", "VOCABULARY")
+        text = TensorInfo("input_text", f"Raw text: split on {DELIMITER} (no lower-casing), each word looked up "
+                          f"in vocab.txt, <START> first, cut or padded to {tokenizer.length} ids.",
+                          regex_tokenizer=(DELIMITER, vocabulary), dimension_names=("batch", "token"))
+        return [EdgeModel("edge", edge, x_test, reference, keras_test=self.test_metrics(splits.test.y, reference, fitted),
+                          tensors=([text], [probabilities_tensor(list(splits.class_names), "label")]))]
+
+    def load_fitted(self, run: Run) -> dict[str, Any]:
+        """The edge model and its tokenizer, when the run has them (a re-export ships the same model)."""
+        from solutions.common.variants import TFLITE_FILES
+        from solutions.sentiment.edge import RegexTokenizer
+
+        twin, tflite = run / "model_edge.keras", run / TFLITE_FILES["edge"]
+        if not (twin.exists() and tflite.exists()):
+            return {}
+        import keras
+
+        import solutions.sentiment.model  # noqa: F401  (registers the bag model's layers)
+
+        return {"edge": (keras.saving.load_model(twin, compile=False),
+                         RegexTokenizer.from_tflite(tflite.read_bytes()))}
 
     def run_checks(self, run: Run, splits, model, options) -> dict[str, Any]:
         """The plain-Python tokenizer, as saved and read back, against the vocabulary layer on

@@ -11,7 +11,8 @@ from tests.conftest import require_data, run_cli
 from tests.mediapipe_clients import check_image_edge, check_text_edge, image_scores, metadata
 
 
-def _tiny_rgb_classifier() -> bytes:
+def _tiny_rgb_classifier(tmp_path):
+    """(a small RGB Keras classifier, its float32 TFLite file without metadata)."""
     import keras
 
     from solutions.common.export import convert_tflite, export_fixed_batch
@@ -22,21 +23,14 @@ def _tiny_rgb_classifier() -> bytes:
     x = keras.layers.Conv2D(4, 3, activation="relu")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     model = keras.Model(frame, keras.layers.Dense(3, activation="softmax")(x))
-    return model, convert_tflite(export_fixed_batch(model, _tmp() / "sm", batch=1), "float32")
-
-
-def _tmp():
-    import tempfile
-    from pathlib import Path
-
-    return Path(tempfile.mkdtemp(prefix="edge-test-"))
+    return model, convert_tflite(export_fixed_batch(model, tmp_path / "sm", batch=1), "float32")
 
 
 def test_metadata_is_read_back_by_the_kit_and_by_mediapipe(tmp_path):
     from solutions.common.edge import image_tensor, model_info, probabilities_tensor
     from solutions.common.tflite_metadata import read_metadata, with_metadata
 
-    model, plain = _tiny_rgb_classifier()
+    model, plain = _tiny_rgb_classifier(tmp_path)
     assert read_metadata(plain) is None
     info = model_info("tiny", "three classes", "run-1", [image_tensor(8, 8, 3)], [probabilities_tensor(["a", "b", "c"])])
     content = with_metadata(plain, info)
@@ -64,18 +58,22 @@ def test_metadata_is_read_back_by_the_kit_and_by_mediapipe(tmp_path):
     np.testing.assert_allclose(image_scores(path, frames), expected, atol=1e-5)
 
 
-def test_metadata_must_describe_every_tensor():
+def test_metadata_must_describe_every_tensor(tmp_path):
     from solutions.common.edge import image_tensor, model_info
-    from solutions.common.tflite_metadata import with_metadata
+    from solutions.common.tflite_metadata import read_metadata, with_metadata
 
-    _, plain = _tiny_rgb_classifier()
+    _, plain = _tiny_rgb_classifier(tmp_path)
     with pytest.raises(ValueError, match="metadata describes 1 inputs and 0 outputs; the model has 1 and 1"):
         with_metadata(plain, model_info("tiny", "", "1", [image_tensor(8, 8, 3)], []))
+    # metadata written again replaces the old in place: the file does not grow
+    info = model_info("tiny", "", "1", [image_tensor(8, 8, 3)], [image_tensor(8, 8, 3)])
+    once = with_metadata(plain, info)
+    assert len(with_metadata(once, info)) == len(once) and read_metadata(with_metadata(once, info))["name"] == "tiny"
 
 
 def test_mediapipe_refuses_a_float_image_model_without_metadata(tmp_path):
     """Why the metadata is there: the same file without it is refused by the runtime."""
-    _, plain = _tiny_rgb_classifier()
+    _, plain = _tiny_rgb_classifier(tmp_path)
     (tmp_path / "plain.tflite").write_bytes(plain)
     with pytest.raises(Exception, match="NormalizationOptions"):
         image_scores(tmp_path / "plain.tflite", np.zeros((1, 8, 8, 3), np.uint8))
@@ -92,11 +90,26 @@ def test_grayscale_models_take_rgb_frames_by_luma():
     np.testing.assert_allclose(out, (frames @ np.asarray(LUMA, np.float32)).reshape(2, -1), rtol=1e-5)
 
 
+def test_the_uint8_edge_model_takes_raw_pixels_even_from_dark_data(tmp_path):
+    """A device feeds uint8 pixels as they are: the input must be quantized with scale 1 and zero
+    point 0 even when the training images never reach 0 or 255."""
+    from solutions.common.edge import UINT8_PIXELS, image_edge_models
+    from solutions.common.export import TFLiteRunner, convert_tflite, export_fixed_batch
+
+    model, _ = _tiny_rgb_classifier(tmp_path)
+    dark = np.random.default_rng(0).uniform(20, 60, (16, 8, 8, 3)).astype(np.float32)
+    edge = image_edge_models(model, dark, model.predict(dark, verbose=0), dark, ["edge", "edge_uint8"])[1]
+    content = convert_tflite(export_fixed_batch(edge.model, tmp_path / "e", batch=1), "int8", edge.representative,
+                             integer_io="uint8")
+    runner = TFLiteRunner(content)
+    assert runner.input["dtype"] == np.uint8 and tuple(runner.input["quantization"]) == UINT8_PIXELS
+
+
 def test_digits_edge_models_run_in_mediapipe(tmp_path):
-    """A default digits run (real 8x8 digits): both edge files load in MediaPipe's ImageClassifier
+    """A digits run at default settings (real 8x8 digits; no float16/dynamic files): both edge files load in MediaPipe's ImageClassifier
     unchanged, agree with Keras and match the kit's own TFLite run."""
     out = tmp_path / "digits"
-    done = run_cli("train", "image-classification", "--output", str(out))
+    done = run_cli("train", "image-classification", "--quantize", "int8", "--output", str(out))
     assert done.returncode == 0, done.stderr
     figures = check_image_edge(out)
     print(figures)
@@ -108,7 +121,8 @@ def test_pneumonia_edge_models_run_in_mediapipe(tmp_path):
     their graph and MediaPipe answers as the interpreter does."""
     require_data("medmnist/pneumoniamnist.npz")
     out = tmp_path / "pneumonia"
-    done = run_cli("train", "medical-imaging", "--epochs", "3", "--width", "16", "--output", str(out))
+    done = run_cli("train", "medical-imaging", "--epochs", "2", "--width", "16", "--quantize", "int8",
+                   "--output", str(out))
     assert done.returncode == 0, done.stderr
     figures = check_image_edge(out)
     print(figures)
@@ -120,7 +134,7 @@ def test_sentiment_edge_model_runs_in_mediapipe(tmp_path):
     tokenizer and vocabulary in the file's metadata, within 2 points of the default model."""
     require_data("rt-polaritydata/rt-polarity.pos")
     out = tmp_path / "sentiment"
-    done = run_cli("train", "sentiment", "--output", str(out))
+    done = run_cli("train", "sentiment", "--quantize", "none", "--output", str(out))
     assert done.returncode == 0, done.stderr
     figures = check_text_edge(out)
     print(figures)

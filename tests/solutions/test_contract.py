@@ -87,6 +87,9 @@ def test_the_life_of_a_run(package, tmp_path, capsys):
         assert len(answers) == len(keras_answers), variant
     with pytest.raises(solutions.UserError, match="variant"):
         again.predict(case["inputs"], variant="int4", **case["predict"])
+    if not again.solution.edge_variants:
+        with pytest.raises(solutions.UserError, match=f"{name} runs have no edge model .*ships no edge variant"):
+            again.predict(case["inputs"], variant="edge", **case["predict"])
     (run.path / "model_int8.tflite").unlink(missing_ok=True)  # a run that does not ship int8
     with pytest.raises(solutions.UserError, match=r"has no int8 TFLite model .* it has keras, float32"):
         again.predict(case["inputs"], variant="int8", **case["predict"])
@@ -96,6 +99,10 @@ def test_the_life_of_a_run(package, tmp_path, capsys):
     assert evaluated["test"][head] == pytest.approx(metrics["test"][head], abs=1e-6)
     exported = again.export(format="tflite", quantize="none")
     assert exported["float32"]["max_abs_diff"] < 1e-3
+    if "edge" in exported:  # the same edge model again (sentiment's own model is reused, not retrained)
+        assert exported["edge"]["test"] == metrics["export"]["edge"]["test"]
+    assert "What each .tflite carries" in run.report_path.read_text()  # the report is rewritten
+    check_metadata(run.path)
 
     # the same run from its config.json, export off from the command line: the same test figures
     replay = tmp_path / "replay"

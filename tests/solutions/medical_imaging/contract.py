@@ -18,4 +18,5 @@ def case(tmp_path: Path) -> dict:
              **{f"{p}_labels": y[s] for p, s in parts.items()})
     Image.fromarray(x[-1]).save(tmp_path / "scan.png")
     return {"options": dict(data=str(tmp_path / "two.npz"), epochs=1, width=8, batch_size=32, seed=0),
-            "inputs": [str(tmp_path / "scan.png")], "predict": {}}
+            "inputs": [str(tmp_path / "scan.png")],
+            "predict": {"explain": True, "explain_dir": str(tmp_path / "gradcam")}}  # Grad-CAM after every variant

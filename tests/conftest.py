@@ -85,3 +85,15 @@ def train_default_run(out: Path, domain: str, *args: str) -> tuple[dict, float]:
     metrics = json.loads((out / "metrics.json").read_text())
     print(f"wall {wall:.0f} s; test {metrics['test']}")
     return metrics, wall
+
+
+def tiny_image_classifier(channels: int, name: str = "pixels"):
+    """A small 8x8 image classifier (3 classes) on raw pixels, seeded: for export tests."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, channels), name=name)
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))

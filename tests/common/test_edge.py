@@ -7,22 +7,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.conftest import require_data, run_cli
+from tests.conftest import require_data, run_cli, tiny_image_classifier
 from tests.mediapipe_clients import check_image_edge, check_text_edge, image_scores, metadata
 
 
 def _tiny_rgb_classifier(tmp_path):
     """(a small RGB Keras classifier, its float32 TFLite file without metadata)."""
-    import keras
-
     from solutions.common.export import convert_tflite, export_fixed_batch
 
-    keras.utils.set_random_seed(0)
-    frame = keras.Input((8, 8, 3), name="image")
-    x = keras.layers.Rescaling(1 / 255)(frame)
-    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    model = keras.Model(frame, keras.layers.Dense(3, activation="softmax")(x))
+    model = tiny_image_classifier(3, "image")
     return model, convert_tflite(export_fixed_batch(model, tmp_path / "sm", batch=1), "float32")
 
 
@@ -105,28 +98,26 @@ def test_the_uint8_edge_model_takes_raw_pixels_even_from_dark_data(tmp_path):
     assert runner.input["dtype"] == np.uint8 and tuple(runner.input["quantization"]) == UINT8_PIXELS
 
 
-def test_digits_edge_models_run_in_mediapipe(tmp_path):
-    """A digits run at default settings (real 8x8 digits; no float16/dynamic files): both edge files load in MediaPipe's ImageClassifier
-    unchanged, agree with Keras and match the kit's own TFLite run."""
-    out = tmp_path / "digits"
-    done = run_cli("train", "image-classification", "--quantize", "int8", "--output", str(out))
-    assert done.returncode == 0, done.stderr
-    figures = check_image_edge(out)
-    print(figures)
-    assert figures["test_images"] == 270
+# A digits run at default settings (real 8x8 digits), and a short PneumoniaMNIST run (real chest
+# X-rays): both grayscale, so the RGB edge files make gray inside their graph. No float16/dynamic files.
+IMAGE_RUNS = {
+    "digits": (None, ["image-classification"], 270),
+    "pneumonia": ("medmnist/pneumoniamnist.npz", ["medical-imaging", "--epochs", "2", "--width", "16"], 624),
+}
 
 
-def test_pneumonia_edge_models_run_in_mediapipe(tmp_path):
-    """A short PneumoniaMNIST run (real chest X-rays, grayscale): the RGB edge files make gray in
-    their graph and MediaPipe answers as the interpreter does."""
-    require_data("medmnist/pneumoniamnist.npz")
-    out = tmp_path / "pneumonia"
-    done = run_cli("train", "medical-imaging", "--epochs", "2", "--width", "16", "--quantize", "int8",
-                   "--output", str(out))
+@pytest.mark.parametrize("dataset", IMAGE_RUNS)
+def test_image_edge_models_run_in_mediapipe(dataset, tmp_path):
+    """Both edge files load in MediaPipe's ImageClassifier unchanged, agree with Keras on the test
+    images and score exactly as the kit's own TFLite run of the same file."""
+    needs, args, test_size = IMAGE_RUNS[dataset]
+    if needs:
+        require_data(needs)
+    done = run_cli("train", *args, "--quantize", "int8", "--output", str(tmp_path / dataset))
     assert done.returncode == 0, done.stderr
-    figures = check_image_edge(out)
+    figures = check_image_edge(tmp_path / dataset)
     print(figures)
-    assert figures["test_images"] == 624
+    assert figures["test_images"] == test_size
 
 
 def test_sentiment_edge_model_runs_in_mediapipe(tmp_path):

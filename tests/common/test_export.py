@@ -6,15 +6,12 @@ from solutions.common.export import SavedModelRunner, TFLiteRunner, convert_tfli
 
 import keras
 
+from tests.conftest import tiny_image_classifier
+
 
 @pytest.fixture(scope="module")
 def small_model_dir(tmp_path_factory):
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((8, 8, 1), name="pixels")
-    x = keras.layers.Rescaling(1 / 255)(inputs)
-    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
+    model = tiny_image_classifier(1)
     path = export_saved_model(model, tmp_path_factory.mktemp("sm") / "saved_model")
     x = np.random.default_rng(0).integers(0, 256, (40, 8, 8, 1)).astype(np.float32)
     return model, path, x

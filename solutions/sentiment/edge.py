@@ -27,14 +27,27 @@ LENGTH_PERCENTILE = 99
 
 
 class RegexTokenizer:
-    """Texts -> int32 ids [n, length], exactly as MediaPipe's regex tokenizer makes them."""
+    """Texts -> int32 ids [n, length], exactly as MediaPipe's regex tokenizer makes them.
 
-    def __init__(self, vocabulary: Sequence[str], length: int, pattern: str = DELIMITER):
+    The runtime does not lower-case, so each word is also listed Capitalized and in UPPER case
+    under its own id ("Great" and "GREAT" read as "great" when the training texts never had them):
+    `aliases`, written into the vocabulary file after the words themselves."""
+
+    def __init__(self, vocabulary: Sequence[str], length: int, pattern: str = DELIMITER,
+                 aliases: dict[str, int] | None = None):
         if list(vocabulary[:3]) != [PAD, START, UNKNOWN]:
             raise ValueError(f"an edge vocabulary starts with {PAD}, {START}, {UNKNOWN}")
         self.vocabulary, self.length, self.pattern = list(vocabulary), int(length), pattern
         self._split = re.compile(pattern, re.ASCII)
         self._index = {token: i for i, token in enumerate(self.vocabulary)}
+        if aliases is None:
+            aliases = {}
+            for i, token in enumerate(self.vocabulary[3:], start=3):
+                for variant in (token.lower(), token.capitalize(), token.upper()):
+                    if variant not in self._index and variant not in aliases:
+                        aliases[variant] = i
+        self.aliases = aliases
+        self._index.update(aliases)
 
     @classmethod
     def fit(cls, texts: Sequence[str]) -> "RegexTokenizer":
@@ -59,8 +72,11 @@ class RegexTokenizer:
         return out
 
     def vocabulary_file(self) -> bytes:
-        """vocab.txt as the regex tokenizer reads it: "<token> <id>" per line."""
-        return "".join(f"{token} {i}\n" for i, token in enumerate(self.vocabulary)).encode()
+        """vocab.txt as the regex tokenizer reads it: "<token> <id>" per line, the words in id
+        order, then their case variants."""
+        lines = [f"{token} {i}\n" for i, token in enumerate(self.vocabulary)]
+        lines += [f"{token} {i}\n" for token, i in self.aliases.items()]
+        return "".join(lines).encode()
 
     @classmethod
     def from_tflite(cls, content: bytes) -> "RegexTokenizer":
@@ -72,10 +88,16 @@ class RegexTokenizer:
         tokenizer = (metadata or {"inputs": [{}]})["inputs"][0].get("regex_tokenizer")
         if not tokenizer:
             raise ValueError("this .tflite has no regex tokenizer in its metadata")
-        lines = metadata["files"][tokenizer["vocabulary"][0]].decode().splitlines()
-        vocabulary = [line.rsplit(" ", 1)[0] for line in lines]
+        vocabulary: list[str] = []
+        aliases: dict[str, int] = {}
+        for line in metadata["files"][tokenizer["vocabulary"][0]].decode().splitlines():
+            token, number = line.rsplit(" ", 1)
+            if int(number) == len(vocabulary):
+                vocabulary.append(token)
+            else:
+                aliases[token] = int(number)
         length = int(TFLiteRunner(content).input["shape"][1])
-        return cls(vocabulary, length, tokenizer["pattern"])
+        return cls(vocabulary, length, tokenizer["pattern"], aliases)
 
 
 def train_edge_model(solution: Any, splits: Any, options: Any) -> tuple[Any, RegexTokenizer]:

@@ -73,8 +73,9 @@ class TextExport:
         reference = predict_keras(edge, x_test)
         vocabulary = AssociatedFile("vocab.txt", tokenizer.vocabulary_file(),
                                     "Words and their ids, one '<word> <id>' per line.", "VOCABULARY")
-        text = TensorInfo("input_text", f"Raw text: split on {DELIMITER} (no lower-casing), each word looked up "
-                          f"in vocab.txt, <START> first, cut or padded to {tokenizer.length} ids.",
+        text = TensorInfo("input_text", f"Raw text: split on {DELIMITER}, each word looked up in vocab.txt "
+                          "(which also lists it Capitalized and in UPPER case under the same id), <START> first, "
+                          f"cut or padded to {tokenizer.length} ids.",
                           regex_tokenizer=(DELIMITER, vocabulary), dimension_names=("batch", "token"))
         return [EdgeModel("edge", edge, x_test, reference, keras_test=self.test_metrics(splits.test.y, reference, fitted),
                           tensors=([text], [probabilities_tensor(list(splits.class_names), "label")]))]

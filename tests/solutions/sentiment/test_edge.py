@@ -16,6 +16,7 @@ TEXTS = [
     "unknownword gorgeous\tfilm\nfilm",
     " ".join(["film"] * 20),  # longer than the input: cut after <START> + 7 ids
     "__init__ 3.5 x_y O'Neil",
+    "Film GORGEOUS Gorgeous gOrgeous DON'T",  # case variants share their word's id; mixed case does not
 ]
 
 
@@ -52,12 +53,14 @@ def test_the_python_tokenizer_gives_mediapipes_ids(tmp_path):
     np.testing.assert_array_equal(device.astype(np.int32), ours)
     assert list(ours[1][:5]) == [1, 5, 2, 2, 6]  # <START>, Don't, <UNKNOWN> (see, it), it's
     assert list(ours[3]) == [1] + [0] * 7 and list(ours[5]) == [1] + [3] * 7
+    assert list(ours[7][:6]) == [1, 3, 4, 4, 2, 5]
 
 
 def test_a_fitted_vocabulary_round_trips_through_the_file():
     tokenizer = RegexTokenizer.fit(["good film", "bad film", "film"])
     assert tokenizer.vocabulary[:4] == ["<PAD>", "<START>", "<UNKNOWN>", "film"]
     lines = tokenizer.vocabulary_file().decode().splitlines()
-    assert lines[3] == "film 3" and len(lines) == len(tokenizer.vocabulary)
+    assert lines[3] == "film 3" and {"Film 3", "FILM 3", "Good 5", "GOOD 5"} <= set(lines)
+    assert len(lines) == 3 * len(tokenizer.vocabulary) - 6
     with pytest.raises(ValueError, match="starts with <PAD>, <START>, <UNKNOWN>"):
         RegexTokenizer(["film"], 4)

@@ -104,14 +104,14 @@ class RecommenderExport:
     def run_checks(self, run: Run, splits, model, options) -> dict[str, Any]:
         """recommend.tflite (user index -> top-K items and scores, builtin ops only) against Keras for
         every test user."""
-        from solutions.common.edge import model_info
+        from solutions.common.edge import run_model_info
         from solutions.recommendation.export import check_top_k_tflite
 
         k = int(options.get("top_k") or 10)
         users = splits.test.x if splits.test.x.ndim == 1 else np.unique(splits.test.x[:, 0])
-        info = model_info(f"{self.name} top-{k}", f"{self.summary}: the top {k} items for a user, trained on "
-                          f"{splits.source.get('name')}.", run.path.name.removesuffix(".partial"),
-                          *recommender_tensors(splits, self.task, k))
+        info = run_model_info(self, run.path, splits.source.get("name", "?"), f"{self.name} top-{k}",
+                              f"the top {k} items for a user, the items rated in training left out",
+                              recommender_tensors(splits, self.task, k))
         return check_top_k_tflite(run, model, history_table(splits), users, k, info)
 
 

@@ -301,4 +301,6 @@ as they are, e.g. in Python:
 from mediapipe.tasks.python import BaseOptions, vision
 classifier = vision.ImageClassifier.create_from_options(vision.ImageClassifierOptions(
     base_options=BaseOptions(model_asset_path="{run_path}/model_edge_uint8.tflite"), max_results=3))
-```"""
+```
+Feed RGB frames: a grayscale image file must be converted to RGB first (MediaPipe reads it as one
+channel and does not convert it)."""

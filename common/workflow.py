@@ -276,7 +276,7 @@ def export_run(
         results["saved_model"] = entry(runner(served), ex.dir_bytes(sm_dir), runner.latency_ms(served[:1]))
     if not variants:
         return results
-    describe = _Metadata(solution, run, splits, options)
+    describe = _metadata(solution, run, splits, options)
     representative = solution.representative_samples(splits) if "int8" in variants else None
     with tempfile.TemporaryDirectory(prefix="tflite-source-") as workdir:  # not shipped in the run
         source = solution.tflite_source(model, sm_dir, Path(workdir))
@@ -302,18 +302,16 @@ def export_run(
     return results
 
 
-class _Metadata:
-    """The metadata each .tflite of this run carries: who made it from what, and its tensors."""
+def _metadata(solution: Solution, run: Run, splits: Splits, options: Any):
+    """describe(variant, tensors=None) -> the metadata of one .tflite of this run: who made it from
+    what, and its tensors (the domain's `tflite_tensors`, or an edge model's own)."""
+    from solutions.common.edge import run_model_info
 
-    def __init__(self, solution: Solution, run: Run, splits: Splits, options: Any):
-        self.solution, self.run, self.splits, self.options = solution, run, splits, options
+    def describe(variant: str, tensors=None):
+        return run_model_info(solution, run.path, splits.source.get("name", "?"), f"{solution.name} ({variant})",
+                              f"TFLite variant {variant}", tensors or solution.tflite_tensors(splits, options, variant))
 
-    def __call__(self, variant: str, tensors=None):
-        from solutions.common.edge import run_model_info
-
-        return run_model_info(self.solution, self.run.path, self.splits.source.get("name", "?"),
-                              f"{self.solution.name} ({variant})", f"TFLite variant {variant}",
-                              tensors or self.solution.tflite_tensors(self.splits, self.options, variant))
+    return describe
 
 
 def _tflite_variant(run: Run, variant: str, convert, metadata, score, *,

@@ -79,25 +79,34 @@ class RegexTokenizer:
         return "".join(lines).encode()
 
     @classmethod
-    def from_tflite(cls, content: bytes) -> "RegexTokenizer":
-        """The tokenizer an edge .tflite describes in its metadata (pattern, vocabulary, length)."""
+    def from_tflite(cls, content: bytes, where: str = "the edge model") -> "RegexTokenizer":
+        """The tokenizer an edge .tflite describes in its metadata (pattern, vocabulary, length);
+        a damaged file, or one without a regex tokenizer, is one UserError naming `where`."""
+        from solutions.common.errors import UserError
         from solutions.common.export import TFLiteRunner
         from solutions.common.tflite_metadata import read_metadata
 
-        metadata = read_metadata(content)
-        tokenizer = (metadata or {"inputs": [{}]})["inputs"][0].get("regex_tokenizer")
-        if not tokenizer:
-            raise ValueError("this .tflite has no regex tokenizer in its metadata")
-        vocabulary: list[str] = []
-        aliases: dict[str, int] = {}
-        for line in metadata["files"][tokenizer["vocabulary"][0]].decode().splitlines():
-            token, number = line.rsplit(" ", 1)
-            if int(number) == len(vocabulary):
-                vocabulary.append(token)
-            else:
-                aliases[token] = int(number)
-        length = int(TFLiteRunner(content).input["shape"][1])
-        return cls(vocabulary, length, tokenizer["pattern"], aliases)
+        length = int(TFLiteRunner(content).input["shape"][1])  # a damaged file: UserError here
+        try:
+            metadata = read_metadata(content) or {"inputs": [{}]}
+            tokenizer = metadata["inputs"][0].get("regex_tokenizer")
+            if not tokenizer:
+                raise UserError(f"{where} has no regex tokenizer in its metadata (not a sentiment edge model); "
+                                "re-export the run with `solutions export RUN --format tflite`")
+            vocabulary: list[str] = []
+            aliases: dict[str, int] = {}
+            for line in metadata["files"][tokenizer["vocabulary"][0]].decode().splitlines():
+                token, number = line.rsplit(" ", 1)
+                if int(number) == len(vocabulary):
+                    vocabulary.append(token)
+                else:
+                    aliases[token] = int(number)
+            return cls(vocabulary, length, tokenizer["pattern"], aliases)
+        except UserError:
+            raise
+        except Exception as exc:  # a metadata buffer or vocabulary that does not parse
+            raise UserError(f"{where} has damaged metadata ({exc.__class__.__name__}: {str(exc)[:100]}); "
+                            "re-export the run with `solutions export RUN --format tflite`") from None
 
 
 def train_edge_model(solution: Any, splits: Any, options: Any) -> tuple[Any, RegexTokenizer]:

@@ -92,8 +92,15 @@ class TextExport:
 
         import solutions.sentiment.model  # noqa: F401  (registers the bag model's layers)
 
-        return {"edge": (keras.saving.load_model(twin, compile=False),
-                         RegexTokenizer.from_tflite(tflite.read_bytes()))}
+        from solutions.common.errors import UserError
+
+        tokenizer = RegexTokenizer.from_tflite(tflite.read_bytes(), str(tflite))
+        try:
+            edge = keras.saving.load_model(twin, compile=False)
+        except Exception as exc:  # truncated or damaged: one line, as for model.keras
+            raise UserError(f"{twin} cannot be loaded ({exc.__class__.__name__}); delete it and "
+                            f"{tflite.name}, and `solutions export` trains the edge model again") from None
+        return {"edge": (edge, tokenizer)}
 
     def run_checks(self, run: Run, splits, model, options) -> dict[str, Any]:
         """The plain-Python tokenizer, as saved and read back, against the vocabulary layer on

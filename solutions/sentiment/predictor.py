@@ -76,4 +76,4 @@ def edge_tokenizer(run: Run):
     if not path.exists():
         raise UserError(f"{run.path} has no edge TFLite model ({path.name}); re-export with "
                         f"`solutions export {run.path} --format tflite`")
-    return RegexTokenizer.from_tflite(path.read_bytes())
+    return RegexTokenizer.from_tflite(path.read_bytes(), str(path))

@@ -56,7 +56,7 @@ def test_the_python_tokenizer_gives_mediapipes_ids(tmp_path):
     assert list(ours[7][:6]) == [1, 3, 4, 4, 2, 5]
 
 
-def test_a_fitted_vocabulary_round_trips_through_the_file():
+def test_a_fitted_vocabulary_file_lists_words_then_their_case_variants():
     tokenizer = RegexTokenizer.fit(["good film", "bad film", "film"])
     assert tokenizer.vocabulary[:4] == ["<PAD>", "<START>", "<UNKNOWN>", "film"]
     lines = tokenizer.vocabulary_file().decode().splitlines()
@@ -64,3 +64,27 @@ def test_a_fitted_vocabulary_round_trips_through_the_file():
     assert len(lines) == 3 * len(tokenizer.vocabulary) - 6
     with pytest.raises(ValueError, match="starts with <PAD>, <START>, <UNKNOWN>"):
         RegexTokenizer(["film"], 4)
+
+
+def test_a_damaged_or_foreign_edge_file_is_one_clear_error(tmp_path):
+    """What `predict --variant edge` reads: a truncated file, or a .tflite without a tokenizer."""
+    import keras
+
+    from solutions.common.errors import UserError
+    from solutions.common.export import convert_tflite, export_fixed_batch
+
+    tokenizer = RegexTokenizer(["<PAD>", "<START>", "<UNKNOWN>", "film"], 4)
+    good = identity_model(tokenizer, tmp_path)
+    assert RegexTokenizer.from_tflite(good).vocabulary == tokenizer.vocabulary
+    with pytest.raises(UserError, match="not a valid TFLite model"):
+        RegexTokenizer.from_tflite(good[: len(good) // 3], "model_edge.tflite")
+    ids = keras.Input((4,), dtype="int32")
+    plain = convert_tflite(export_fixed_batch(keras.Model(ids, keras.layers.Embedding(5, 1)(ids)), tmp_path / "p",
+                                              batch=1), "float32")
+    with pytest.raises(UserError, match="model_edge.tflite has no regex tokenizer in its metadata"):
+        RegexTokenizer.from_tflite(plain, "model_edge.tflite")
+    broken = bytearray(good)
+    start = bytes(good).index(b"film 3")
+    broken[start:start + 6] = b"film x"  # a vocabulary line whose id is not a number
+    with pytest.raises(UserError, match="damaged metadata"):
+        RegexTokenizer.from_tflite(bytes(broken), "model_edge.tflite")

@@ -15,7 +15,7 @@ class RecommenderBuilder:
 
     def _settings(self, options: dict[str, Any]) -> dict[str, Any]:
         kind = options["model"]
-        dim = options.get("dim") or {"mf": 64, "neural": 32, "autorec": 0, "two_tower": 64}[kind]
+        dim = options.get("dim") or {"mf": 64, "neural": 32, "autorec": 0, "two_tower": 128}[kind]
         l2 = options.get("l2")
         if l2 is None:  # measured on u1 (README); autorec: lambda=200 of the paper's objective, per item
             l2 = {"mf": 5e-4, "neural": 1e-4, "autorec": 0.06, "two_tower": 0.0}[kind]
@@ -37,7 +37,7 @@ class RecommenderBuilder:
                 sampling_probability,
             )
 
-            tower = TwoTower(maps.n_users, maps.n_items, settings["dim"], temperature=options.get("temperature", 0.1),
+            tower = TwoTower(maps.n_users, maps.n_items, settings["dim"], temperature=options.get("temperature", 0.2),
                              item_features=item_features, user_features=user_features, l2=settings["l2"],
                              name="two_tower")
             correction = options.get("sampling_correction", True)
@@ -46,7 +46,7 @@ class RecommenderBuilder:
         return build_model(options["model"], n_users=maps.n_users, n_items=maps.n_items, dim=settings["dim"],
                            offset=float(splits.train.y.mean()), low=scale[0], high=scale[1], l2=settings["l2"],
                            dropout=options["dropout"], item_features=item_features, user_features=user_features,
-                           hidden=options["hidden"])
+                           hidden=options["hidden"], user_side=not options.get("distribute"))
 
     def compile(self, model, optimizer) -> None:
         import keras
@@ -105,16 +105,21 @@ class RecommenderBuilder:
         return [ValidationRecall(users, relevance, lambda model, batch: tower_of(model).all_item_scores(batch))]
 
     def finalize_model(self, model, splits, options):
-        """AutoRec becomes the factor model its linear decoder is (see model.py); the two-tower
-        trainer gives way to its tower (user -> every item's score)."""
+        """AutoRec becomes the factor model its linear decoders are (see model.py), its sides and
+        the user + item bias model blended by least squares on the validation ratings; the
+        two-tower trainer gives way to its tower (user -> every item's score)."""
         if options["model"] == "two_tower":
             from solutions.recommendation.retrieval import serving_model, tower_of
 
             return serving_model(tower_of(model)), {}
         if options["model"] != "autorec":
             return model, {}
-        from solutions.recommendation.model import autorec_scorer
-        from solutions.recommendation.splits import rating_matrix
+        from solutions.recommendation.model import autorec_factors, autorec_scorer, fit_blend, side_scores
+        from solutions.recommendation.splits import bias_baseline, rating_matrix
 
         low, high = splits.fitted["ratings"].scale
-        return autorec_scorer(model, rating_matrix(splits.train, splits.fitted["maps"]), low=low, high=high), {}
+        matrix = rating_matrix(splits.train, splits.fitted["maps"])
+        biases = bias_baseline(splits.train, splits.fitted["maps"])
+        val = splits.val.x
+        blend = fit_blend([side_scores(side, val) for side in autorec_factors(model, matrix)], biases(val), splits.val.y)
+        return autorec_scorer(model, matrix, low=low, high=high, blend=blend, biases=biases), {"blend": blend.to_json()}

@@ -78,6 +78,9 @@ def _require(folder: Path, *names: str) -> list[Path]:
     return paths
 
 
+PUBLISHER = "the publisher's documentation"
+
+
 def load_movielens_100k(options: dict) -> Ratings:
     folder = dataset_folder("movielens-100k", options)
     base, test, item, user = _require(folder, "u1.base", "u1.test", "u.item", "u.user")
@@ -92,7 +95,7 @@ def load_movielens_100k(options: dict) -> Ratings:
     people = pd.read_csv(user, sep="|", header=None, dtype=str)
     user_features = {u: {"age": a, "gender": g, "occupation": o} for u, a, g, o in people[[0, 1, 2, 3]].itertuples(False)}
     ratings = _from_frame(frame, "movielens-100k", SCALES["movielens-100k"], "user", "item", "rating", "timestamp",
-                          origin=str(folder), keep=is_test)
+                          origin=str(folder), keep=is_test, scale_from=PUBLISHER)
     ratings.titles, ratings.genres, ratings.user_features = titles, genres, user_features
     ratings.files = [base, test, item, user]
     return ratings
@@ -105,7 +108,7 @@ def load_movielens_1m(options: dict) -> Ratings:
     movie = pd.read_csv(movies, sep="::", engine="python", names=["item", "title", "genres"], dtype=str, encoding="latin-1")
     people = pd.read_csv(users, sep="::", engine="python", names=["user", "gender", "age", "occupation", "zip"], dtype=str)
     ratings = _from_frame(frame, "movielens-1m", SCALES["movielens-1m"], "user", "item", "rating", "timestamp",
-                          origin=str(folder))
+                          origin=str(folder), scale_from=PUBLISHER)
     ratings.titles = dict(zip(movie["item"], movie["title"]))
     ratings.genres = {i: g.split("|") for i, g in zip(movie["item"], movie["genres"])}
     ratings.user_features = {u: {"age": a, "gender": g, "occupation": o}
@@ -122,7 +125,8 @@ def load_movielens_latest_small(options: dict) -> Ratings:
     if not {"userId", "movieId", "rating"} <= set(frame.columns):
         raise UserError(f"{rating_file} does not have the publisher's columns userId,movieId,rating")
     ratings = _from_frame(frame, "movielens-latest-small", SCALES["movielens-latest-small"], "userId", "movieId",
-                          "rating", "timestamp", origin=str(rating_file))
+                          "rating", "timestamp", origin=str(rating_file),
+                          scale_from=PUBLISHER)
     ratings.titles = dict(zip(movie["movieId"], movie["title"]))
     ratings.genres = {i: g.split("|") for i, g in zip(movie["movieId"], movie["genres"])}
     ratings.files = [rating_file, movies]
@@ -180,9 +184,11 @@ def read_csv(path: Path, *, user_column: str, item_column: str, rating_column: s
 
 
 def _from_frame(frame: pd.DataFrame, name: str, scale: tuple[float, float] | None, user: str, item: str,
-                rating: str, timestamp: str | None, *, origin: str, keep: np.ndarray | None = None) -> Ratings:
+                rating: str, timestamp: str | None, *, origin: str, keep: np.ndarray | None = None,
+                scale_from: str = "--rating-scale") -> Ratings:
     """Ids as stripped strings; ratings as finite numbers inside `scale` (None: the data's own
-    lowest and highest rating); one rating per (user, item)."""
+    lowest and highest rating; `scale_from` says where a given one comes from); one rating per
+    (user, item)."""
     repairs: Counter = Counter()
     users = frame[user].astype(str).str.strip()
     items = frame[item].astype(str).str.strip()
@@ -222,7 +228,7 @@ def _from_frame(frame: pd.DataFrame, name: str, scale: tuple[float, float] | Non
                   ratings=table["rating"].to_numpy(np.float32),
                   timestamps=table["timestamp"].to_numpy(np.int64) if stamps is not None else None,
                   name=name, scale=(float(low), float(high)), repairs=repairs,
-                  scale_from="the data's lowest and highest rating" if scale is None else "--rating-scale")
+                  scale_from="the data's lowest and highest rating" if scale is None else scale_from)
     if keep is not None:
         out.publisher_splits["u1"] = keep[table["row"].to_numpy()]
     return out

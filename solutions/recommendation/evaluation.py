@@ -32,6 +32,10 @@ class RatingEvaluation:
         """RMSE and MAE of the predicted ratings."""
         return rating_scores(y_true, y_score[:, 0])
 
+    def test_extras(self, splits, y_score: np.ndarray, fitted: dict) -> dict:
+        """AutoRec's blend weights (item side, user side, bias model, intercept), for the record."""
+        return {"blend": fitted["blend"]} if "blend" in fitted else {}
+
     def baselines(self, splits) -> dict[str, dict[str, float]]:
         """The global mean, and the regularised user + item bias model (Surprise's BaselineOnly:
         0.960 on u1)."""

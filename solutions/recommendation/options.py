@@ -50,7 +50,8 @@ class RecommendationOptions:
         parser.add_argument("--dropout", type=ranges.DROPOUT, default=0.2, help="neural")
         parser.add_argument("--side-features", action="store_true",
                             help="neural, two_tower: add item genres and user age group / occupation")
-        parser.add_argument("--temperature", type=ranges.POSITIVE_REAL, default=0.1, help="two_tower: softmax temperature")
+        parser.add_argument("--temperature", type=ranges.POSITIVE_REAL, default=0.2,
+                            help="two_tower: softmax temperature (0.2: recall@10 on u1 1.93-1.99x popularity, 0.1: 1.66x)")
         parser.add_argument("--sampling-correction", action=argparse.BooleanOptionalAction, default=True,
                             help="two_tower: subtract log(item frequency) from the in-batch logits (logQ)")
         parser.add_argument("--top-k", type=ranges.POSITIVE, default=10, help="items the TFLite model returns")
@@ -102,7 +103,7 @@ class RecommendationOptions:
         allowed = RETRIEVAL_MODELS if task == "retrieval" else RATING_MODELS
         if model is not None and model not in allowed:
             raise UserError(f"--model {model} does not fit --task {task}; choose from {', '.join(allowed)}")
-        if options.get("temperature", 0.1) <= 0:
+        if options.get("temperature", 0.2) <= 0:
             raise UserError("--temperature must be positive")
 
     def resolve(self, options) -> dict[str, Any]:

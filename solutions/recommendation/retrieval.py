@@ -27,7 +27,7 @@ class TwoTower(keras.layers.Layer):
     """User and item towers (embedding + optional projected side features), L2-normalised;
     score = cosine / temperature. Called on user indices, it scores the whole catalogue."""
 
-    def __init__(self, n_users: int, n_items: int, dim: int, *, temperature: float = 0.1,
+    def __init__(self, n_users: int, n_items: int, dim: int, *, temperature: float = 0.2,
                  item_features: np.ndarray | list | None = None, user_features: np.ndarray | list | None = None,
                  l2: float = 0.0, **kwargs):
         super().__init__(**kwargs)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -149,8 +148,19 @@ def side_features(ratings: Ratings, maps: IdMaps) -> tuple[np.ndarray | None, np
     return items, users
 
 
-def bias_baseline(train, maps: IdMaps, *, reg_item: float = 10.0, reg_user: float = 15.0, rounds: int = 10
-                  ) -> Callable[[np.ndarray], np.ndarray]:
+@dataclass(frozen=True)
+class Biases:
+    """mu + b_u + b_i: the user + item bias model, callable on [n, 2] (user, item) pairs."""
+
+    mean: float
+    user: np.ndarray
+    item: np.ndarray
+
+    def __call__(self, pairs: np.ndarray) -> np.ndarray:
+        return self.mean + self.user[pairs[:, 0]] + self.item[pairs[:, 1]]
+
+
+def bias_baseline(train, maps: IdMaps, *, reg_item: float = 10.0, reg_user: float = 15.0, rounds: int = 10) -> Biases:
     """mu + b_u + b_i by alternating regularised least squares (Koren 2010; Surprise's BaselineOnly)."""
     users, items, r = train.x[:, 0], train.x[:, 1], train.y.astype(float)
     mu = r.mean()
@@ -158,4 +168,4 @@ def bias_baseline(train, maps: IdMaps, *, reg_item: float = 10.0, reg_user: floa
     for _ in range(rounds):
         bi = np.bincount(items, r - mu - bu[users], maps.n_items) / (reg_item + np.bincount(items, minlength=maps.n_items))
         bu = np.bincount(users, r - mu - bi[items], maps.n_users) / (reg_user + np.bincount(users, minlength=maps.n_users))
-    return lambda pairs: mu + bu[pairs[:, 0]] + bi[pairs[:, 1]]
+    return Biases(float(mu), bu, bi)

@@ -24,6 +24,7 @@ def test_movielens_100k_keeps_the_publishers_u1_split_and_latin1_titles():
     assert ratings.titles["1"] == "Toy Story (1995)" and "Comedy" in ratings.genres["1"]
     assert any("\xe9" in t for t in ratings.titles.values())  # latin-1 accents decoded
     assert ratings.user_features["1"]["occupation"] == "technician"
+    assert ratings.scale == (1.0, 5.0) and ratings.scale_from == "the publisher's documentation"
 
 
 def test_csv_repairs_are_counted_and_the_latest_duplicate_wins(tmp_path):

@@ -7,12 +7,14 @@ from tests.conftest import require_data, train_default_run
 
 
 @pytest.mark.slow
-def test_default_rating_model_reaches_0_91_on_u1(tmp_path):
+def test_default_rating_model_reaches_0_903_on_u1(tmp_path):
     require_data("ml-100k/u1.base")
     metrics, wall = train_default_run(tmp_path / "run", "recommendation")
     assert wall <= 10 * 60
     assert metrics["sizes"]["test"] == 20_000  # the publisher's u1.test
-    assert metrics["test"]["rmse"] <= 0.91  # Surprise on u1: BaselineOnly 0.960, SVD 0.951, SVD++ 0.933
+    assert metrics["test"]["rmse"] <= 0.903  # seeds 0/1/2: 0.8996/0.8969/0.8997; Surprise's SVD++ 0.933
+    sides = metrics["blend"]["sides"]
+    assert len(sides) == 2 and sides[0] > sides[1] > 0  # the item and the user side both count
     assert metrics["baselines"]["user_item_bias"]["rmse"] == pytest.approx(0.960, abs=0.005)
     checks = metrics["checks"]
     assert checks["topk_agreement"] == 1.0 and checks["topk_users_checked"] == 459  # every test user
@@ -20,13 +22,13 @@ def test_default_rating_model_reaches_0_91_on_u1(tmp_path):
 
 
 @pytest.mark.slow
-def test_default_retrieval_model_beats_popularity_by_1_2x_on_u1(tmp_path):
+def test_default_retrieval_model_beats_popularity_by_1_8x_on_u1(tmp_path):
     require_data("ml-100k/u1.base")
     metrics, wall = train_default_run(tmp_path / "run", "recommendation", "--task", "retrieval")
     assert wall <= 10 * 60
     assert metrics["sizes"]["test"] == 459  # every u1.test user
     recall, popular = metrics["test"]["recall_at_10"], metrics["baselines"]["popularity"]["recall_at_10"]
-    assert recall >= 1.2 * popular, (recall, popular)
+    assert recall >= 1.8 * popular, (recall, popular)  # seeds 0/1/2: 1.96x/1.93x/1.99x
     assert metrics["test"]["ndcg_at_10"] > metrics["baselines"]["popularity"]["ndcg_at_10"]
     checks = metrics["checks"]
     assert checks["topk_agreement"] == 1.0 and checks["topk_users_checked"] == 459

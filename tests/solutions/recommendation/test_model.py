@@ -8,7 +8,15 @@ import pytest
 import keras
 from solutions.common.export import TFLiteRunner, convert_tflite, export_fixed_batch, tf
 from solutions.recommendation.export import export_recommender, keras_top_k, tflite_top_k
-from solutions.recommendation.model import autorec_scorer, build_model, observed_squared_error, top_k_model
+from solutions.recommendation.model import (
+    Blend,
+    autorec_scorer,
+    build_model,
+    fit_blend,
+    observed_squared_error,
+    top_k_model,
+)
+from solutions.recommendation.splits import Biases
 
 N_USERS, N_ITEMS = 40, 60
 
@@ -47,18 +55,41 @@ def test_pair_models_train_reload_and_rank_in_tflite(kind, data, tmp_path):
     assert ((t_indices == indices) | (np.abs(t_values - values) < 1e-5)).all()
 
 
-def test_autorec_becomes_the_factor_model_of_its_decoder(data):
+def test_autorec_becomes_the_factor_model_of_its_decoders(data):
     pairs, ratings, _ = data
     matrix = np.zeros((N_ITEMS, N_USERS), np.float32)
     matrix[pairs[:, 1], pairs[:, 0]] = ratings
     trainer = build_model("autorec", n_users=N_USERS, n_items=N_ITEMS, hidden=16, l2=0.01)
     trainer.compile(optimizer="adam", loss=observed_squared_error)
-    trainer.fit(matrix, matrix, epochs=3, batch_size=N_ITEMS, verbose=0)
-    reconstruction = trainer.predict(matrix, verbose=0)  # [items, users]
-    scorer = autorec_scorer(trainer, matrix, low=-100.0, high=100.0)  # no clipping: exact equality
+    trainer.fit(matrix, matrix, epochs=3, batch_size=N_ITEMS, verbose=0)  # the whole catalogue per batch
+    reconstruction = trainer.predict(matrix, batch_size=N_ITEMS, verbose=0)  # [items, users, sides]
+    assert reconstruction.shape == (N_ITEMS, N_USERS, 2)
+    biases = Biases(3.0, np.linspace(-0.5, 0.5, N_USERS), np.linspace(0.4, -0.4, N_ITEMS))
+    blend = Blend((0.6, 0.3), bias_weight=0.2, intercept=0.1)
+    scorer = autorec_scorer(trainer, matrix, low=-100.0, high=100.0, blend=blend, biases=biases)  # no clipping
     grid = np.stack(np.meshgrid(np.arange(N_USERS), np.arange(N_ITEMS), indexing="ij"), -1).reshape(-1, 2)
     scores = scorer.predict(grid.astype(np.int32), verbose=0)[:, 0].reshape(N_USERS, N_ITEMS)
-    np.testing.assert_allclose(scores, reconstruction.T, atol=1e-4)
+    expected = (0.6 * reconstruction[..., 0] + 0.3 * reconstruction[..., 1]).T + 0.2 * biases(grid).reshape(
+        N_USERS, N_ITEMS) + 0.1
+    np.testing.assert_allclose(scores, expected, atol=1e-4)
+    alone = autorec_scorer(trainer, matrix, low=-100.0, high=100.0)  # no blend: the item side alone
+    np.testing.assert_allclose(alone.predict(grid.astype(np.int32), verbose=0)[:, 0].reshape(N_USERS, N_ITEMS),
+                               reconstruction[..., 0].T, atol=1e-4)
+
+
+def test_blend_is_fitted_on_validation_and_shrunk_when_it_is_small():
+    rng = np.random.default_rng(0)
+    item, user, bias = (rng.normal(3.5, 1.0, 5000) for _ in range(3))
+    y = 0.5 * item + 0.3 * user + 0.2 * bias + rng.normal(0, 0.05, 5000)
+    blend = fit_blend([item, user], bias, y)
+    np.testing.assert_allclose([*blend.weights, blend.bias_weight], [0.5, 0.3, 0.2], atol=0.02)
+    few = fit_blend([item[:5], user[:5]], bias[:5], y[:5])  # five ratings cannot outweigh the prior
+    assert few.weights[0] > 0.8 and abs(few.weights[1]) < 0.2 and abs(few.bias_weight) < 0.2
+
+
+def test_autorec_without_its_user_side_reconstructs_items_only(data):
+    trainer = build_model("autorec", n_users=N_USERS, n_items=N_ITEMS, hidden=8, user_side=False)
+    assert trainer.output.shape[1:] == (N_USERS, 1)  # items can be split across replicas
 
 
 def test_saved_model_has_score_and_recommend_signatures(data, tmp_path):

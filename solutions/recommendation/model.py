@@ -3,10 +3,12 @@
 - `mf`: biased matrix factorisation, r = offset + b_u + b_i + p_u . q_i (Koren et al. 2009);
 - `neural`: user and item embeddings, and optional side features (item genres, user age group and
   occupation held as constant tables inside the model), through an MLP;
-- `autorec`: item-based AutoRec (Sedhain et al. 2015). It trains on items' rating vectors over
-  all users (`autorec_trainer`); its decoder is linear, so after training it *is* a factor
-  model: p_u = the decoder's column for user u, q_i = item i's code from its training ratings.
-  `autorec_scorer` turns it into the same `FactorScorer` that `mf` trains directly.
+- `autorec`: item-based and user-based AutoRec (Sedhain et al. 2015), trained together on the
+  rating matrix read from its two sides (`autorec_trainer`). Each decoder is linear, so after
+  training each side *is* a factor model (item side: p_u = the decoder's column for user u, q_i =
+  item i's code from its training ratings; user side the other way round). `autorec_scorer`
+  blends the sides and the user + item bias model into the same `FactorScorer` that `mf` trains
+  directly, the sides' factors side by side.
 
 Every model scores pairs `[batch, 2]` int32 -> rating `[batch, 1]`, clipped to the rating scale,
 and can score all items for a batch of users (`all_item_scores`), which the top-K head uses.
@@ -199,17 +201,20 @@ class StackSides(keras.layers.Layer):
         return (*input_shapes[0], len(input_shapes))
 
 
-def _observed(y_true, y_pred):
-    """(mask, target) shaped like the [items, users, sides] reconstruction (0 = unrated)."""
-    target = ops.expand_dims(ops.cast(y_true, y_pred.dtype), -1)
-    return ops.cast(target > 0, y_pred.dtype) * ops.ones_like(y_pred), target
+def _with_sides(y_true, y_pred):
+    """(target [items, users, 1], reconstruction [items, users, sides]). Keras squeezes a
+    one-side reconstruction to the target's rank before the loss sees it; it is put back."""
+    if len(y_pred.shape) == len(y_true.shape):
+        y_pred = ops.expand_dims(y_pred, -1)
+    return ops.expand_dims(ops.cast(y_true, y_pred.dtype), -1), y_pred
 
 
 @keras.saving.register_keras_serializable(package="recommendation")
 def observed_squared_error(y_true, y_pred):
     """Sum of squared errors over the rated entries (0 = unrated) of each item's vector, summed
     over the AutoRec sides (each side's gradient is its own)."""
-    mask, target = _observed(y_true, y_pred)
+    target, y_pred = _with_sides(y_true, y_pred)
+    mask = ops.cast(target > 0, y_pred.dtype)
     return ops.sum(mask * ops.square(target - y_pred), axis=(-2, -1))
 
 
@@ -224,7 +229,8 @@ class MaskedRMSE(keras.metrics.Metric):
         self.count = self.add_variable(shape=(), initializer="zeros", name="count")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true, y_pred = ops.cast(y_true, "float32"), ops.mean(ops.cast(y_pred, "float32"), axis=-1)
+        target, y_pred = _with_sides(ops.cast(y_true, "float32"), ops.cast(y_pred, "float32"))
+        y_true, y_pred = target[..., 0], ops.mean(y_pred, axis=-1)
         mask = ops.cast(y_true > 0, "float32")
         self.sse.assign(self.sse + ops.sum(mask * ops.square(y_true - y_pred)))
         self.count.assign(self.count + ops.sum(mask))
@@ -275,19 +281,27 @@ def side_scores(side: dict[str, np.ndarray], pairs: np.ndarray) -> np.ndarray:
             + side["item_bias"][items])
 
 
-BLEND_SHRINK = 10.0  # in ratings: a validation split of a few dozen ratings keeps the item side alone
+BLEND_SHRINK = 20.0  # validation ratings' worth of belief in the item side alone
 
 
 def fit_blend(sides: list[np.ndarray], bias: np.ndarray, y: np.ndarray) -> Blend:
     """Least squares of the validation ratings on the sides' and the bias model's predictions,
-    shrunk toward the item side alone (ridge, `BLEND_SHRINK` ratings' worth): on data where most
-    items have few ratings the bias model carries weight, on MovieLens the user side does."""
-    design = np.stack([*sides, bias, np.ones_like(bias)], axis=1).astype(np.float64)
-    prior = np.zeros(design.shape[1])
+    shrunk toward the item side alone, each weight and the intercept by as much as
+    `BLEND_SHRINK` ratings would weigh (ridge on centred columns), so that a validation split of
+    a few ratings cannot swing it: on data where most items have few ratings the bias model
+    carries weight, on MovieLens the user side does. The validation split also early-stopped
+    the trainer (on the sides' plain mean)."""
+    x = np.stack([*sides, bias], axis=1).astype(np.float64)
+    y = np.asarray(y, np.float64)
+    prior = np.zeros(x.shape[1])
     prior[0] = 1.0
-    gram = design.T @ design + BLEND_SHRINK * np.eye(design.shape[1])
-    w = np.linalg.solve(gram, design.T @ (np.asarray(y, np.float64) - design @ prior)) + prior
-    return Blend(tuple(float(v) for v in w[:len(sides)]), float(w[-2]), float(w[-1]))
+    mean_x, mean_y = x.mean(axis=0), y.mean()
+    centred = x - mean_x
+    penalty = BLEND_SHRINK * np.diag(np.maximum(centred.var(axis=0), 1e-12))  # a rating adds its variance
+    w = prior + np.linalg.solve(centred.T @ centred + penalty, centred.T @ (y - mean_y - centred @ prior))
+    # the weights' move is paid for in full; the item side's own mean error is shrunk like a weight
+    intercept = mean_x @ (prior - w) + (mean_y - mean_x @ prior) * len(y) / (len(y) + BLEND_SHRINK)
+    return Blend(tuple(float(v) for v in w[:len(sides)]), float(w[-1]), float(intercept))
 
 
 def autorec_scorer(trainer: keras.Model, item_vectors: np.ndarray, *, low: float, high: float,

@@ -10,6 +10,7 @@ from solutions.common.export import TFLiteRunner, convert_tflite, export_fixed_b
 from solutions.recommendation.export import export_recommender, keras_top_k, tflite_top_k
 from solutions.recommendation.model import (
     Blend,
+    MaskedRMSE,
     autorec_scorer,
     build_model,
     fit_blend,
@@ -83,13 +84,27 @@ def test_blend_is_fitted_on_validation_and_shrunk_when_it_is_small():
     y = 0.5 * item + 0.3 * user + 0.2 * bias + rng.normal(0, 0.05, 5000)
     blend = fit_blend([item, user], bias, y)
     np.testing.assert_allclose([*blend.weights, blend.bias_weight], [0.5, 0.3, 0.2], atol=0.02)
+    assert abs(blend.intercept) < 0.05
     few = fit_blend([item[:5], user[:5]], bias[:5], y[:5])  # five ratings cannot outweigh the prior
     assert few.weights[0] > 0.8 and abs(few.weights[1]) < 0.2 and abs(few.bias_weight) < 0.2
+    mean_prediction = few.weights[0] * 3.5 + (few.weights[1] + few.bias_weight) * 3.5 + few.intercept
+    assert abs(mean_prediction - 3.5) < 0.2  # the weights' move does not shift the ratings' level
 
 
-def test_autorec_without_its_user_side_reconstructs_items_only(data):
+def test_autorec_without_its_user_side_trains_on_items_alone(data):
+    pairs, ratings, _ = data
+    matrix = np.zeros((N_ITEMS, N_USERS), np.float32)
+    matrix[pairs[:, 1], pairs[:, 0]] = ratings
     trainer = build_model("autorec", n_users=N_USERS, n_items=N_ITEMS, hidden=8, user_side=False)
     assert trainer.output.shape[1:] == (N_USERS, 1)  # items can be split across replicas
+    trainer.compile(optimizer="adam", loss=observed_squared_error, metrics=[MaskedRMSE()])
+    half = N_ITEMS // 2  # a replica's share of the catalogue
+    result = trainer.evaluate(matrix[:half], matrix[:half], batch_size=half, verbose=0, return_dict=True)
+    reconstruction = trainer.predict(matrix[:half], batch_size=half, verbose=0)[..., 0]
+    rated = matrix[:half] > 0
+    squared = np.where(rated, (matrix[:half] - reconstruction) ** 2, 0.0)
+    np.testing.assert_allclose(result["loss"], squared.sum() / half, rtol=1e-4)
+    np.testing.assert_allclose(result["rmse"], np.sqrt(squared.sum() / rated.sum()), rtol=1e-4)
 
 
 def test_saved_model_has_score_and_recommend_signatures(data, tmp_path):

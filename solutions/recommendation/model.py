@@ -144,7 +144,7 @@ def autorec_trainer(n_users: int, *, hidden: int = 500, l2: float = 0.06, offset
     user-based AutoRec, trained in the same steps: it reads the same batch transposed (each user's
     ratings over items), so the batch must be the whole catalogue, as full-batch training feeds it.
     The two see the matrix from its two sides and err differently: blended (`autorec_scorer`)
-    they beat either (u1, seeds 0/1/2: item side 0.9063/0.9035/0.9060, blend 0.9001/0.8968/0.8995).
+    they beat either (u1, seeds 0/1/2: item side 0.9063/0.9035/0.9060, default run 0.8996/0.8969/0.8997).
     Decoder biases start at `offset` (0 as in the paper: measured on u1, starting at the mean
     rating stops earlier and worse, 0.912 vs 0.906)."""
     reg = keras.regularizers.L2(l2)

@@ -22,10 +22,35 @@ from solutions.common.rundir import Run
 
 AUGMENT_CHOICES = ("none", "light", "strong")
 MIN_FOLDER_SIZE = 16  # smaller images are upscaled to it (a residual CNN halves the size twice)
+# The batch size every measured default ran at (digits, PneumoniaMNIST, the 5,000-digit folder).
+MAX_BATCH = 64
+MIN_STEPS = 16  # a small training split still gives BatchNorm and the schedule this many steps an epoch
+BATCH_PIXELS = MAX_BATCH * 64 * 64 * 3  # the largest batch measured: 64 RGB images of 64x64
+
+
+def _power_of_two_below(value: float) -> int:
+    return 1 << max(0, int(np.floor(np.log2(max(value, 1)))))
+
+
+def image_batch_size(n_train: int, side: int, channels: int) -> tuple[int, str]:
+    """(batch, why) for `n_train` images of side x side x channels: at most MAX_BATCH; small enough
+    for MIN_STEPS steps an epoch (never below 8 for that); and, for large images, no more pixels
+    per batch than the measured default (down to 2), so --image-size 512 does not exhaust memory."""
+    by_steps = max(8, n_train // MIN_STEPS)
+    by_pixels = max(2, BATCH_PIXELS // (side * side * channels))
+    batch = _power_of_two_below(min(MAX_BATCH, by_steps, by_pixels))
+    limits = [f"at most {MAX_BATCH}"]
+    if by_steps < MAX_BATCH:
+        limits.append(f"{n_train} training images, {-(-n_train // batch)} steps an epoch")
+    if by_pixels < MAX_BATCH:
+        limits.append(f"{side}x{side}x{channels} images: at most {BATCH_PIXELS // 1024} Ki pixels a batch")
+    return batch, "; ".join(limits)
 
 
 class ImageClassifierSolution(ClassifierSolution):
     """A Solution for "which class is this image": raw uint8 pixels in, class probabilities out."""
+    # No fixed batch size: without --batch-size it is chosen from the images (`image_batch_size`).
+    train_defaults = {"batch_size": None}
     # Datasets whose labels survive a horizontal mirror (digits and letters do not).
     flip_safe: frozenset[str] = frozenset()
     # File types a class folder may hold (a domain may read more, e.g. DICOM).
@@ -163,6 +188,11 @@ class ImageClassifierSolution(ClassifierSolution):
         for split in (splits.train, splits.val, splits.test):
             split.x = resize_batch(split.x, size)
         splits.source["image_shape"] = list(splits.train.x.shape[1:])
+        if not options.get("batch_size"):  # in the plan too, so config.json says what ran
+            height, width, channels = splits.train.x.shape[1:]
+            batch, why = image_batch_size(len(splits.train), max(height, width), channels)
+            splits.resolved["batch_size"] = batch
+            splits.source.setdefault("notes", []).append(f"Batch size {batch} (from the images: {why})")
         return splits
 
     def bn_momentum(self, splits: Splits, options: dict[str, Any]) -> float:

@@ -43,7 +43,9 @@ def add_train_options(parser: argparse.ArgumentParser, solution: Solution) -> No
     parser.add_argument("--data-dir", default=None, help="where named datasets are read from / downloaded to "
                         "(default: $SOLUTIONS_DATA_DIR, else ~/.cache/solutions/datasets)")
     parser.add_argument("--epochs", type=ranges.POSITIVE, default=d["epochs"])
-    parser.add_argument("--batch-size", type=ranges.POSITIVE, default=d["batch_size"])
+    parser.add_argument("--batch-size", type=ranges.POSITIVE, default=d["batch_size"],
+                        help=None if d["batch_size"] else "default: chosen from the data, printed and kept in "
+                                                          "config.json")
     parser.add_argument("--learning-rate", type=ranges.POSITIVE_REAL, default=d["learning_rate"], help="peak learning rate")
     parser.add_argument("--patience", type=ranges.NON_NEGATIVE, default=d["patience"], help="early-stopping patience (epochs)")
     parser.add_argument("--seed", type=ranges.SEED, default=d["seed"])

@@ -69,3 +69,49 @@ def test_a_folders_image_size_and_channels_follow_its_files(tmp_path):
         assert splits.train.x.shape[1:] == (side, side, channels), name
         assert splits.resolved["image_size"] == side and splits.resolved["channels"] == channels
         assert why in splits.source["notes"][0] and f"{side}x{side}" in splits.source["notes"][0], splits.source
+
+
+def test_the_batch_size_follows_the_images():
+    """64 where the defaults were measured; fewer for a small folder (enough steps an epoch) and
+    for large images (pixels per batch held to the measured default's); never below 2."""
+    from solutions.common.image_classifier import image_batch_size
+
+    assert image_batch_size(1257, 16, 1)[0] == 64  # digits
+    assert image_batch_size(4708, 28, 1)[0] == 64  # PneumoniaMNIST
+    assert image_batch_size(3500, 64, 3)[0] == 64  # the measured default at its largest
+    small, why = image_batch_size(300, 28, 1)
+    assert small == 16 and "300 training images, 19 steps an epoch" in why
+    assert image_batch_size(14, 28, 1)[0] == 8  # never below 8 for the step count
+    big, why = image_batch_size(5000, 224, 3)
+    assert big == 4 and "224x224x3" in why
+    assert image_batch_size(5000, 1024, 3)[0] == 2
+    assert image_batch_size(5000, 128, 1)[0] == 32
+
+
+def test_a_run_without_batch_size_gets_one_from_its_images_and_keeps_a_given_one(tmp_path):
+    from PIL import Image
+
+    solution = get_solution("image-classification")
+    rng = np.random.default_rng(0)
+    root = tmp_path / "folder"
+    for label in ("a", "b"):
+        (root / label).mkdir(parents=True)
+        for i in range(100):
+            Image.fromarray(rng.integers(0, 256, (28, 28)).astype(np.uint8), "L").save(root / label / f"{i}.png")
+    options = {**OPTS, "dataset": None, "data": str(root), "image_size": None, "batch_size": None}
+    splits = solution.load_splits(options)
+    n_train = len(splits.train)
+    assert n_train == 130 and splits.resolved["batch_size"] == 8  # 130 // 16 = 8: 17 steps an epoch
+    assert any(note.startswith("Batch size 8 (from the images") for note in splits.source["notes"])
+    given = solution.load_splits({**options, "batch_size": 32})
+    assert "batch_size" not in given.resolved and not any("Batch size" in n for n in given.source["notes"])
+
+
+def test_image_domains_leave_the_batch_size_to_the_data():
+    from solutions.api import train_options
+
+    assert train_options("image-classification", dataset="digits")["batch_size"] is None
+    assert train_options("medical-imaging")["batch_size"] is None
+    assert train_options("medical-imaging")["epochs"] == 30
+    assert train_options("sentiment")["batch_size"] == 64
+    assert train_options("image-classification", batch_size=32)["batch_size"] == 32

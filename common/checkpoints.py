@@ -9,14 +9,17 @@ weights are committed together by one rename.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 from pathlib import Path
 
 import keras
+import numpy as np
 
-from solutions.common.files import temporary_sibling, write_text_atomic
+from solutions.common.errors import UserError
+from solutions.common.files import temporary_sibling, write_bytes_atomic, write_text_atomic
 
 
 def save_weights_atomic(model: keras.Model, path: str | os.PathLike) -> Path:
@@ -30,10 +33,44 @@ def save_weights_atomic(model: keras.Model, path: str | os.PathLike) -> Path:
     return path
 
 
+def _state_variables(model: keras.Model) -> list:
+    """What a resume needs: every model variable, then the optimizer's (its step count included)."""
+    optimizer = model.optimizer
+    return list(model.variables) + (list(optimizer.variables) if optimizer is not None and optimizer.built else [])
+
+
+def save_state_atomic(model: keras.Model, path: str | os.PathLike) -> Path:
+    """The model's and its optimizer's variables as one .npz with their names, written then renamed.
+
+    The per-epoch backup pays this every epoch: an HDF5 `save_weights` of the digits model took
+    65 ms, this 13 ms (about 2 s of a 40-epoch, 55 s run).
+    """
+    variables = _state_variables(model)
+    buffer = io.BytesIO()
+    np.savez(buffer, names=np.array([v.path for v in variables], dtype=str),
+             **{f"v{i:05d}": np.asarray(v) for i, v in enumerate(variables)})
+    return write_bytes_atomic(path, buffer.getvalue())
+
+
+def load_state(model: keras.Model, path: str | os.PathLike) -> None:
+    """Put back what `save_state_atomic` wrote, in order (the names are kept for a person reading the
+    file); a file of another model is one clear error."""
+    variables = _state_variables(model)
+    with np.load(path, allow_pickle=False) as data:
+        arrays = [data[f"v{i:05d}"] for i in range(len(data.files) - 1)]  # by position: names carry the
+        shapes = [tuple(a.shape) for a in arrays]                          # process's layer counters
+        if shapes != [tuple(v.shape) for v in variables]:
+            raise UserError(f"{path} holds the training state of another model ({len(arrays)} variables, this one "
+                            f"has {len(variables)}, or other shapes); start a new run instead of --resume")
+        for variable, array in zip(variables, arrays):
+            variable.assign(array)
+
+
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     """BackupAndRestore whose state is committed by one rename after each epoch.
 
-    Weights go to `epoch-NNNN.weights.h5` (written, then renamed), then `training_metadata.json`,
+    The state (weights and optimizer) goes to `epoch-NNNN.state.npz` (`save_state_atomic`: written,
+    then renamed; a backup of an older version names an HDF5 file, still read), then `training_metadata.json`,
     which names that file, is replaced; only then is the previous epoch's file removed. A kill
     before the metadata rename resumes from the previous epoch with the previous weights. The
     backup is kept after `fit` (the caller removes it once the phase's result is saved).
@@ -59,13 +96,16 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         weights = Path(self.backup_dir) / state.get("weights", "latest.weights.h5")
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(str(weights))
+        if weights.suffix == ".npz":
+            load_state(self.model, weights)
+        else:
+            self.model.load_weights(str(weights))
         self.model._initial_epoch = int(state["epoch"])
 
     def _save_model(self):
         directory = Path(self.backup_dir)
         directory.mkdir(parents=True, exist_ok=True)
-        weights = save_weights_atomic(self.model, directory / f"epoch-{self._current_epoch:04d}.weights.h5")
+        weights = save_state_atomic(self.model, directory / f"epoch-{self._current_epoch:04d}.state.npz")
         state = {"epoch": self._current_epoch, "batch": 0, "weights": weights.name, "best": None}
         keep = {weights}
         if self.best_path is not None and self.best_path.exists():
@@ -75,7 +115,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             state["best"] = best.name
             keep.add(best)
         write_text_atomic(self._training_metadata_path, json.dumps(state))
-        for old in directory.glob("*.weights.h5"):
+        for old in [*directory.glob("*.weights.h5"), *directory.glob("*.state.npz")]:
             if old not in keep:
                 old.unlink(missing_ok=True)
 

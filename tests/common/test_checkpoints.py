@@ -34,3 +34,35 @@ def test_a_backup_of_the_previous_version_is_left_as_it_was(tmp_path):
     best.write_bytes(b"kept")
     restore_committed_best(backup, best)
     assert best.read_bytes() == b"kept"
+
+
+def test_the_training_state_round_trips_and_refuses_another_model(tmp_path):
+    """Weights and optimizer state (its step count too) come back exactly from the per-epoch .npz;
+    a state written by a model of other shapes is one clear error, not a silent partial load."""
+    import numpy as np
+    import keras
+    import pytest
+
+    from solutions.common.checkpoints import load_state, save_state_atomic
+    from solutions.common.errors import UserError
+
+    def model(width):
+        m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(width), keras.layers.Dense(1)])
+        m.compile(optimizer=keras.optimizers.AdamW(1e-2), loss="mse")
+        return m
+
+    x, y = np.random.default_rng(0).random((32, 3)), np.ones((32, 1))
+    trained = model(4)
+    trained.fit(x, y, epochs=2, verbose=0)
+    path = save_state_atomic(trained, tmp_path / "epoch-0002.state.npz")
+    fresh = model(4)
+    fresh.optimizer.build(fresh.trainable_variables)
+    load_state(fresh, path)
+    for a, b in zip(trained.variables + trained.optimizer.variables, fresh.variables + fresh.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert int(fresh.optimizer.iterations) == 2
+    other = model(5)
+    other.optimizer.build(other.trainable_variables)
+    with pytest.raises(UserError, match="another model"):
+        load_state(other, path)
+    assert not list(tmp_path.glob(".*tmp*"))  # written under a temporary name, renamed

@@ -87,3 +87,25 @@ def test_same_seed_same_run(fast_options, tmp_path):
     second = train(SOLUTION, {**options, "output": str(tmp_path / "b")})
     assert (first.path / "history.csv").read_text() == (second.path / "history.csv").read_text()
     assert first.read_json("metrics.json")["test"] == second.read_json("metrics.json")["test"]
+
+
+@pytest.mark.parametrize("package", ["medical_imaging", "sentiment", "timeseries_finance", "recommendation"])
+def test_every_domain_resumes_from_its_saved_training_state(package, tmp_path):
+    """The per-epoch state (.npz of model and optimizer variables) of every domain's model loads
+    back into the model a resumed process builds: interrupted after epoch 1 of 3, it ends at 3."""
+    import importlib
+
+    from solutions.api import train_options
+    from solutions.common.solution import all_solutions
+
+    case = importlib.import_module(f"tests.solutions.{package}.contract").case(tmp_path)
+    name = next(s.name for s in all_solutions() if type(s).__module__.split(".")[1] == package)
+    solution = get_solution(name)
+    final = tmp_path / "run"
+    options = {**train_options(name, **{**case["options"], "epochs": 3}), "no_export": True, "output": str(final)}
+    with pytest.raises(KeyboardInterrupt):
+        train(solution, options, extra_callbacks=[StopAfterEpoch(1)])
+    backups = list(partial_path(final).glob("checkpoints/backup-*/epoch-0001.state.npz"))
+    assert backups, "the first epoch was committed as a .npz state"
+    resumed = train(solution, {"output": str(final)}, resume=True)
+    assert resumed.finished and _epochs(final) == [1, 2, 3]

@@ -13,6 +13,7 @@ import io
 import json
 import os
 import shutil
+import zipfile
 from pathlib import Path
 
 import keras
@@ -54,16 +55,19 @@ def save_state_atomic(model: keras.Model, path: str | os.PathLike) -> Path:
 
 def load_state(model: keras.Model, path: str | os.PathLike) -> None:
     """Put back what `save_state_atomic` wrote, in order (the names are kept for a person reading the
-    file); a file of another model is one clear error."""
+    file); a damaged file, or one of another model, is one clear error."""
     variables = _state_variables(model)
-    with np.load(path, allow_pickle=False) as data:
-        arrays = [data[f"v{i:05d}"] for i in range(len(data.files) - 1)]  # by position: names carry the
-        shapes = [tuple(a.shape) for a in arrays]                          # process's layer counters
-        if shapes != [tuple(v.shape) for v in variables]:
-            raise UserError(f"{path} holds the training state of another model ({len(arrays)} variables, this one "
-                            f"has {len(variables)}, or other shapes); start a new run instead of --resume")
-        for variable, array in zip(variables, arrays):
-            variable.assign(array)
+    try:
+        with np.load(path, allow_pickle=False) as data:  # by position: names carry the process's layer counters
+            arrays = [data[f"v{i:05d}"] for i in range(len(data.files) - 1)]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise UserError(f"the training state {path} cannot be read ({exc}); start a new run instead of --resume") from None
+    shapes = [tuple(a.shape) for a in arrays]
+    if shapes != [tuple(v.shape) for v in variables]:
+        raise UserError(f"{path} holds the training state of another model ({len(arrays)} variables, this one "
+                        f"has {len(variables)}, or other shapes); start a new run instead of --resume")
+    for variable, array in zip(variables, arrays):
+        variable.assign(array)
 
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):

@@ -66,3 +66,7 @@ def test_the_training_state_round_trips_and_refuses_another_model(tmp_path):
     with pytest.raises(UserError, match="another model"):
         load_state(other, path)
     assert not list(tmp_path.glob(".*tmp*"))  # written under a temporary name, renamed
+    damaged = tmp_path / "damaged.state.npz"
+    damaged.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(UserError, match="cannot be read"):
+        load_state(fresh, damaged)

@@ -26,6 +26,10 @@ MIN_FOLDER_SIZE = 16  # smaller images are upscaled to it (a residual CNN halves
 MAX_BATCH = 64
 MIN_STEPS = 16  # a small training split still gives BatchNorm and the schedule this many steps an epoch
 BATCH_PIXELS = MAX_BATCH * 64 * 64 * 3  # the largest batch measured: 64 RGB images of 64x64
+# A user's folder trains for about this many samples (epochs x training images), within
+# MIN_EPOCHS..the domain's default: 5,000 28x28 digits (3,500 training) take 23 epochs, not 40.
+FOLDER_SAMPLES = 80_000
+MIN_EPOCHS = 15
 
 
 def _power_of_two_below(value: float) -> int:
@@ -47,10 +51,20 @@ def image_batch_size(n_train: int, side: int, channels: int) -> tuple[int, str]:
     return batch, "; ".join(limits)
 
 
+def folder_epochs(n_train: int, most: int) -> tuple[int, str]:
+    """(epochs, why) for a user's own data: about FOLDER_SAMPLES samples seen, within
+    MIN_EPOCHS..`most`, so a large folder does not train for the named datasets' epoch count."""
+    least = min(MIN_EPOCHS, most)
+    epochs = int(np.clip(-(-FOLDER_SAMPLES // max(n_train, 1)), least, most))
+    return epochs, f"about {FOLDER_SAMPLES:,} samples seen over {n_train} training images, within {least}..{most}"
+
+
 class ImageClassifierSolution(ClassifierSolution):
     """A Solution for "which class is this image": raw uint8 pixels in, class probabilities out."""
-    # No fixed batch size: without --batch-size it is chosen from the images (`image_batch_size`).
-    train_defaults = {"batch_size": None}
+    # No fixed batch size or epochs: without the flags they are chosen from the images
+    # (`image_batch_size`; `default_epochs` for a named dataset, `folder_epochs` for the user's own).
+    train_defaults = {"batch_size": None, "epochs": None}
+    default_epochs: int = 40
     # Datasets whose labels survive a horizontal mirror (digits and letters do not).
     flip_safe: frozenset[str] = frozenset()
     # File types a class folder may hold (a domain may read more, e.g. DICOM).
@@ -193,6 +207,13 @@ class ImageClassifierSolution(ClassifierSolution):
             batch, why = image_batch_size(len(splits.train), max(height, width), channels)
             splits.resolved["batch_size"] = batch
             splits.source.setdefault("notes", []).append(f"Batch size {batch} (from the images: {why})")
+        if not options.get("epochs"):
+            if options.get("data"):
+                epochs, why = folder_epochs(len(splits.train), self.default_epochs)
+                splits.source.setdefault("notes", []).append(f"Epochs {epochs} (from the data: {why})")
+            else:
+                epochs = self.default_epochs
+            splits.resolved["epochs"] = epochs
         return splits
 
     def bn_momentum(self, splits: Splits, options: dict[str, Any]) -> float:

@@ -42,7 +42,8 @@ def add_train_options(parser: argparse.ArgumentParser, solution: Solution) -> No
     src.add_argument("--data", default=None, help="your own data (see the README for the layout)")
     parser.add_argument("--data-dir", default=None, help="where named datasets are read from / downloaded to "
                         "(default: $SOLUTIONS_DATA_DIR, else ~/.cache/solutions/datasets)")
-    parser.add_argument("--epochs", type=ranges.POSITIVE, default=d["epochs"])
+    parser.add_argument("--epochs", type=ranges.POSITIVE, default=d["epochs"],
+                        help=None if d["epochs"] else "default: chosen from the data, printed and kept in config.json")
     parser.add_argument("--batch-size", type=ranges.POSITIVE, default=d["batch_size"],
                         help=None if d["batch_size"] else "default: chosen from the data, printed and kept in "
                                                           "config.json")

@@ -103,8 +103,23 @@ def test_a_run_without_batch_size_gets_one_from_its_images_and_keeps_a_given_one
     n_train = len(splits.train)
     assert n_train == 129 and splits.resolved["batch_size"] == 8  # 129 // 16 = 8: 17 steps an epoch
     assert any(note.startswith("Batch size 8 (from the images") for note in splits.source["notes"])
-    given = solution.load_splits({**options, "batch_size": 32})
+    assert splits.resolved["epochs"] == 40  # 129 images: the domain's most
+    assert any(note.startswith("Epochs 40 (from the data") for note in splits.source["notes"])
+    given = solution.load_splits({**options, "batch_size": 32, "epochs": 7})
     assert "batch_size" not in given.resolved and not any("Batch size" in n for n in given.source["notes"])
+    assert "epochs" not in given.resolved
+
+
+def test_a_large_folder_trains_for_fewer_epochs_and_a_named_dataset_for_its_own():
+    from solutions.common.image_classifier import folder_epochs
+
+    assert folder_epochs(3500, 40)[0] == 23  # the 5,000-digit folder: about 80,000 samples
+    assert folder_epochs(1257, 40)[0] == 40
+    assert folder_epochs(100_000, 40)[0] == 15  # never fewer than 15
+    assert folder_epochs(100_000, 10)[0] == 10
+    solution = get_solution("image-classification")
+    splits = solution.load_splits({**OPTS, "dataset": "digits", "image_size": None, "batch_size": None, "epochs": None})
+    assert splits.resolved["epochs"] == 40 and not any("Epochs" in n for n in splits.source.get("notes", []))
 
 
 def test_image_domains_leave_the_batch_size_to_the_data():
@@ -112,6 +127,9 @@ def test_image_domains_leave_the_batch_size_to_the_data():
 
     assert train_options("image-classification", dataset="digits")["batch_size"] is None
     assert train_options("medical-imaging")["batch_size"] is None
-    assert train_options("medical-imaging")["epochs"] == 30
+    assert train_options("medical-imaging")["epochs"] is None  # 30 for a named dataset, below
+    assert get_solution("medical-imaging").default_epochs == 30
+    assert get_solution("image-classification").default_epochs == 40
+    assert train_options("sentiment")["epochs"] is not None  # other domains keep their fixed default
     assert train_options("sentiment")["batch_size"] == 64
     assert train_options("image-classification", batch_size=32)["batch_size"] == 32

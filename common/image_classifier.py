@@ -55,8 +55,11 @@ def folder_epochs(n_train: int, most: int) -> tuple[int, str]:
     """(epochs, why) for a user's own data: about FOLDER_SAMPLES samples seen, within
     MIN_EPOCHS..`most`, so a large folder does not train for the named datasets' epoch count."""
     least = min(MIN_EPOCHS, most)
-    epochs = int(np.clip(-(-FOLDER_SAMPLES // max(n_train, 1)), least, most))
-    return epochs, f"about {FOLDER_SAMPLES:,} samples seen over {n_train} training images, within {least}..{most}"
+    wanted = -(-FOLDER_SAMPLES // max(n_train, 1))
+    epochs = int(np.clip(wanted, least, most))
+    if epochs == wanted:
+        return epochs, f"{n_train} training images, about {FOLDER_SAMPLES:,} samples seen"
+    return epochs, f"{n_train} training images; {FOLDER_SAMPLES:,} samples would take {wanted} epochs, held to {least}..{most}"
 
 
 class ImageClassifierSolution(ClassifierSolution):

@@ -71,11 +71,14 @@ class TextExport:
 
         # The vocabulary stays beside the model (vocab.txt): it is of use only with the kit's
         # tokenizer rules, and packing it would add its size (1.2 MB on rt-polarity) to every file.
-        size = len(splits.fitted["tokenizer"].vocabulary)
+        tokenizer = splits.fitted["tokenizer"]
+        size = max(len(tokenizer.vocabulary), len(tokenizer.char_vocabulary or []))
+        chars = (f"; then {tokenizer.config.char_sequence_length} ids of character n-grams from char_vocab.txt"
+                 if tokenizer.config.char_ngrams else "")
         return [TensorInfo("token_ids", f"Token ids [batch, {splits.train.x.shape[1]}] made by the kit's tokenizer "
                            "from vocab.txt and tokenizer.json beside the model (line i of vocab.txt is id i; "
-                           "ASCII lower-casing, punctuation split off, n-grams; 0 is padding, 1 out-of-vocabulary).",
-                           value_range=(0, size - 1), dimension_names=("batch", "token"))], \
+                           f"ASCII lower-casing, punctuation split off, n-grams{chars}; 0 is padding, "
+                           "1 out-of-vocabulary).", value_range=(0, size - 1), dimension_names=("batch", "token"))], \
             [probabilities_tensor(list(splits.class_names), "label")]
 
     def edge_models(self, model, splits, fitted: dict, options, variants: list[str]):

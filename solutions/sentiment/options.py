@@ -31,6 +31,9 @@ class SentimentOptions:
         parser.add_argument("--width", type=ranges.POSITIVE, default=100, help="filters (cnn) or LSTM units (bilstm, both directions)")
         parser.add_argument("--depth", type=ranges.POSITIVE, default=1, help="LSTM layers (bilstm) or encoder blocks (transformer)")
         parser.add_argument("--dropout", type=ranges.DROPOUT, default=0.5)
+        parser.add_argument("--char-ngrams", action=argparse.BooleanOptionalAction, default=None,
+                            help="bow: a second view of 2-5-character n-grams (default: on when the texts are "
+                                 "short, as sentences are)")
         parser.add_argument("--cv", type=ranges.integer(2), default=None, metavar="K",
                             help="K-fold cross-validation: report the mean and spread of K test folds")
 
@@ -56,6 +59,7 @@ class SentimentOptions:
             "ngrams": defaults["ngrams"],
             "max_tokens": options.get("max_tokens") or defaults["max_tokens"],
             "embedding_dim": options.get("embedding_dim") or defaults["embedding_dim"],
+            "char_ngrams": defaults.get("char_ngrams"),
         }
 
     def check_data_source(self, options: dict[str, Any]) -> None:
@@ -78,3 +82,5 @@ class SentimentOptions:
             raise UserError(f"--sequence-length {length} is out of range (2..4096)")
         if options.get("max_tokens") is not None and options["max_tokens"] < 3:
             raise UserError("--max-tokens must be at least 3 (padding, out-of-vocabulary and one token)")
+        if options.get("char_ngrams") and (options.get("model") or self.default_model) != "bow":
+            raise UserError(f"--char-ngrams is a view of the bow model, not of {options['model']}")

@@ -42,7 +42,8 @@ class TextPredictor:
             tokenizer = Tokenizer.load(run.path)
             ids = tokenizer(texts)
             x = vectorize(tokenizer.keras_layer(), np.asarray(texts, dtype=object)) if variant in (None, "keras") else ids
-            known, words = ids > 0, run.config["source"]["sequence_length"]
+            known = ids[:, : tokenizer.config.sequence_length] > 0  # the words, not their characters
+            words = run.config["source"]["sequence_length"]
             lengths = [len(split(standardize(text))) for text in texts]
         probs = run_outputs(run, self, x, variant)
         answers = []

@@ -17,7 +17,11 @@ from solutions.sentiment.data import (
     load_table,
     load_tfds_text,
 )
-from solutions.sentiment.tokenizer import Tokenizer, TokenizerConfig, split, standardize
+from solutions.sentiment.tokenizer import Tokenizer, TokenizerConfig, char_grams, split, standardize
+
+# Character n-grams stay off for long texts (reviews, documents): their segment would be several
+# times the words' and they add little where words are plentiful (README, Sentiment).
+MAX_CHAR_SEQUENCE = 2048
 
 
 def vectorize(layer, texts: np.ndarray, batch: int = 4096) -> np.ndarray:
@@ -94,10 +98,15 @@ class TextSource:
             "texts_read": int(len(labels)),
             "sequence_length": limit,
             "vocabulary_size": len(tokenizer.vocabulary),
+            "char_ngrams": tokenizer.config.char_ngrams,
+            "char_vocabulary_size": len(tokenizer.char_vocabulary) if tokenizer.char_vocabulary else 0,
             "train_texts_truncated": int(sum(len(split(standardize(t))) > limit for t in train.raw)),
         }
+        resolved = {} if options.get("sequence_length") else {"sequence_length": limit}
+        if options.get("char_ngrams") is None and self.model_settings(options).get("char_ngrams"):
+            resolved["char_ngrams"] = bool(tokenizer.config.char_ngrams)
         return Splits(train, val, test, first.class_names, source=source, fitted={"tokenizer": tokenizer, "layer": layer},
-                      resolved={"sequence_length": limit} if not options.get("sequence_length") else {})
+                      resolved=resolved)
 
     @staticmethod
     def sequence_length(train_texts: np.ndarray) -> int:
@@ -106,18 +115,46 @@ class TextSource:
         counts = np.array([len(split(standardize(t))) for t in train_texts])
         return int(np.clip(np.ceil(np.percentile(counts, 99) / 8) * 8, 8, 512))
 
+    @staticmethod
+    def char_sequence_length(train_texts: np.ndarray, words: int, char_ngrams: list[int]) -> int:
+        """Character n-grams kept per text: the 99th percentile of this training split's counts
+        over the first `words` words, rounded up to 8."""
+        counts = np.array([len(char_grams(" ".join(split(standardize(t))[:words]), *char_ngrams)) for t in train_texts])
+        return int(max(8, np.ceil(np.percentile(counts, 99) / 8) * 8))
+
+    def char_view(self, options: dict[str, Any], train_texts: np.ndarray, words: int) -> tuple[list[int] | None, int]:
+        """([shortest, longest], segment length) of the character n-grams, or (None, 0): on by
+        default for the bow model on short texts, `--char-ngrams/--no-char-ngrams` decides."""
+        ngrams = self.model_settings(options).get("char_ngrams")
+        if not ngrams or options.get("char_ngrams") is False:
+            return None, 0
+        length = self.char_sequence_length(train_texts, words, ngrams)
+        if options.get("char_ngrams") is None and length > MAX_CHAR_SEQUENCE:
+            print(f"Character n-grams off: the texts are long ({length} {ngrams[0]}-{ngrams[1]}-character n-grams "
+                  f"at the 99th percentile, over {MAX_CHAR_SEQUENCE}); --char-ngrams turns them on")
+            return None, 0
+        return ngrams, min(length, 4 * MAX_CHAR_SEQUENCE)
+
     def vocabulary(self, options: dict[str, Any], train_texts: np.ndarray, length: int):
         """The run's vocabulary (evaluate/export) or one adapted on the training texts only."""
         from solutions.common.runtime import import_tensorflow
-        from solutions.sentiment.tokenizer import vectorization_layer
+        from solutions.sentiment.tokenizer import char_vectorization_layer, vectorization_layer
 
         settings = self.model_settings(options)
         if options.get("trained_run"):  # evaluate/export: the run's own vocabulary
             tokenizer = Tokenizer.load(Path(options["trained_run"]))
             return tokenizer, tokenizer.keras_layer()
-        config = TokenizerConfig(sequence_length=length * settings["ngrams"], ngrams=settings["ngrams"])
-        layer = vectorization_layer(config.sequence_length, ngrams=config.ngrams, max_tokens=settings["max_tokens"])
+        char_ngrams, char_length = self.char_view(options, train_texts, length)
+        config = TokenizerConfig(sequence_length=length * settings["ngrams"], ngrams=settings["ngrams"],
+                                 char_ngrams=char_ngrams, char_sequence_length=char_length)
         tf = import_tensorflow()
-        layer.adapt(tf.data.Dataset.from_tensor_slices(list(train_texts)).batch(1024))
-        tokenizer = Tokenizer([str(t) for t in layer.get_vocabulary()], config)
-        return tokenizer, layer
+        texts = tf.data.Dataset.from_tensor_slices(list(train_texts)).batch(1024)
+        layer = vectorization_layer(config.sequence_length, ngrams=config.ngrams, max_tokens=settings["max_tokens"])
+        layer.adapt(texts)
+        chars = None
+        if char_ngrams:
+            char_layer = char_vectorization_layer(char_length, char_ngrams, max_tokens=settings["max_tokens"])
+            char_layer.adapt(texts)
+            chars = [str(t) for t in char_layer.get_vocabulary()]
+        tokenizer = Tokenizer([str(t) for t in layer.get_vocabulary()], config, chars)
+        return tokenizer, tokenizer.keras_layer() if char_ngrams else layer

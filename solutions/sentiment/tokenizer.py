@@ -11,6 +11,12 @@ Both follow the same three steps, chosen so that each has an exact twin in the o
   `tf.strings.ngrams` orders them;
 - look up: 0 is padding, 1 is out-of-vocabulary, the vocabulary starts at 2; sequences are cut or
   zero-padded at the end to a fixed length.
+
+With character n-grams on (`char_ngrams`, the bow model's second view), a second segment follows
+the words: the standardized tokens joined by single spaces, every run of 2..5 characters (all
+2-grams, then all 3-grams, ... as `tf.strings.ngrams` orders them), looked up in a vocabulary of
+their own (`char_vocab.txt`, same 0/1 rule), cut or padded to `char_sequence_length`. The ids are
+the word segment then the character segment, one int32 row per text.
 """
 
 from __future__ import annotations
@@ -42,6 +48,13 @@ class TokenizerConfig:
     split: str = "ascii_whitespace"
     padding_id: int = 0
     oov_id: int = 1
+    char_ngrams: list[int] | None = None  # [shortest, longest] character n-gram, or None (words only)
+    char_sequence_length: int = 0
+
+    @property
+    def total_length(self) -> int:
+        """Ids per text: the word segment, then the character segment (if any)."""
+        return self.sequence_length + (self.char_sequence_length if self.char_ngrams else 0)
 
 
 def standardize(text: str) -> str:
@@ -60,43 +73,85 @@ def grams(tokens: list[str], ngrams: int) -> list[str]:
     return out
 
 
-class Tokenizer:
-    """Plain-Python twin of the run's vocabulary layer: texts -> int32 ids [n, sequence_length]."""
+def joined(text: str) -> str:
+    """The standardized tokens joined by single spaces: what character n-grams are taken from."""
+    return " ".join(split(standardize(text)))
 
-    def __init__(self, vocabulary: Sequence[str], config: TokenizerConfig):
-        if list(vocabulary[:2]) != [PAD, OOV]:
-            raise ValueError("a vocabulary starts with the padding token '' and the OOV token '[UNK]'")
+
+def char_grams(text: str, shortest: int, longest: int) -> list[str]:
+    """Every `shortest`..`longest` characters of `joined(text)`, all of one length before the next."""
+    chars = joined(text)
+    return [chars[i : i + n] for n in range(shortest, longest + 1) for i in range(len(chars) - n + 1)]
+
+
+def _look_up(tokens: list[str], index: dict[str, int], length: int, config: "TokenizerConfig") -> list[int]:
+    ids = [index.get(token, config.oov_id) for token in tokens[:length]]
+    return ids + [config.padding_id] * (length - len(ids))
+
+
+def _index(vocabulary: Sequence[str] | None, what: str) -> dict[str, int]:
+    if vocabulary is None:
+        return {}
+    if list(vocabulary[:2]) != [PAD, OOV]:
+        raise ValueError(f"a {what} starts with the padding token '' and the OOV token '[UNK]'")
+    return {token: i for i, token in enumerate(vocabulary) if i >= 2}
+
+
+class Tokenizer:
+    """Plain-Python twin of the run's vocabulary layer: texts -> int32 ids [n, total_length]."""
+
+    def __init__(self, vocabulary: Sequence[str], config: TokenizerConfig, char_vocabulary: Sequence[str] | None = None):
+        if config.char_ngrams and char_vocabulary is None:
+            raise ValueError("character n-grams need their vocabulary (char_vocab.txt)")
         self.vocabulary = list(vocabulary)
+        self.char_vocabulary = list(char_vocabulary) if config.char_ngrams else None
         self.config = config
-        self._index = {token: i for i, token in enumerate(self.vocabulary) if i >= 2}
+        self._index = _index(self.vocabulary, "vocabulary")
+        self._char_index = _index(self.char_vocabulary, "character vocabulary")
 
     def ids(self, text: str) -> list[int]:
-        tokens = grams(split(standardize(text)), self.config.ngrams)[: self.config.sequence_length]
-        ids = [self._index.get(token, self.config.oov_id) for token in tokens]
-        return ids + [self.config.padding_id] * (self.config.sequence_length - len(ids))
+        words = grams(split(standardize(text)), self.config.ngrams)
+        ids = _look_up(words, self._index, self.config.sequence_length, self.config)
+        if self.config.char_ngrams:
+            chars = char_grams(text, *self.config.char_ngrams)
+            ids += _look_up(chars, self._char_index, self.config.char_sequence_length, self.config)
+        return ids
 
     def __call__(self, texts: Iterable[str]):
         import numpy as np
 
         rows = [self.ids(t) for t in texts]
-        return np.asarray(rows, dtype=np.int32).reshape(len(rows), self.config.sequence_length)
+        return np.asarray(rows, dtype=np.int32).reshape(len(rows), self.config.total_length)
 
     def keras_layer(self):
         """The Keras vocabulary layer with this vocabulary and these settings (its exact twin)."""
-        return vectorization_layer(self.config.sequence_length, ngrams=self.config.ngrams, vocabulary=self.vocabulary)
+        words = vectorization_layer(self.config.sequence_length, ngrams=self.config.ngrams, vocabulary=self.vocabulary)
+        if not self.config.char_ngrams:
+            return words
+        chars = char_vectorization_layer(self.config.char_sequence_length, self.config.char_ngrams,
+                                         vocabulary=self.char_vocabulary)
+        return TextIds(words, chars)
 
     def save(self, directory: Path) -> None:
-        """vocab.txt (one token per line, line i = id i) and tokenizer.json."""
-        bad = [t for t in self.vocabulary[2:] if "\n" in t or "\r" in t]
-        if bad:
-            raise ValueError(f"vocabulary tokens contain line breaks: {bad[:3]}")
-        write_text_atomic(directory / "vocab.txt", "\n".join(self.vocabulary) + "\n")
+        """vocab.txt (one token per line, line i = id i), char_vocab.txt likewise, tokenizer.json."""
+        files = {"vocab.txt": self.vocabulary}
+        if self.char_vocabulary is not None:
+            files["char_vocab.txt"] = self.char_vocabulary
+        for name, vocabulary in files.items():
+            bad = [t for t in vocabulary[2:] if "\n" in t or "\r" in t]
+            if bad:
+                raise ValueError(f"vocabulary tokens contain line breaks: {bad[:3]}")
+        for name, vocabulary in files.items():
+            write_text_atomic(directory / name, "\n".join(vocabulary) + "\n")
         write_text_atomic(directory / "tokenizer.json", json.dumps(asdict(self.config), indent=2) + "\n")
 
     @classmethod
     def load(cls, directory: Path) -> "Tokenizer":
-        lines = (directory / "vocab.txt").read_text(encoding="utf-8").split("\n")[:-1]
-        return cls(lines, TokenizerConfig(**json.loads((directory / "tokenizer.json").read_text())))
+        def lines(name: str) -> list[str]:
+            return (directory / name).read_text(encoding="utf-8").split("\n")[:-1]
+
+        config = TokenizerConfig(**json.loads((directory / "tokenizer.json").read_text()))
+        return cls(lines("vocab.txt"), config, lines("char_vocab.txt") if config.char_ngrams else None)
 
 
 def tf_standardize(texts):
@@ -104,6 +159,51 @@ def tf_standardize(texts):
     import tensorflow as tf
 
     return tf.strings.regex_replace(tf.strings.lower(texts), PUNCTUATION_PATTERN, r" \1 ")
+
+
+def tf_joined(texts):
+    """`joined` in TensorFlow string ops: standardize, split on whitespace, join with one space."""
+    import tensorflow as tf
+
+    return tf.strings.reduce_join(tf.strings.split(tf_standardize(texts)), axis=-1, separator=" ")
+
+
+def char_gram_splitter(shortest: int, longest: int):
+    """`char_grams` after `tf_joined`, as a TextVectorization split: characters (UTF-8 code
+    points, as Python iterates a str), then their n-grams joined without a separator."""
+
+    def split_chars(texts):
+        import tensorflow as tf
+
+        chars = tf.strings.unicode_split(texts, "UTF-8")
+        return tf.strings.ngrams(chars, tuple(range(shortest, longest + 1)), separator="")
+
+    return split_chars
+
+
+def char_vectorization_layer(sequence_length: int, char_ngrams: Sequence[int], *, max_tokens: int | None = None,
+                             vocabulary: Sequence[str] | None = None):
+    """The character-n-gram vocabulary layer (the second segment of the ids)."""
+    import keras
+
+    return keras.layers.TextVectorization(
+        max_tokens=max_tokens, standardize=tf_joined, split=char_gram_splitter(*char_ngrams), ngrams=None,
+        output_mode="int", output_sequence_length=sequence_length,
+        vocabulary=list(vocabulary) if vocabulary is not None else None,
+    )
+
+
+class TextIds:
+    """Raw strings -> the word segment's ids, then the character segment's: two vocabulary layers
+    called as one (on a list of texts, a tensor, or a Keras input of a string model)."""
+
+    def __init__(self, words, chars):
+        self.words, self.chars = words, chars
+
+    def __call__(self, texts):
+        import keras
+
+        return keras.ops.concatenate([self.words(texts), self.chars(texts)], axis=-1)
 
 
 def vectorization_layer(sequence_length: int, *, ngrams: int = 1, max_tokens: int | None = None, vocabulary: Sequence[str] | None = None):

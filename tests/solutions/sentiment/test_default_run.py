@@ -1,4 +1,4 @@
-"""Acceptance on rt-polarity with `--cv 10` at default settings (about 8 minutes on 2 cores), and on a
+"""Acceptance on rt-polarity with `--cv 10` at default settings (about 5 minutes on 2 cores), and on a
 2,000-sentence subsample against TF-IDF (under a minute): `make test-slow`."""
 
 import csv
@@ -21,7 +21,10 @@ def test_default_rt_polarity_cross_validation_meets_the_targets(tmp_path):
 
     assert wall <= 15 * 60
     assert cv["folds"] == 10 and len(cv["per_fold"]) == 10
-    assert cv["summary"]["accuracy"]["mean"] >= 0.79  # no pretrained vectors
+    # no pretrained vectors; words and characters: 0.8030 / 0.8018 / 0.8004 on seeds 0 / 1 / 2, where
+    # the words-only model gave 0.7929 (seed 0) and 0.7927 (seed 42)
+    assert cv["summary"]["accuracy"]["mean"] >= 0.797
+    assert (tmp_path / "run" / "char_vocab.txt").exists()
     assert metrics["checks"]["tokenizer_agreement"] == 1.0  # every test sentence, identical ids
     export = metrics["export"]
     f32 = export["float32"]
@@ -50,8 +53,8 @@ def balanced_subsample(folder: Path, size: int, seed: int) -> Path:
 @pytest.mark.slow
 def test_default_holds_its_own_against_tfidf_on_a_small_text_set(tmp_path):
     """2,000 sentences, 5-fold: the default must not lose more than a point to the in-run TF-IDF
-    logistic regression (measured: 0.708 vs 0.6975; over 1,000-3,000 sentences and seeds 0-2 the
-    default averages 0.700 vs 0.689, worst -0.6 points)."""
+    logistic regression (measured: 0.7295 vs 0.6975; over 1,000-3,000 sentences and seeds 0-2 the
+    default averages 0.712 vs 0.689, never below it)."""
     data = balanced_subsample(tmp_path, 2000, 0)
     metrics, _ = train_default_run(tmp_path / "run", "sentiment", "--data", str(data), "--text-column", "text",
                                    "--label-column", "label", "--cv", "5", "--no-export")

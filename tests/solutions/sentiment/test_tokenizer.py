@@ -64,3 +64,52 @@ def test_save_load_round_trip_and_adapt_is_deterministic(tmp_path):
 def test_vocabulary_must_start_with_padding_and_oov():
     with pytest.raises(ValueError):
         Tokenizer(["good", "bad"], TokenizerConfig(4))
+
+
+def _char_tokenizer(texts, words: int = 24, chars: int = 120) -> tuple[Tokenizer, object]:
+    from solutions.sentiment.tokenizer import char_vectorization_layer
+
+    word_layer = vectorization_layer(words, ngrams=2, max_tokens=2000)
+    char_layer = char_vectorization_layer(chars, [2, 5], max_tokens=3000)
+    for layer in (word_layer, char_layer):
+        layer.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(128))
+    config = TokenizerConfig(words, ngrams=2, char_ngrams=[2, 5], char_sequence_length=chars)
+    tokenizer = Tokenizer([str(t) for t in word_layer.get_vocabulary()], config,
+                          [str(t) for t in char_layer.get_vocabulary()])
+    return tokenizer, tokenizer.keras_layer()
+
+
+def test_character_ngrams_python_ids_equal_keras_layers():
+    """The word segment then the character segment, identical in both engines, tricky texts too."""
+    neg, pos = sentences(300)
+    texts = neg + pos + TRICKY
+    tokenizer, layer = _char_tokenizer(neg[:200] + pos[:200])
+    keras_ids = np.asarray(layer(tf.constant(texts)))
+    python_ids = tokenizer(texts)
+    mismatched = [t for t, a, b in zip(texts, keras_ids, python_ids) if not np.array_equal(a, b)]
+    assert not mismatched, mismatched[:3]
+    assert python_ids.shape == (len(texts), 24 + 120) and python_ids.dtype == np.int32
+    chars = python_ids[:, 24:]
+    assert (chars > 1).any() and (chars == 1).any()  # known and out-of-vocabulary character n-grams
+    assert (python_ids[texts.index("")] == 0).all()
+
+
+def test_character_ngram_rule():
+    from solutions.sentiment.tokenizer import char_grams
+
+    # standardized words joined by one space; all 2-grams, then all 3-grams
+    assert char_grams("Ab  C!", 2, 3) == ["ab", "b ", " c", "c ", " !", "ab ", "b c", " c ", "c !"]
+    assert char_grams("a", 2, 5) == []
+
+
+def test_character_vocabulary_round_trip(tmp_path):
+    neg, pos = sentences(100)
+    tokenizer, _ = _char_tokenizer(neg + pos)
+    tokenizer.save(tmp_path)
+    assert (tmp_path / "char_vocab.txt").read_text(encoding="utf-8").split("\n")[:-1] == tokenizer.char_vocabulary
+    loaded = Tokenizer.load(tmp_path)
+    assert loaded.config == tokenizer.config and loaded.char_vocabulary == tokenizer.char_vocabulary
+    np.testing.assert_array_equal(loaded(neg), tokenizer(neg))
+    (tmp_path / "char_vocab.txt").unlink()
+    with pytest.raises(FileNotFoundError):
+        Tokenizer.load(tmp_path)

@@ -32,7 +32,9 @@ def test_default_rt_polarity_cross_validation_meets_the_targets(tmp_path):
     quantized = export["dynamic"]
     assert quantized["bytes"] <= 0.3 * f32["bytes"]
     assert quantized["test"]["accuracy"] >= metrics["test"]["accuracy"] - 0.01
-    print(check_text_edge(tmp_path / "run"))  # MediaPipe's TextClassifier on fold 1's test sentences
+    # MediaPipe's TextClassifier on fold 1's test sentences. Its regex tokenizer gives word ids only, so
+    # the edge model has no character view: seed 42, fold 1: 0.7816 vs the default's 0.8041
+    print(check_text_edge(tmp_path / "run", within=0.03))
     assert export["serving"]["max_abs_diff"] <= 1e-5  # raw sentences through serving_default
     check_serving_under_load(tmp_path / "run", tmp_path)
 

@@ -121,10 +121,10 @@ def build_model(
     return keras.Model(ids, probabilities, name=f"sentiment_{name}")
 
 
-def _constant_bias(values: np.ndarray) -> keras.layers.Layer:
+def _constant_bias(values: np.ndarray, name: str = "class_bias") -> keras.layers.Layer:
     """A trainable per-class bias that starts at `values` (broadcast over the batch)."""
     centred = (values - values.mean()).astype(np.float32)
-    return Bias(centred, name="class_bias")
+    return Bias(centred, name=name)
 
 
 @keras.saving.register_keras_serializable(package="sentiment")
@@ -169,22 +169,26 @@ def _bow(ids, vocab_size, num_classes, dim, dropout, train_ids, train_labels):
     discriminative part trains alone (NB weight 0) and `fit_mixing` sets the two weights on the
     validation split afterwards, as NBSVM interpolates its two models."""
     keep = FirstOccurrence(name="once")(ids)
-    nb = "zeros"
-    if train_ids is not None:
-        nb = keras.initializers.Constant(naive_bayes_log_probs(train_ids, train_labels, vocab_size, num_classes))
-    nb_weights = keras.layers.Embedding(vocab_size, num_classes, embeddings_initializer=nb, trainable=False,
-                                        name="naive_bayes_weights")(ids)
-    naive_bayes = WeightedSum(name="naive_bayes")(nb_weights, keep)
-    correction = keras.layers.Embedding(vocab_size, num_classes, embeddings_initializer="zeros", name="correction_weights")(ids)
-    corrected = WeightedSum(name="correction")(keras.layers.Multiply(name="nb_units")([nb_weights, correction]), keep)
-    vectors = keras.layers.Embedding(vocab_size, dim, name="gram_embedding")(ids)
+    naive_bayes, corrected = _naive_bayes_parts(ids, keep, vocab_size, num_classes, train_ids, train_labels, "")
+    discriminative = keras.layers.Add(name="discriminative")(
+        [corrected, _mean_embedding_logits(ids, keep, vocab_size, dim, dropout, num_classes)])
+    return _mixed(naive_bayes, discriminative, "")
+
+
+def _mean_embedding_logits(ids, keep, size, dim, dropout, num_classes):
+    """fastText-like: the mean of the kept n-grams' embeddings, dropout, a dense layer."""
+    vectors = keras.layers.Embedding(size, dim, name="gram_embedding")(ids)
     deep = WeightedSum(mean=True, name="mean_embedding")(vectors, keep)
     deep = keras.layers.Dropout(dropout, name="dropout")(deep)
-    deep = keras.layers.Dense(num_classes, name="deep_logits")(deep)
-    discriminative = keras.layers.Add(name="discriminative")([corrected, deep])
-    return keras.layers.Add(name="logits")([
-        Scale(0.0, trainable=False, name="naive_bayes_mix")(naive_bayes),
-        Scale(1.0, trainable=False, name="discriminative_mix")(discriminative),
+    return keras.layers.Dense(num_classes, name="deep_logits")(deep)
+
+
+def _mixed(naive_bayes, discriminative, suffix: str):
+    """NB at weight 0 (the discriminative part trains alone) plus the discriminative part at 1;
+    `fit_mixing` sets both on the validation split after training."""
+    return keras.layers.Add(name=f"logits{suffix}")([
+        Scale(0.0, trainable=False, name=f"naive_bayes_mix{suffix}")(naive_bayes),
+        Scale(1.0, trainable=False, name=f"discriminative_mix{suffix}")(discriminative),
     ])
 
 
@@ -234,20 +238,14 @@ def two_view_bow(vocab_size, word_length, char_vocab_size, char_length, num_clas
             keep = FirstOccurrence(name="once_words")(view_ids)
         else:  # a few hundred ids: sorted, each kept where it differs from its neighbour (O(t log t), not t^2)
             view_ids, keep = SortedFirstOccurrence(name="once_chars")(view_ids)
-        naive_bayes, corrected = _naive_bayes_parts(view_ids, keep, size, num_classes, *split[view], view)
+        naive_bayes, corrected = _naive_bayes_parts(view_ids, keep, size, num_classes, *split[view], f"_{view}")
         discriminative = corrected
         if view == "words":
-            vectors = keras.layers.Embedding(size, dim, name="gram_embedding")(view_ids)
-            deep = WeightedSum(mean=True, name="mean_embedding")(vectors, keep)
-            deep = keras.layers.Dropout(dropout, name="dropout")(deep)
-            deep = keras.layers.Dense(num_classes, name="deep_logits")(deep)
+            deep = _mean_embedding_logits(view_ids, keep, size, dim, dropout, num_classes)
             discriminative = keras.layers.Add(name="discriminative_words")([corrected, deep])
-        bias = Bias((prior - prior.mean()).astype(np.float32), name=f"class_bias_{view}")(discriminative)
+        bias = _constant_bias(prior, f"class_bias_{view}")(discriminative)
         discriminative = keras.layers.Add(name=f"discriminative_and_prior_{view}")([discriminative, bias])
-        views.append(keras.layers.Add(name=f"logits_{view}")([
-            Scale(0.0, trainable=False, name=f"naive_bayes_mix_{view}")(naive_bayes),
-            Scale(1.0, trainable=False, name=f"discriminative_mix_{view}")(discriminative),
-        ]))
+        views.append(_mixed(naive_bayes, discriminative, f"_{view}"))
     probabilities = [keras.layers.Softmax(name=f"probabilities_{view}")(logits) for view, logits in zip(split, views)]
     return keras.Model(ids, Stack(name="views")(probabilities), name=TWO_VIEW_TRAINER)
 
@@ -275,18 +273,19 @@ def mean_view_accuracy(y_true, y_pred):
     return keras.metrics.sparse_categorical_accuracy(y_true, ops.mean(y_pred, axis=1))
 
 
-def _naive_bayes_parts(ids, keep, size, num_classes, train_ids, train_labels, view):
-    """A view's frozen naive-Bayes sum and its per-n-gram correction in naive-Bayes units."""
+def _naive_bayes_parts(ids, keep, size, num_classes, train_ids, train_labels, suffix: str):
+    """The frozen naive-Bayes sum of the kept n-grams and their per-n-gram correction in
+    naive-Bayes units (layer names end in `suffix`: "" for the one-view model, "_words"...)."""
     nb = "zeros"
     if train_ids is not None:
         nb = keras.initializers.Constant(naive_bayes_log_probs(train_ids, train_labels, size, num_classes))
     nb_weights = keras.layers.Embedding(size, num_classes, embeddings_initializer=nb, trainable=False,
-                                        name=f"naive_bayes_weights_{view}")(ids)
-    naive_bayes = WeightedSum(name=f"naive_bayes_{view}")(nb_weights, keep)
+                                        name=f"naive_bayes_weights{suffix}")(ids)
+    naive_bayes = WeightedSum(name=f"naive_bayes{suffix}")(nb_weights, keep)
     correction = keras.layers.Embedding(size, num_classes, embeddings_initializer="zeros",
-                                        name=f"correction_weights_{view}")(ids)
-    corrected = WeightedSum(name=f"correction_{view}")(keras.layers.Multiply(name=f"nb_units_{view}")([nb_weights, correction]), keep)
-    return naive_bayes, corrected
+                                        name=f"correction_weights{suffix}")(ids)
+    units = keras.layers.Multiply(name=f"nb_units{suffix}")([nb_weights, correction])
+    return naive_bayes, WeightedSum(name=f"correction{suffix}")(units, keep)
 
 
 @keras.saving.register_keras_serializable(package="sentiment")

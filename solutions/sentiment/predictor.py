@@ -37,21 +37,26 @@ class TextPredictor:
             edge = edge_tokenizer(run)
             x = ids = edge(texts)
             known, words = ids > 2, edge.length - 1
+            known_words = known
             lengths = [len(edge.words(text)) for text in texts]
         else:
             tokenizer = Tokenizer.load(run.path)
             ids = tokenizer(texts)
             x = vectorize(tokenizer.keras_layer(), np.asarray(texts, dtype=object)) if variant in (None, "keras") else ids
-            known = ids[:, : tokenizer.config.sequence_length] > 0  # the words, not their characters
-            words = run.config["source"]["sequence_length"]
+            known, words = ids > 0, run.config["source"]["sequence_length"]
+            known_words = known  # with a character view: words in its vocabulary, characters aside
+            if tokenizer.config.char_ngrams:
+                known_words = ids[:, : tokenizer.config.sequence_length] > tokenizer.config.oov_id
             lengths = [len(split(standardize(text))) for text in texts]
         probs = run_outputs(run, self, x, variant)
         answers = []
-        for text, p, row, length in zip(texts, probs, known, lengths):
+        for text, p, row, row_words, length in zip(texts, probs, known, known_words, lengths):
             best = int(np.argmax(p))
             note = None
             if not row.any():
                 note = "no known tokens: the answer is the model's prior"
+            elif not row_words.any():
+                note = "no known words: the answer rests on its characters alone"
             elif length > words:
                 note = f"cut to the first {words} words"
             answers.append({"text": text, "label": labels[best], "probability": float(p[best]),

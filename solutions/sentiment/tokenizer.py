@@ -147,11 +147,24 @@ class Tokenizer:
 
     @classmethod
     def load(cls, directory: Path) -> "Tokenizer":
-        def lines(name: str) -> list[str]:
-            return (directory / name).read_text(encoding="utf-8").split("\n")[:-1]
+        """The tokenizer saved in `directory`; a missing, damaged or mismatched file is one
+        UserError that names it (they travel together: vocab.txt, char_vocab.txt, tokenizer.json)."""
+        from solutions.common.errors import UserError
 
-        config = TokenizerConfig(**json.loads((directory / "tokenizer.json").read_text()))
-        return cls(lines("vocab.txt"), config, lines("char_vocab.txt") if config.char_ngrams else None)
+        def lines(name: str) -> list[str]:
+            try:
+                return (Path(directory) / name).read_text(encoding="utf-8").split("\n")[:-1]
+            except (OSError, UnicodeDecodeError) as exc:
+                raise UserError(f"{Path(directory) / name} cannot be read ({exc.__class__.__name__}); the "
+                                "tokenizer needs vocab.txt, tokenizer.json and, with character n-grams, "
+                                "char_vocab.txt from the same run") from None
+
+        try:
+            config = TokenizerConfig(**json.loads("\n".join(lines("tokenizer.json"))))
+            return cls(lines("vocab.txt"), config, lines("char_vocab.txt") if config.char_ngrams else None)
+        except (ValueError, TypeError) as exc:  # bad JSON, unknown keys, a vocabulary without '' and [UNK]
+            raise UserError(f"{Path(directory) / 'tokenizer.json'} and its vocabularies do not make a "
+                            f"tokenizer: {exc}") from None
 
 
 def tf_standardize(texts):

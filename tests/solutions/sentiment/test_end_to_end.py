@@ -88,3 +88,34 @@ def test_tfidf_baseline_is_reported_in_the_report(bilstm_run):
     report = (bilstm_run / "report.md").read_text()
     assert "tfidf_logistic_regression" in report and "tokenizer" in report
     assert json.loads((bilstm_run / "tokenizer.json").read_text())["ngrams"] == 1
+
+
+def test_default_bow_reads_characters_from_training_to_predict(csv_file, tmp_path):
+    """The default model on short texts: the character view is on (plan, files, report), both
+    tokenizers agree, Keras and TFLite answer alike, and a run missing char_vocab.txt is one line."""
+    import shutil
+
+    run = train(get_solution("sentiment"), {**OPTIONS, "model": "bow", "char_ngrams": None, "data": str(csv_file),
+                                            "output": str(tmp_path / "bow")})
+    assert (run / "char_vocab.txt").exists()
+    assert run.read_json("config.json")["plan"]["char_ngrams"] is True
+    metrics = run.read_json("metrics.json")
+    assert metrics["checks"]["tokenizer_agreement"] == 1.0
+    assert metrics["export"]["float32"]["agreement"] >= 0.995
+    assert set(run.read_json("mixing.json")) >= {"discriminative_words", "discriminative_chars"}
+    assert "character n-grams" in (run / "report.md").read_text()
+
+    answers = []
+    for extra in ([], ["--tflite"]):
+        result = run_cli("predict", str(run.path), "", "qzxv wqpt", "a dull , lifeless mess", *extra)
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.strip().splitlines()
+        assert "no known tokens" in lines[0] and "no known words" in lines[1] and "(" not in lines[2]
+        answers.append([line.split("\t")[0] for line in lines])
+    assert answers[0] == answers[1]
+
+    broken = tmp_path / "broken"
+    shutil.copytree(run.path, broken)
+    (broken / "char_vocab.txt").unlink()
+    result = run_cli("predict", str(broken), "a fine film", "--tflite")
+    assert result.returncode == 2 and result.stderr.strip().count("\n") == 0 and "char_vocab.txt" in result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from solutions.common.errors import UserError
 from solutions.common.runtime import import_tensorflow
 from solutions.sentiment.tokenizer import Tokenizer, TokenizerConfig, grams, split, standardize, vectorization_layer
 from tests.solutions.sentiment.corpus import sentences
@@ -110,6 +111,10 @@ def test_character_vocabulary_round_trip(tmp_path):
     loaded = Tokenizer.load(tmp_path)
     assert loaded.config == tokenizer.config and loaded.char_vocabulary == tokenizer.char_vocabulary
     np.testing.assert_array_equal(loaded(neg), tokenizer(neg))
+    (tmp_path / "tokenizer.json").write_text("{not json")
+    with pytest.raises(UserError, match="tokenizer.json"):
+        Tokenizer.load(tmp_path)
+    tokenizer.save(tmp_path)
     (tmp_path / "char_vocab.txt").unlink()
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(UserError, match="char_vocab.txt"):
         Tokenizer.load(tmp_path)

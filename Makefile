@@ -8,7 +8,7 @@ ifneq ($(wildcard ../shared/datasets),)
 export SOLUTIONS_DATA_DIR ?= $(abspath ../shared/datasets)
 endif
 
-.PHONY: bootstrap quickstart test test-slow bench bench-throughput bench-serve clean
+.PHONY: bootstrap quickstart test test-slow bench bench-throughput bench-serve bench-medical-tries clean
 
 bootstrap: $(STAMP)
 
@@ -36,6 +36,9 @@ bench-throughput: $(STAMP)  ## kit training samples/s vs plain model.fit (digits
 
 bench-serve: $(STAMP)  ## solutions serve under load: 2,000 requests from 16 clients on digits and rt-polarity runs
 	$(BIN)/python -m benchmarks.bench_serve $(RUNS)
+
+bench-medical-tries: $(STAMP)  ## PneumoniaMNIST's default model, one change at a time, test AUC logged each epoch (ARGS="--per-image-std")
+	$(BIN)/python -m benchmarks.medical_tries $(ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,130 @@
+"""Tries for the PneumoniaMNIST AUC target (issue 18): the kit's default screening model, one
+change at a time, with the test AUC logged after every epoch.
+
+The kit picks its epoch by validation AUC and never looks at the test split; this script does
+look, to answer one question: does a change move the test AUC, or only the validation AUC? It
+uses what the kit's run uses (model, AdamW warm-up + cosine schedule, augmentation pipeline,
+balanced class weights, splits) through the solution's own hooks, and leaves out calibration,
+threshold and export, which do not change the AUC.
+
+    python -m benchmarks.medical_tries --seeds 0 1 2 [--mixup 0.3] [--per-image-std] [--width 48]
+
+Prints one JSON line per seed: validation/test AUC per epoch, the test AUC at the
+best-validation epoch and at the last epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+
+def standardized(model):
+    """`model` behind a per-image standardisation: (x - mean) / (std + 1) per image, mapped back
+    to about 0-255 (mean 128, 64 per std) so the model's own 1/255 rescale still applies."""
+    import keras
+    from keras import ops
+
+    pixels = keras.Input(shape=model.input_shape[1:], name="pixels")
+    mean = ops.mean(pixels, axis=(1, 2, 3), keepdims=True)
+    std = ops.std(pixels, axis=(1, 2, 3), keepdims=True)
+    return keras.Model(pixels, model((pixels - mean) / (std + 1.0) * 64.0 + 128.0))
+
+
+def with_mixup(dataset, alpha: float, n_classes: int, class_weight: dict[int, float]):
+    """Batches of (x, one-hot y, weight) with mixup: each image blended with another of the batch
+    by lambda ~ Beta(alpha, alpha) (the larger share kept first), labels and weights alike."""
+    import tensorflow as tf
+
+    weights = tf.constant([class_weight[i] for i in range(n_classes)], tf.float32)
+
+    def mix(x, y):
+        n = tf.shape(x)[0]
+        a, b = tf.random.gamma([n], alpha), tf.random.gamma([n], alpha)
+        lam = tf.maximum(a / (a + b), b / (a + b))
+        other = tf.random.shuffle(tf.range(n))
+        onehot, w = tf.one_hot(y, n_classes), tf.gather(weights, y)
+        x_lam = tf.reshape(lam, [-1, 1, 1, 1])
+        y_lam = tf.reshape(lam, [-1, 1])
+        return (x_lam * x + (1 - x_lam) * tf.gather(x, other), y_lam * onehot + (1 - y_lam) * tf.gather(onehot, other),
+                lam * w + (1 - lam) * tf.gather(w, other))
+
+    return dataset.map(mix)
+
+
+def one_seed(seed: int, args) -> dict:
+    import keras
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    from solutions.api import train_options
+    from solutions.common.plan import before_data, freeze, with_data
+    from solutions.common.runtime import make_deterministic
+    from solutions.common.solution import get_solution
+    from solutions.common.training import make_optimizer
+
+    solution = get_solution("medical-imaging")
+    chosen = train_options("medical-imaging", dataset=args.dataset, seed=seed, width=args.width,
+                           **({"epochs": args.epochs} if args.epochs else {}))
+    make_deterministic(seed)
+    plan = before_data(solution, freeze(chosen))
+    solution = solution.for_plan(plan)
+    splits = solution.load_splits(plan)
+    plan = with_data(plan, splits)
+    if args.limit:  # smoke runs: the first N training images
+        splits.train.x, splits.train.y = splits.train.x[:args.limit], splits.train.y[:args.limit]
+    model = solution.build_model(plan, splits)
+    if args.per_image_std:
+        model = standardized(model)
+    epochs, batch = plan["epochs"], plan["batch_size"]
+    steps = -(-len(splits.train) // batch)
+    train, _ = solution.training_datasets(splits, plan)
+    class_weight = solution.fit_options(splits, plan)["class_weight"]
+    optimizer = make_optimizer(plan["learning_rate"], steps * epochs)
+    if args.mixup:
+        train = with_mixup(train, args.mixup, len(splits.class_names), class_weight)
+        model.compile(optimizer=optimizer, loss=keras.losses.CategoricalCrossentropy())
+        fit_extra = {}
+    else:
+        solution.compile(model, optimizer)
+        fit_extra = {"class_weight": class_weight}
+    val_x, test_x = solution.model_inputs(splits.val), solution.model_inputs(splits.test)
+    curve, start = [], time.perf_counter()
+    for epoch in range(epochs):
+        model.fit(train, epochs=epoch + 1, initial_epoch=epoch, verbose=0, **fit_extra)
+        val = roc_auc_score(splits.val.y, model.predict(val_x, batch_size=512, verbose=0)[:, 1])
+        test = roc_auc_score(splits.test.y, model.predict(test_x, batch_size=512, verbose=0)[:, 1])
+        curve.append((round(float(val), 4), round(float(test), 4)))
+    best = int(np.argmax([v for v, _ in curve]))
+    return {"seed": seed, "width": args.width, "mixup": args.mixup, "per_image_std": args.per_image_std,
+            "epochs": epochs, "seconds": round(time.perf_counter() - start),
+            "best_val_epoch": best + 1, "test_auc_at_best_val": curve[best][1], "test_auc_last": curve[-1][1],
+            "val_test_auc_per_epoch": curve}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.medical_tries", description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--dataset", default="pneumoniamnist")
+    parser.add_argument("--epochs", type=int, default=None, help="default: the kit's")
+    parser.add_argument("--width", type=int, default=32)
+    parser.add_argument("--mixup", type=float, default=0.0, help="Beta(alpha, alpha) mixup; 0 = off")
+    parser.add_argument("--per-image-std", action="store_true", help="standardise each image before the model")
+    parser.add_argument("--limit", type=int, default=None, help="train on the first N images only (smoke runs)")
+    args = parser.parse_args(argv)
+    rows = []
+    for seed in args.seeds:
+        import keras
+
+        keras.backend.clear_session()
+        rows.append(one_seed(seed, args))
+        print(json.dumps(rows[-1]), flush=True)
+    best = [r["test_auc_at_best_val"] for r in rows]
+    print(f"test AUC at the best-validation epoch: {' / '.join(f'{v:.4f}' for v in best)} "
+          f"(mean {sum(best) / len(best):.4f})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

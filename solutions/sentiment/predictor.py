@@ -37,16 +37,15 @@ class TextPredictor:
             edge = edge_tokenizer(run)
             x = ids = edge(texts)
             known, words = ids > 2, edge.length - 1
-            known_words = known
+            known_words = known  # the edge model reads words only
             lengths = [len(edge.words(text)) for text in texts]
         else:
             tokenizer = Tokenizer.load(run.path)
             ids = tokenizer(texts)
             x = vectorize(tokenizer.keras_layer(), np.asarray(texts, dtype=object)) if variant in (None, "keras") else ids
-            known, words = ids > 0, run.config["source"]["sequence_length"]
-            known_words = known  # with a character view: words in its vocabulary, characters aside
-            if tokenizer.config.char_ngrams:
-                known_words = ids[:, : tokenizer.config.sequence_length] > tokenizer.config.oov_id
+            # in a vocabulary: above padding and [UNK], in the word segment and (if any) the character one
+            known, words = ids > tokenizer.config.oov_id, run.config["source"]["sequence_length"]
+            known_words = known[:, : tokenizer.config.sequence_length]
             lengths = [len(split(standardize(text))) for text in texts]
         probs = run_outputs(run, self, x, variant)
         answers = []
@@ -54,7 +53,7 @@ class TextPredictor:
             best = int(np.argmax(p))
             note = None
             if not row.any():
-                note = "no known tokens: the answer is the model's prior"
+                note = "no known tokens: the answer reflects the model's prior, not the text"
             elif not row_words.any():
                 note = "no known words: the answer rests on its characters alone"
             elif length > words:

@@ -46,11 +46,13 @@ def test_run_ships_tokenizer_and_builtin_tflite(bilstm_run):
 def test_predict_answers_for_empty_and_long_texts(bilstm_run):
     long_text = "a wonderful , moving film . " * 200
     for extra in ([], ["--tflite"]):
-        result = run_cli("predict", str(bilstm_run.path), "", long_text, "a dull , lifeless mess", *extra)
+        result = run_cli("predict", str(bilstm_run.path), "", "qzxv wqpt", long_text, "a dull , lifeless mess", *extra)
         assert result.returncode == 0, result.stderr
         lines = result.stdout.strip().splitlines()
-        assert len(lines) == 3
-        assert "no known tokens" in lines[0] and "cut to the first" in lines[1]
+        assert len(lines) == 4
+        # no words at all, and only words outside the vocabulary ([UNK]), are both flagged
+        assert "no known tokens" in lines[0] and "no known tokens" in lines[1] and "cut to the first" in lines[2]
+        assert "(" not in lines[3]
         for line in lines:
             label, prob, _ = line.split("\t", 2)
             assert label in ("negative", "positive") and 0.5 <= float(prob) <= 1.0

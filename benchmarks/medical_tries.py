@@ -4,10 +4,11 @@ change at a time, with the test AUC logged after every epoch.
 The kit picks its epoch by validation AUC and never looks at the test split; this script does
 look, to answer one question: does a change move the test AUC, or only the validation AUC? It
 uses what the kit's run uses (model, AdamW warm-up + cosine schedule, augmentation pipeline,
-balanced class weights, splits) through the solution's own hooks, and leaves out calibration,
-threshold and export, which do not change the AUC.
+balanced class weights, splits, early stopping on the validation AUC) through the solution's own
+hooks, and leaves out calibration, threshold and export, which do not change the AUC.
 
     python -m benchmarks.medical_tries --seeds 0 1 2 [--mixup 0.3] [--per-image-std] [--width 48]
+                                       [--stages 4] [--set image_size=42 --set depth=2 ...]
 
 Prints one JSON line per seed: validation/test AUC per epoch, the test AUC at the
 best-validation epoch and at the last epoch.
@@ -18,6 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
+
+import numpy as np
 
 
 def standardized(model):
@@ -53,9 +56,34 @@ def with_mixup(dataset, alpha: float, n_classes: int, class_weight: dict[int, fl
     return dataset.map(mix)
 
 
+def with_stages(solution, model, plan, splits, stages: int):
+    """The default model rebuilt with `stages` residual stages (3 by default), all else kept."""
+    from solutions.common.vision_models import residual_cnn
+
+    return residual_cnn(tuple(splits.train.x.shape[1:]), len(splits.class_names), width=plan["width"],
+                        depth=plan["depth"], stages=stages, dropout=plan["dropout"],
+                        bn_momentum=solution.bn_momentum(splits, plan),
+                        initial_bias=model.get_layer("logits").bias.numpy(), name=model.name)
+
+
+def stops_here(curve: list[tuple[float, float]], patience: int) -> bool:
+    """The kit's early stopping (Keras' rule on the validation AUC): `patience` epochs in a row
+    without a new best. Without it a try could score an epoch the kit's run never reaches."""
+    best = int(np.argmax([v for v, _ in curve]))
+    return len(curve) - 1 - best >= patience
+
+
+def option(text: str) -> tuple[str, object]:
+    """`key=value` -> (key, value), the value read as JSON when it parses (numbers), else a string."""
+    key, _, value = text.partition("=")
+    try:
+        return key.replace("-", "_"), json.loads(value)
+    except json.JSONDecodeError:
+        return key.replace("-", "_"), value
+
+
 def one_seed(seed: int, args) -> dict:
     import keras
-    import numpy as np
     from sklearn.metrics import roc_auc_score
 
     from solutions.api import train_options
@@ -66,7 +94,7 @@ def one_seed(seed: int, args) -> dict:
 
     solution = get_solution("medical-imaging")
     chosen = train_options("medical-imaging", dataset=args.dataset, seed=seed, width=args.width,
-                           **({"epochs": args.epochs} if args.epochs else {}))
+                           **({"epochs": args.epochs} if args.epochs else {}), **dict(args.set))
     make_deterministic(seed)
     plan = before_data(solution, freeze(chosen))
     solution = solution.for_plan(plan)
@@ -75,6 +103,8 @@ def one_seed(seed: int, args) -> dict:
     if args.limit:  # smoke runs: the first N training images
         splits.train.x, splits.train.y = splits.train.x[:args.limit], splits.train.y[:args.limit]
     model = solution.build_model(plan, splits)
+    if args.stages != 3:
+        model = with_stages(solution, model, plan, splits, args.stages)
     if args.per_image_std:
         model = standardized(model)
     epochs, batch = plan["epochs"], plan["batch_size"]
@@ -96,9 +126,13 @@ def one_seed(seed: int, args) -> dict:
         val = roc_auc_score(splits.val.y, model.predict(val_x, batch_size=512, verbose=0)[:, 1])
         test = roc_auc_score(splits.test.y, model.predict(test_x, batch_size=512, verbose=0)[:, 1])
         curve.append((round(float(val), 4), round(float(test), 4)))
+        if not args.no_early_stop and stops_here(curve, plan["patience"]):
+            break
     best = int(np.argmax([v for v, _ in curve]))
     return {"seed": seed, "width": args.width, "mixup": args.mixup, "per_image_std": args.per_image_std,
-            "epochs": epochs, "seconds": round(time.perf_counter() - start),
+            "stages": args.stages, "set": dict(args.set),
+            "plan": {k: plan[k] for k in ("image_size", "batch_size", "depth", "augment", "learning_rate")},
+            "epochs": epochs, "trained_epochs": len(curve), "seconds": round(time.perf_counter() - start),
             "best_val_epoch": best + 1, "test_auc_at_best_val": curve[best][1], "test_auc_last": curve[-1][1],
             "val_test_auc_per_epoch": curve}
 
@@ -111,6 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--mixup", type=float, default=0.0, help="Beta(alpha, alpha) mixup; 0 = off")
     parser.add_argument("--per-image-std", action="store_true", help="standardise each image before the model")
+    parser.add_argument("--stages", type=int, default=3, help="residual stages (each halves the resolution)")
+    parser.add_argument("--set", type=option, action="append", default=[], metavar="KEY=VALUE",
+                        help="any train option, e.g. image_size=42, depth=2, batch_size=32")
+    parser.add_argument("--no-early-stop", action="store_true",
+                        help="train every epoch (default: stop as the kit's run does, after --patience epochs "
+                             "without a better validation AUC)")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images only (smoke runs)")
     args = parser.parse_args(argv)
     rows = []

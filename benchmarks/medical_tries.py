@@ -66,16 +66,19 @@ def with_stages(solution, model, plan, splits, stages: int):
                         initial_bias=model.get_layer("logits").bias.numpy(), name=model.name)
 
 
-def stops_here(curve: list[tuple[float, float]], patience: int) -> bool:
-    """The kit's early stopping (Keras' rule on the validation AUC): `patience` epochs in a row
-    without a new best. Without it a try could score an epoch the kit's run never reaches."""
-    best = int(np.argmax([v for v, _ in curve]))
-    return len(curve) - 1 - best >= patience
+def stops_here(val_aucs: list[float], patience: int) -> bool:
+    """The kit's early stopping (Keras' EarlyStopping on the validation AUC, full precision): stop
+    on an epoch that is not a new best (a tie is not) once `patience` epochs have passed since the
+    best. Without it a try could score an epoch the kit's run never reaches."""
+    since = len(val_aucs) - 1 - int(np.argmax(val_aucs))
+    return since > 0 and since >= patience
 
 
 def option(text: str) -> tuple[str, object]:
     """`key=value` -> (key, value), the value read as JSON when it parses (numbers), else a string."""
-    key, _, value = text.partition("=")
+    key, equals, value = text.partition("=")
+    if not equals or not key or not value:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE, e.g. image_size=42")
     try:
         return key.replace("-", "_"), json.loads(value)
     except json.JSONDecodeError:
@@ -93,8 +96,9 @@ def one_seed(seed: int, args) -> dict:
     from solutions.common.training import make_optimizer
 
     solution = get_solution("medical-imaging")
-    chosen = train_options("medical-imaging", dataset=args.dataset, seed=seed, width=args.width,
-                           **({"epochs": args.epochs} if args.epochs else {}), **dict(args.set))
+    chosen = train_options("medical-imaging", **{"dataset": args.dataset, "seed": seed, "width": args.width,
+                                                 **({"epochs": args.epochs} if args.epochs else {}),
+                                                 **dict(args.set)})
     make_deterministic(seed)
     plan = before_data(solution, freeze(chosen))
     solution = solution.for_plan(plan)
@@ -120,18 +124,19 @@ def one_seed(seed: int, args) -> dict:
         solution.compile(model, optimizer)
         fit_extra = {"class_weight": class_weight}
     val_x, test_x = solution.model_inputs(splits.val), solution.model_inputs(splits.test)
-    curve, start = [], time.perf_counter()
+    curve, val_aucs, start = [], [], time.perf_counter()
     for epoch in range(epochs):
         model.fit(train, epochs=epoch + 1, initial_epoch=epoch, verbose=0, **fit_extra)
         val = roc_auc_score(splits.val.y, model.predict(val_x, batch_size=512, verbose=0)[:, 1])
         test = roc_auc_score(splits.test.y, model.predict(test_x, batch_size=512, verbose=0)[:, 1])
         curve.append((round(float(val), 4), round(float(test), 4)))
-        if not args.no_early_stop and stops_here(curve, plan["patience"]):
+        val_aucs.append(float(val))
+        if not args.no_early_stop and stops_here(val_aucs, plan["patience"]):
             break
-    best = int(np.argmax([v for v, _ in curve]))
-    return {"seed": seed, "width": args.width, "mixup": args.mixup, "per_image_std": args.per_image_std,
+    best = int(np.argmax(val_aucs))
+    return {"seed": seed, "width": plan["width"], "mixup": args.mixup, "per_image_std": args.per_image_std,
             "stages": args.stages, "set": dict(args.set),
-            "plan": {k: plan[k] for k in ("image_size", "batch_size", "depth", "augment", "learning_rate")},
+            "plan": {k: plan[k] for k in ("image_size", "batch_size", "depth", "augment", "learning_rate", "patience")},
             "epochs": epochs, "trained_epochs": len(curve), "seconds": round(time.perf_counter() - start),
             "best_val_epoch": best + 1, "test_auc_at_best_val": curve[best][1], "test_auc_last": curve[-1][1],
             "val_test_auc_per_epoch": curve}

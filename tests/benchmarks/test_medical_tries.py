@@ -48,6 +48,7 @@ def test_a_short_run_logs_validation_and_test_auc_each_epoch(capsys):
                                "--set", "augment=strong"]) == 0
     row = json.loads(capsys.readouterr().out.splitlines()[0])
     assert row["stages"] == 4 and row["plan"]["batch_size"] == 32 and row["plan"]["augment"] == "strong"
+    assert row["trained_epochs"] == len(row["val_test_auc_per_epoch"]) <= 2
     assert row["epochs"] == 2 and len(row["val_test_auc_per_epoch"]) == 2
     assert all(0.0 <= v <= 1.0 for pair in row["val_test_auc_per_epoch"] for v in pair)
     assert row["test_auc_at_best_val"] == row["val_test_auc_per_epoch"][row["best_val_epoch"] - 1][1]
@@ -62,24 +63,51 @@ def test_set_reads_numbers_as_numbers_and_the_rest_as_text():
 def test_more_stages_halve_the_feature_map_once_more_and_keep_the_rest():
     from types import SimpleNamespace
 
-    from solutions.common.vision_models import residual_cnn
+    import keras
 
-    x = np.zeros((8, 28, 28, 1), np.float32)
-    splits = SimpleNamespace(train=SimpleNamespace(x=x), class_names=["normal", "pneumonia"])
-    plan = {"width": 8, "depth": 1, "dropout": 0.1}
-    solution = SimpleNamespace(bn_momentum=lambda splits, plan: 0.95)
-    default = residual_cnn((28, 28, 1), 2, width=8, initial_bias=np.array([-1.0, 0.5]), name="screen")
+    from solutions.common.solution import get_solution
+
+    class Train:
+        x = np.zeros((32, 28, 28, 1), np.float32)
+        y = np.array([0] * 8 + [1] * 24)
+
+        def __len__(self):
+            return len(self.y)
+
+    solution = get_solution("medical-imaging")
+    splits = SimpleNamespace(train=Train(), class_names=["normal", "pneumonia"])
+    plan = {"width": 8, "depth": 2, "dropout": 0.3, "batch_size": 4, "bn_momentum": None}
+    default = solution.build_model(plan, splits)  # the kit's own builder
+    same = medical_tries.with_stages(solution, default, plan, splits, 3)
     deeper = medical_tries.with_stages(solution, default, plan, splits, 4)
+
+    def architecture(model):
+        return [(type(layer).__name__, {k: v for k, v in layer.get_config().items() if k != "name"})
+                for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+
+    # 3 stages rebuilt = the builder's model (every layer's settings), so the tries change one thing
+    assert architecture(same) == architecture(default) and same.name == default.name
     assert default.get_layer("features").output.shape[1:] == (7, 7, 32)
     assert deeper.get_layer("features").output.shape[1:] == (4, 4, 64)
-    np.testing.assert_allclose(deeper.get_layer("logits").bias.numpy(), [-1.0, 0.5])
-    assert deeper.name == "screen"
-    assert {layer.momentum for layer in deeper.layers if hasattr(layer, "momentum")} == {0.95}
+    np.testing.assert_allclose(deeper.get_layer("logits").bias.numpy(), default.get_layer("logits").bias.numpy())
+    assert {layer.rate for layer in deeper.layers if hasattr(layer, "rate")} == {0.3}
 
 
 def test_tries_stop_where_the_kits_early_stopping_stops():
-    rising = [(0.90, 0.9), (0.95, 0.9), (0.97, 0.9)]
-    assert not medical_tries.stops_here(rising, 2)
+    assert not medical_tries.stops_here([0.90, 0.95, 0.97], 2)
     # best at the 2nd epoch, then two epochs without a better one (a tie is not better): stop
-    assert medical_tries.stops_here([(0.90, 0.9), (0.99, 0.9), (0.98, 0.9), (0.99, 0.9)], 2)
-    assert not medical_tries.stops_here([(0.90, 0.9), (0.99, 0.9), (0.98, 0.9)], 2)
+    assert medical_tries.stops_here([0.90, 0.99, 0.98, 0.99], 2)
+    assert not medical_tries.stops_here([0.90, 0.99, 0.98], 2)
+    # patience 0: Keras stops on the first epoch that is not a new best, never on one that is
+    assert not medical_tries.stops_here([0.90, 0.95], 0)
+    assert medical_tries.stops_here([0.90, 0.95, 0.94], 0)
+    # full precision: a gain smaller than the printed 4 decimals still counts
+    assert not medical_tries.stops_here([0.99001, 0.99002], 0)
+
+
+def test_set_refuses_what_is_not_key_equals_value():
+    import argparse
+
+    for bad in ("image_size", "=42", "image_size="):
+        with pytest.raises(argparse.ArgumentTypeError):
+            medical_tries.option(bad)

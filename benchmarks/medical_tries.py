@@ -154,8 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", type=option, action="append", default=[], metavar="KEY=VALUE",
                         help="any train option, e.g. image_size=42, depth=2, batch_size=32")
     parser.add_argument("--no-early-stop", action="store_true",
-                        help="train every epoch (default: stop as the kit's run does, after --patience epochs "
-                             "without a better validation AUC)")
+                        help="train every epoch (default: stop as the kit's run does, after the plan's patience "
+                             "of epochs without a better validation AUC; --set patience=N)")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images only (smoke runs)")
     args = parser.parse_args(argv)
     rows = []

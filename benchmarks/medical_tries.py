@@ -8,6 +8,7 @@ balanced class weights, splits, early stopping on the validation AUC) through th
 hooks, and leaves out calibration, threshold and export, which do not change the AUC.
 
     python -m benchmarks.medical_tries --seeds 0 1 2 [--mixup 0.3] [--per-image-std] [--width 48]
+                                       [--cutout 8] [--label-smoothing 0.1]
                                        [--stages 4] [--set image_size=42 --set depth=2 ...]
 
 Prints one JSON line per seed: validation/test AUC per epoch, the test AUC at the
@@ -54,6 +55,33 @@ def with_mixup(dataset, alpha: float, n_classes: int, class_weight: dict[int, fl
                 lam * w + (1 - lam) * tf.gather(w, other))
 
     return dataset.map(mix)
+
+
+def with_one_hot(dataset, n_classes: int, class_weight: dict[int, float]):
+    """Batches of (x, one-hot y, class weight): what a label-smoothed loss takes."""
+    import tensorflow as tf
+
+    weights = tf.constant([class_weight[i] for i in range(n_classes)], tf.float32)
+    return dataset.map(lambda x, y: (x, tf.one_hot(y, n_classes), tf.gather(weights, y)))
+
+
+def with_cutout(dataset, size: int, seed: int):
+    """Random erasing: one `size` x `size` square per image, anywhere (it may hang over an edge),
+    set to that image's mean, so a decision cannot rest on one small region."""
+    import tensorflow as tf
+
+    def erase(x, y):
+        shape = tf.shape(x)
+        n, h, w = shape[0], shape[1], shape[2]
+        top = tf.random.uniform([n, 1, 1, 1], 1 - size, h, tf.int32, seed=seed)
+        left = tf.random.uniform([n, 1, 1, 1], 1 - size, w, tf.int32, seed=seed + 1)
+        rows = tf.reshape(tf.range(h), [1, -1, 1, 1])
+        cols = tf.reshape(tf.range(w), [1, 1, -1, 1])
+        inside = (rows >= top) & (rows < top + size) & (cols >= left) & (cols < left + size)
+        mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
+        return tf.where(inside, mean * tf.ones_like(x), x), y
+
+    return dataset.map(erase)
 
 
 def with_stages(solution, model, plan, splits, stages: int):
@@ -116,9 +144,14 @@ def one_seed(seed: int, args) -> dict:
     train, _ = solution.training_datasets(splits, plan)
     class_weight = solution.fit_options(splits, plan)["class_weight"]
     optimizer = make_optimizer(plan["learning_rate"], steps * epochs)
-    if args.mixup:
-        train = with_mixup(train, args.mixup, len(splits.class_names), class_weight)
-        model.compile(optimizer=optimizer, loss=keras.losses.CategoricalCrossentropy())
+    if args.cutout:
+        train = with_cutout(train, args.cutout, seed)
+    if args.mixup or args.label_smoothing:
+        n_classes = len(splits.class_names)
+        train = (with_mixup(train, args.mixup, n_classes, class_weight) if args.mixup
+                 else with_one_hot(train, n_classes, class_weight))
+        model.compile(optimizer=optimizer,
+                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing))
         fit_extra = {}
     else:
         solution.compile(model, optimizer)
@@ -135,6 +168,7 @@ def one_seed(seed: int, args) -> dict:
             break
     best = int(np.argmax(val_aucs))
     return {"seed": seed, "width": plan["width"], "mixup": args.mixup, "per_image_std": args.per_image_std,
+            "cutout": args.cutout, "label_smoothing": args.label_smoothing,
             "stages": args.stages, "set": dict(args.set),
             "plan": {k: plan[k] for k in ("image_size", "batch_size", "depth", "augment", "learning_rate", "patience")},
             "epochs": epochs, "trained_epochs": len(curve), "seconds": round(time.perf_counter() - start),
@@ -149,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None, help="default: the kit's")
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--mixup", type=float, default=0.0, help="Beta(alpha, alpha) mixup; 0 = off")
+    parser.add_argument("--cutout", type=int, default=0, help="erase one SIZE x SIZE square per training image; 0 = off")
+    parser.add_argument("--label-smoothing", type=float, default=0.0, help="smooth the one-hot labels by this much")
     parser.add_argument("--per-image-std", action="store_true", help="standardise each image before the model")
     parser.add_argument("--stages", type=int, default=3, help="residual stages (each halves the resolution)")
     parser.add_argument("--set", type=option, action="append", default=[], metavar="KEY=VALUE",

@@ -24,6 +24,35 @@ def test_mixup_blends_labels_and_weights_with_the_larger_share_first():
     assert images.shape == x.shape
 
 
+def test_cutout_sets_one_square_per_image_to_its_mean_and_keeps_labels():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(1, 255, (64, 12, 12, 1)).astype(np.float32)
+    y = np.arange(64) % 2
+    images, labels = next(iter(medical_tries.with_cutout(tf.data.Dataset.from_tensor_slices((x, y)).batch(64), 4, 0)))
+    images = images.numpy()
+    np.testing.assert_array_equal(labels.numpy(), y)
+    changed = images != x
+    erased = changed.reshape(64, -1).sum(axis=1)
+    assert erased.max() == 16 and erased.min() >= 1  # a whole 4x4 square inside, part of one at an edge
+    for image, original, mask in zip(images, x, changed):
+        rows, cols = np.nonzero(mask[..., 0])
+        assert rows.max() - rows.min() < 4 and cols.max() - cols.min() < 4
+        np.testing.assert_allclose(image[mask], original.mean(), rtol=1e-5)
+
+
+def test_one_hot_batches_carry_each_class_weight():
+    import tensorflow as tf
+
+    y = np.array([0, 1, 1, 0])
+    ds = medical_tries.with_one_hot(tf.data.Dataset.from_tensor_slices((np.zeros((4, 2, 2, 1)), y)).batch(4), 2,
+                                    {0: 2.0, 1: 0.5})
+    _, labels, weights = next(iter(ds))
+    np.testing.assert_array_equal(labels.numpy(), np.eye(2)[y])
+    np.testing.assert_allclose(weights.numpy(), [2.0, 0.5, 0.5, 2.0])
+
+
 def test_per_image_standardisation_ignores_brightness_and_contrast():
     import keras
 
@@ -47,6 +76,10 @@ def test_a_short_run_logs_validation_and_test_auc_each_epoch(capsys):
                                "--per-image-std", "--stages", "4", "--set", "batch_size=32",
                                "--set", "augment=strong"]) == 0
     row = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert medical_tries.main(["--seeds", "0", "--epochs", "1", "--limit", "128", "--cutout", "6",
+                               "--label-smoothing", "0.1"]) == 0
+    smoothed = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert smoothed["cutout"] == 6 and smoothed["label_smoothing"] == 0.1 and smoothed["trained_epochs"] == 1
     assert row["stages"] == 4 and row["plan"]["batch_size"] == 32 and row["plan"]["augment"] == "strong"
     assert row["trained_epochs"] == len(row["val_test_auc_per_epoch"]) <= 2
     assert row["epochs"] == 2 and len(row["val_test_auc_per_epoch"]) == 2

@@ -8,7 +8,7 @@ balanced class weights, splits, early stopping on the validation AUC) through th
 hooks, and leaves out calibration, threshold and export, which do not change the AUC.
 
     python -m benchmarks.medical_tries --seeds 0 1 2 [--mixup 0.3] [--per-image-std] [--width 48]
-                                       [--cutout 8] [--label-smoothing 0.1]
+                                       [--cutout 8] [--label-smoothing 0.1] [--flat-head] [--no-class-weight]
                                        [--stages 4] [--set image_size=42 --set depth=2 ...]
 
 Prints one JSON line per seed: validation/test AUC per epoch, the test AUC at the
@@ -94,6 +94,22 @@ def with_stages(solution, model, plan, splits, stages: int):
                         initial_bias=model.get_layer("logits").bias.numpy(), name=model.name)
 
 
+def with_flat_head(solution, model, plan, splits):
+    """The default trunk with a head that keeps where each feature is (Flatten, not global average
+    pooling): a lung's opacity at one place, not the image's average."""
+    import keras
+
+    from solutions.common.vision_models import _calibrated_softmax, residual_trunk
+
+    pixels = keras.Input(shape=tuple(splits.train.x.shape[1:]), name="pixels")
+    features = residual_trunk(pixels, width=plan["width"], depth=plan["depth"], stages=3,
+                              bn_momentum=solution.bn_momentum(splits, plan))
+    x = keras.layers.Dropout(plan["dropout"])(keras.layers.Flatten()(features))
+    bias = keras.initializers.Constant(model.get_layer("logits").bias.numpy())
+    logits = keras.layers.Dense(len(splits.class_names), bias_initializer=bias, dtype="float32", name="logits")(x)
+    return keras.Model(pixels, _calibrated_softmax(logits, 1.0), name=model.name)
+
+
 def stops_here(val_aucs: list[float], patience: int) -> bool:
     """The kit's early stopping (Keras' EarlyStopping on the validation AUC, full precision): stop
     on an epoch that is not a new best (a tie is not) once `patience` epochs have passed since the
@@ -137,12 +153,16 @@ def one_seed(seed: int, args) -> dict:
     model = solution.build_model(plan, splits)
     if args.stages != 3:
         model = with_stages(solution, model, plan, splits, args.stages)
+    if args.flat_head:
+        model = with_flat_head(solution, model, plan, splits)
     if args.per_image_std:
         model = standardized(model)
     epochs, batch = plan["epochs"], plan["batch_size"]
     steps = -(-len(splits.train) // batch)
     train, _ = solution.training_datasets(splits, plan)
     class_weight = solution.fit_options(splits, plan)["class_weight"]
+    if args.no_class_weight:
+        class_weight = {i: 1.0 for i in class_weight}
     optimizer = make_optimizer(plan["learning_rate"], steps * epochs)
     if args.cutout:
         train = with_cutout(train, args.cutout, seed)
@@ -168,7 +188,8 @@ def one_seed(seed: int, args) -> dict:
             break
     best = int(np.argmax(val_aucs))
     return {"seed": seed, "width": plan["width"], "mixup": args.mixup, "per_image_std": args.per_image_std,
-            "cutout": args.cutout, "label_smoothing": args.label_smoothing,
+            "cutout": args.cutout, "label_smoothing": args.label_smoothing, "flat_head": args.flat_head,
+            "class_weight": class_weight,
             "stages": args.stages, "set": dict(args.set),
             "plan": {k: plan[k] for k in ("image_size", "batch_size", "depth", "augment", "learning_rate", "patience")},
             "epochs": epochs, "trained_epochs": len(curve), "seconds": round(time.perf_counter() - start),
@@ -185,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mixup", type=float, default=0.0, help="Beta(alpha, alpha) mixup; 0 = off")
     parser.add_argument("--cutout", type=int, default=0, help="erase one SIZE x SIZE square per training image; 0 = off")
     parser.add_argument("--label-smoothing", type=float, default=0.0, help="smooth the one-hot labels by this much")
+    parser.add_argument("--flat-head", action="store_true", help="Flatten the last map instead of averaging it")
+    parser.add_argument("--no-class-weight", action="store_true", help="every image weighs 1 (default: balanced)")
     parser.add_argument("--per-image-std", action="store_true", help="standardise each image before the model")
     parser.add_argument("--stages", type=int, default=3, help="residual stages (each halves the resolution)")
     parser.add_argument("--set", type=option, action="append", default=[], metavar="KEY=VALUE",

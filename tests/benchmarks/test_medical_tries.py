@@ -77,9 +77,11 @@ def test_a_short_run_logs_validation_and_test_auc_each_epoch(capsys):
                                "--set", "augment=strong"]) == 0
     row = json.loads(capsys.readouterr().out.splitlines()[0])
     assert medical_tries.main(["--seeds", "0", "--epochs", "1", "--limit", "128", "--cutout", "6",
-                               "--label-smoothing", "0.1"]) == 0
+                               "--label-smoothing", "0.1", "--flat-head", "--no-class-weight"]) == 0
     smoothed = json.loads(capsys.readouterr().out.splitlines()[0])
     assert smoothed["cutout"] == 6 and smoothed["label_smoothing"] == 0.1 and smoothed["trained_epochs"] == 1
+    assert smoothed["flat_head"] and set(smoothed["class_weight"].values()) == {1.0}
+    assert set(row["class_weight"].values()) != {1.0}  # balanced by default
     assert row["stages"] == 4 and row["plan"]["batch_size"] == 32 and row["plan"]["augment"] == "strong"
     assert row["trained_epochs"] == len(row["val_test_auc_per_epoch"]) <= 2
     assert row["epochs"] == 2 and len(row["val_test_auc_per_epoch"]) == 2
@@ -91,6 +93,29 @@ def test_set_reads_numbers_as_numbers_and_the_rest_as_text():
     assert medical_tries.option("image_size=42") == ("image_size", 42)
     assert medical_tries.option("learning-rate=0.001") == ("learning_rate", 0.001)
     assert medical_tries.option("augment=strong") == ("augment", "strong")
+
+
+def test_the_flat_head_keeps_the_trunk_and_flattens_its_last_map():
+    from types import SimpleNamespace
+
+    from solutions.common.solution import get_solution
+
+    class Train:
+        x = np.zeros((32, 28, 28, 1), np.float32)
+        y = np.array([0] * 8 + [1] * 24)
+
+        def __len__(self):
+            return len(self.y)
+
+    solution = get_solution("medical-imaging")
+    splits = SimpleNamespace(train=Train(), class_names=["normal", "pneumonia"])
+    plan = {"width": 8, "depth": 1, "dropout": 0.3, "batch_size": 4, "bn_momentum": None}
+    default = solution.build_model(plan, splits)
+    flat = medical_tries.with_flat_head(solution, default, plan, splits)
+    assert flat.get_layer("features").output.shape == default.get_layer("features").output.shape == (None, 7, 7, 32)
+    assert flat.get_layer("logits").kernel.shape == (7 * 7 * 32, 2)
+    np.testing.assert_allclose(flat.get_layer("logits").bias.numpy(), default.get_layer("logits").bias.numpy())
+    assert flat.output.shape == (None, 2) and flat.layers[-1].name == "probabilities"
 
 
 def test_more_stages_halve_the_feature_map_once_more_and_keep_the_rest():

@@ -66,15 +66,19 @@ def with_one_hot(dataset, n_classes: int, class_weight: dict[int, float]):
 
 
 def with_cutout(dataset, size: int, seed: int):
-    """Random erasing: one `size` x `size` square per image, anywhere (it may hang over an edge),
-    set to that image's mean, so a decision cannot rest on one small region."""
+    """Cutout (DeVries and Taylor 2017): per image, a `size` x `size` square centred anywhere in
+    it (clipped at the edges) set to that image's mean, so a decision cannot rest on one small
+    region. The draws come from a generator that keeps its state across epochs: a seeded random
+    op inside `Dataset.map` would restart with each epoch's iterator and repeat its squares."""
     import tensorflow as tf
+
+    generator = tf.random.Generator.from_seed(seed)
 
     def erase(x, y):
         shape = tf.shape(x)
         n, h, w = shape[0], shape[1], shape[2]
-        top = tf.random.uniform([n, 1, 1, 1], 1 - size, h, tf.int32, seed=seed)
-        left = tf.random.uniform([n, 1, 1, 1], 1 - size, w, tf.int32, seed=seed + 1)
+        top = generator.uniform([n, 1, 1, 1], 0, h, tf.int32) - size // 2
+        left = generator.uniform([n, 1, 1, 1], 0, w, tf.int32) - size // 2
         rows = tf.reshape(tf.range(h), [1, -1, 1, 1])
         cols = tf.reshape(tf.range(w), [1, 1, -1, 1])
         inside = (rows >= top) & (rows < top + size) & (cols >= left) & (cols < left + size)
@@ -94,20 +98,20 @@ def with_stages(solution, model, plan, splits, stages: int):
                         initial_bias=model.get_layer("logits").bias.numpy(), name=model.name)
 
 
-def with_flat_head(solution, model, plan, splits):
+def with_flat_head(solution, model, plan, splits, stages: int = 3):
     """The default trunk with a head that keeps where each feature is (Flatten, not global average
     pooling): a lung's opacity at one place, not the image's average."""
     import keras
 
-    from solutions.common.vision_models import _calibrated_softmax, residual_trunk
+    from solutions.common.vision_models import residual_trunk, with_temperature
 
     pixels = keras.Input(shape=tuple(splits.train.x.shape[1:]), name="pixels")
-    features = residual_trunk(pixels, width=plan["width"], depth=plan["depth"], stages=3,
+    features = residual_trunk(pixels, width=plan["width"], depth=plan["depth"], stages=stages,
                               bn_momentum=solution.bn_momentum(splits, plan))
     x = keras.layers.Dropout(plan["dropout"])(keras.layers.Flatten()(features))
     bias = keras.initializers.Constant(model.get_layer("logits").bias.numpy())
     logits = keras.layers.Dense(len(splits.class_names), bias_initializer=bias, dtype="float32", name="logits")(x)
-    return keras.Model(pixels, _calibrated_softmax(logits, 1.0), name=model.name)
+    return with_temperature(keras.Model(pixels, logits, name=model.name), 1.0)
 
 
 def stops_here(val_aucs: list[float], patience: int) -> bool:
@@ -154,7 +158,8 @@ def one_seed(seed: int, args) -> dict:
     if args.stages != 3:
         model = with_stages(solution, model, plan, splits, args.stages)
     if args.flat_head:
-        model = with_flat_head(solution, model, plan, splits)
+        model = with_flat_head(solution, model, plan, splits, args.stages)
+    logits_inputs = int(model.get_layer("logits").kernel.shape[0])  # what the head sees: pooled or flattened
     if args.per_image_std:
         model = standardized(model)
     epochs, batch = plan["epochs"], plan["batch_size"]
@@ -189,7 +194,8 @@ def one_seed(seed: int, args) -> dict:
     best = int(np.argmax(val_aucs))
     return {"seed": seed, "width": plan["width"], "mixup": args.mixup, "per_image_std": args.per_image_std,
             "cutout": args.cutout, "label_smoothing": args.label_smoothing, "flat_head": args.flat_head,
-            "class_weight": class_weight,
+            "class_weight": class_weight, "logits_inputs": logits_inputs,
+            "loss_label_smoothing": float(getattr(model.loss, "label_smoothing", 0.0)),
             "stages": args.stages, "set": dict(args.set),
             "plan": {k: plan[k] for k in ("image_size", "batch_size", "depth", "augment", "learning_rate", "patience")},
             "epochs": epochs, "trained_epochs": len(curve), "seconds": round(time.perf_counter() - start),

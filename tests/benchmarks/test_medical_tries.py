@@ -1,4 +1,5 @@
-"""The PneumoniaMNIST tries script: its mixup and standardisation parts, and one short real run."""
+"""The PneumoniaMNIST tries script: its mixup, cutout, one-hot, standardisation and model-rebuilding
+parts, and two short real runs that check each option reaches the model, loss or pipeline."""
 
 import json
 
@@ -24,22 +25,28 @@ def test_mixup_blends_labels_and_weights_with_the_larger_share_first():
     assert images.shape == x.shape
 
 
-def test_cutout_sets_one_square_per_image_to_its_mean_and_keeps_labels():
+def test_cutout_sets_one_square_per_image_to_its_mean_in_new_places_each_epoch():
     import tensorflow as tf
 
     rng = np.random.default_rng(0)
     x = rng.uniform(1, 255, (64, 12, 12, 1)).astype(np.float32)
     y = np.arange(64) % 2
-    images, labels = next(iter(medical_tries.with_cutout(tf.data.Dataset.from_tensor_slices((x, y)).batch(64), 4, 0)))
-    images = images.numpy()
-    np.testing.assert_array_equal(labels.numpy(), y)
-    changed = images != x
-    erased = changed.reshape(64, -1).sum(axis=1)
-    assert erased.max() == 16 and erased.min() >= 1  # a whole 4x4 square inside, part of one at an edge
-    for image, original, mask in zip(images, x, changed):
-        rows, cols = np.nonzero(mask[..., 0])
-        assert rows.max() - rows.min() < 4 and cols.max() - cols.min() < 4
-        np.testing.assert_allclose(image[mask], original.mean(), rtol=1e-5)
+    dataset = medical_tries.with_cutout(tf.data.Dataset.from_tensor_slices((x, y)).batch(64), 4, 0)
+    epochs = [next(iter(dataset)) for _ in range(2)]  # a new iterator per epoch, as fit makes
+    corners = []
+    for images, labels in epochs:
+        images = images.numpy()
+        np.testing.assert_array_equal(labels.numpy(), y)
+        changed = images != x
+        erased = changed.reshape(64, -1).sum(axis=1)
+        assert erased.max() == 16 and erased.min() >= 4  # a whole 4x4 square inside, at least a 2x2 corner at an edge
+        for image, original, mask in zip(images, x, changed):
+            rows, cols = np.nonzero(mask[..., 0])
+            assert rows.max() - rows.min() < 4 and cols.max() - cols.min() < 4
+            np.testing.assert_allclose(image[mask], original.mean(), rtol=1e-5)
+        corners.append([(r.min(), c.min()) for r, c in (np.nonzero(m[..., 0]) for m in changed)])
+    assert len(set(corners[0])) > 10  # squares in many places within a batch
+    assert corners[0] != corners[1]  # and in other places the next epoch
 
 
 def test_one_hot_batches_carry_each_class_weight():
@@ -70,17 +77,22 @@ def test_per_image_standardisation_ignores_brightness_and_contrast():
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-def test_a_short_run_logs_validation_and_test_auc_each_epoch(capsys):
+def test_a_short_run_logs_validation_and_test_auc_each_epoch(capsys, monkeypatch):
     require_data("medmnist/pneumoniamnist.npz")
     assert medical_tries.main(["--seeds", "0", "--epochs", "2", "--limit", "256", "--mixup", "0.3",
                                "--per-image-std", "--stages", "4", "--set", "batch_size=32",
                                "--set", "augment=strong"]) == 0
     row = json.loads(capsys.readouterr().out.splitlines()[0])
+    cutouts = []
+    real_cutout = medical_tries.with_cutout
+    monkeypatch.setattr(medical_tries, "with_cutout", lambda ds, size, seed: cutouts.append(size) or real_cutout(ds, size, seed))
     assert medical_tries.main(["--seeds", "0", "--epochs", "1", "--limit", "128", "--cutout", "6",
                                "--label-smoothing", "0.1", "--flat-head", "--no-class-weight"]) == 0
-    smoothed = json.loads(capsys.readouterr().out.splitlines()[0])
-    assert smoothed["cutout"] == 6 and smoothed["label_smoothing"] == 0.1 and smoothed["trained_epochs"] == 1
-    assert smoothed["flat_head"] and set(smoothed["class_weight"].values()) == {1.0}
+    other = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert cutouts == [6] and other["trained_epochs"] == 1
+    assert other["loss_label_smoothing"] == 0.1 and row["loss_label_smoothing"] == 0.0
+    assert other["logits_inputs"] == 7 * 7 * 128 and row["logits_inputs"] == 256  # flattened 7x7 map vs pooled 4x4
+    assert set(other["class_weight"].values()) == {1.0}
     assert set(row["class_weight"].values()) != {1.0}  # balanced by default
     assert row["stages"] == 4 and row["plan"]["batch_size"] == 32 and row["plan"]["augment"] == "strong"
     assert row["trained_epochs"] == len(row["val_test_auc_per_epoch"]) <= 2
@@ -95,7 +107,9 @@ def test_set_reads_numbers_as_numbers_and_the_rest_as_text():
     assert medical_tries.option("augment=strong") == ("augment", "strong")
 
 
-def test_the_flat_head_keeps_the_trunk_and_flattens_its_last_map():
+def tiny_screen(depth: int):
+    """The medical solution, 32 blank 28x28 training images (8 normal, 24 pneumonia), a plan of
+    width 8, and the kit's own default model for them."""
     from types import SimpleNamespace
 
     from solutions.common.solution import get_solution
@@ -109,39 +123,40 @@ def test_the_flat_head_keeps_the_trunk_and_flattens_its_last_map():
 
     solution = get_solution("medical-imaging")
     splits = SimpleNamespace(train=Train(), class_names=["normal", "pneumonia"])
-    plan = {"width": 8, "depth": 1, "dropout": 0.3, "batch_size": 4, "bn_momentum": None}
-    default = solution.build_model(plan, splits)
+    plan = {"width": 8, "depth": depth, "dropout": 0.3, "batch_size": 4, "bn_momentum": None}
+    return solution, splits, plan, solution.build_model(plan, splits)
+
+
+def architecture(model, up_to: str | None = None):
+    """Each layer's type and settings (names aside), up to and including the layer `up_to`."""
+    import keras
+
+    layers = []
+    for layer in model.layers:
+        if not isinstance(layer, keras.layers.InputLayer):
+            layers.append((type(layer).__name__, {k: v for k, v in layer.get_config().items() if k != "name"}))
+        if layer.name == up_to:
+            break
+    return layers
+
+
+def test_the_flat_head_keeps_the_trunk_and_flattens_its_last_map():
+    solution, splits, plan, default = tiny_screen(depth=2)
     flat = medical_tries.with_flat_head(solution, default, plan, splits)
-    assert flat.get_layer("features").output.shape == default.get_layer("features").output.shape == (None, 7, 7, 32)
+    assert architecture(flat, "features") == architecture(default, "features")  # the same trunk, layer by layer
+    assert flat.get_layer("features").output.shape == (None, 7, 7, 32)
     assert flat.get_layer("logits").kernel.shape == (7 * 7 * 32, 2)
     np.testing.assert_allclose(flat.get_layer("logits").bias.numpy(), default.get_layer("logits").bias.numpy())
-    assert flat.output.shape == (None, 2) and flat.layers[-1].name == "probabilities"
+    assert [layer.name for layer in flat.layers[-2:]] == ["temperature", "probabilities"]
+    assert flat.output.shape == (None, 2) and flat.name == default.name
+    deeper = medical_tries.with_flat_head(solution, default, plan, splits, stages=4)
+    assert deeper.get_layer("logits").kernel.shape == (4 * 4 * 64, 2)
 
 
 def test_more_stages_halve_the_feature_map_once_more_and_keep_the_rest():
-    from types import SimpleNamespace
-
-    import keras
-
-    from solutions.common.solution import get_solution
-
-    class Train:
-        x = np.zeros((32, 28, 28, 1), np.float32)
-        y = np.array([0] * 8 + [1] * 24)
-
-        def __len__(self):
-            return len(self.y)
-
-    solution = get_solution("medical-imaging")
-    splits = SimpleNamespace(train=Train(), class_names=["normal", "pneumonia"])
-    plan = {"width": 8, "depth": 2, "dropout": 0.3, "batch_size": 4, "bn_momentum": None}
-    default = solution.build_model(plan, splits)  # the kit's own builder
+    solution, splits, plan, default = tiny_screen(depth=2)  # the kit's own builder
     same = medical_tries.with_stages(solution, default, plan, splits, 3)
     deeper = medical_tries.with_stages(solution, default, plan, splits, 4)
-
-    def architecture(model):
-        return [(type(layer).__name__, {k: v for k, v in layer.get_config().items() if k != "name"})
-                for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
 
     # 3 stages rebuilt = the builder's model (every layer's settings), so the tries change one thing
     assert architecture(same) == architecture(default) and same.name == default.name

@@ -36,29 +36,29 @@ def standardized(model):
     return keras.Model(pixels, model((pixels - mean) / (std + 1.0) * 64.0 + 128.0))
 
 
-def with_mixup(dataset, alpha: float, n_classes: int, class_weight: dict[int, float]):
+def with_mixup(dataset, alpha: float, n_classes: int, class_weight: dict[int, float], seed: int = 0):
     """Batches of (x, one-hot y, weight) with mixup: each image blended with another of the batch
-    by lambda ~ Beta(alpha, alpha) (the larger share kept first), labels and weights alike."""
+    by lambda ~ Beta(alpha, alpha) (the larger share kept first), labels and weights alike. The
+    draws come from a generator that keeps its state across epochs (see `with_cutout`)."""
     import tensorflow as tf
 
-    weights = tf.constant([class_weight[i] for i in range(n_classes)], tf.float32)
+    generator = tf.random.Generator.from_seed(seed)
 
-    def mix(x, y):
+    def mix(x, onehot, w):
         n = tf.shape(x)[0]
-        a, b = tf.random.gamma([n], alpha), tf.random.gamma([n], alpha)
+        a, b = (tf.random.stateless_gamma([n], generator.make_seeds(1)[:, 0], alpha) for _ in range(2))
         lam = tf.maximum(a / (a + b), b / (a + b))
-        other = tf.random.shuffle(tf.range(n))
-        onehot, w = tf.one_hot(y, n_classes), tf.gather(weights, y)
+        other = tf.argsort(generator.uniform([n]))
         x_lam = tf.reshape(lam, [-1, 1, 1, 1])
         y_lam = tf.reshape(lam, [-1, 1])
         return (x_lam * x + (1 - x_lam) * tf.gather(x, other), y_lam * onehot + (1 - y_lam) * tf.gather(onehot, other),
                 lam * w + (1 - lam) * tf.gather(w, other))
 
-    return dataset.map(mix)
+    return with_one_hot(dataset, n_classes, class_weight).map(mix)
 
 
 def with_one_hot(dataset, n_classes: int, class_weight: dict[int, float]):
-    """Batches of (x, one-hot y, class weight): what a label-smoothed loss takes."""
+    """Batches of (x, one-hot y, class weight): what a label-smoothed (or mixed) loss takes."""
     import tensorflow as tf
 
     weights = tf.constant([class_weight[i] for i in range(n_classes)], tf.float32)
@@ -122,6 +122,22 @@ def stops_here(val_aucs: list[float], patience: int) -> bool:
     return since > 0 and since >= patience
 
 
+def at_least_zero(text: str) -> int:
+    """A square's side in pixels: 0 (off) or more."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative: give a side in pixels, or 0 for off")
+    return value
+
+
+def smoothing(text: str) -> float:
+    """A label-smoothing amount in [0, 1)."""
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is outside [0, 1)")
+    return value
+
+
 def option(text: str) -> tuple[str, object]:
     """`key=value` -> (key, value), the value read as JSON when it parses (numbers), else a string."""
     key, equals, value = text.partition("=")
@@ -173,7 +189,7 @@ def one_seed(seed: int, args) -> dict:
         train = with_cutout(train, args.cutout, seed)
     if args.mixup or args.label_smoothing:
         n_classes = len(splits.class_names)
-        train = (with_mixup(train, args.mixup, n_classes, class_weight) if args.mixup
+        train = (with_mixup(train, args.mixup, n_classes, class_weight, seed) if args.mixup
                  else with_one_hot(train, n_classes, class_weight))
         model.compile(optimizer=optimizer,
                       loss=keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing))
@@ -210,8 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None, help="default: the kit's")
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--mixup", type=float, default=0.0, help="Beta(alpha, alpha) mixup; 0 = off")
-    parser.add_argument("--cutout", type=int, default=0, help="erase one SIZE x SIZE square per training image; 0 = off")
-    parser.add_argument("--label-smoothing", type=float, default=0.0, help="smooth the one-hot labels by this much")
+    parser.add_argument("--cutout", type=at_least_zero, default=0, help="erase one SIZE x SIZE square per training image; 0 = off")
+    parser.add_argument("--label-smoothing", type=smoothing, default=0.0, help="smooth the one-hot labels by this much")
     parser.add_argument("--flat-head", action="store_true", help="Flatten the last map instead of averaging it")
     parser.add_argument("--no-class-weight", action="store_true", help="every image weighs 1 (default: balanced)")
     parser.add_argument("--per-image-std", action="store_true", help="standardise each image before the model")

@@ -13,6 +13,7 @@ from tests.conftest import require_data
 def test_mixup_blends_labels_and_weights_with_the_larger_share_first():
     import tensorflow as tf
 
+    tf.random.set_seed(0)  # as the kit's runs do: a seeded op inside a map would repeat every epoch
     x = np.stack([np.full((4, 4, 1), v, np.float32) for v in (0.0, 100.0, 200.0, 255.0)])
     y = np.array([0, 1, 1, 0])
     ds = medical_tries.with_mixup(tf.data.Dataset.from_tensor_slices((x, y)).batch(4), 0.3, 2, {0: 2.0, 1: 0.5})
@@ -23,6 +24,8 @@ def test_mixup_blends_labels_and_weights_with_the_larger_share_first():
     assert np.all(labels[np.arange(4), y] >= 0.5 - 1e-6)
     assert np.all((weights >= 0.5 - 1e-6) & (weights <= 2.0 + 1e-6))
     assert images.shape == x.shape
+    # a new iterator per epoch, as fit makes: other blends, not the first epoch's again
+    assert not np.array_equal(images.numpy(), next(iter(ds))[0].numpy())
 
 
 def test_cutout_sets_one_square_per_image_to_its_mean_in_new_places_each_epoch():
@@ -99,6 +102,15 @@ def test_a_short_run_logs_validation_and_test_auc_each_epoch(capsys, monkeypatch
     assert row["epochs"] == 2 and len(row["val_test_auc_per_epoch"]) == 2
     assert all(0.0 <= v <= 1.0 for pair in row["val_test_auc_per_epoch"] for v in pair)
     assert row["test_auc_at_best_val"] == row["val_test_auc_per_epoch"][row["best_val_epoch"] - 1][1]
+
+
+def test_sizes_and_amounts_out_of_range_are_refused(capsys):
+    for flags, message in ((["--cutout", "-2"], "-2 is negative"), (["--label-smoothing", "1"], "outside [0, 1)"),
+                           (["--label-smoothing", "-0.1"], "outside [0, 1)")):
+        with pytest.raises(SystemExit):
+            medical_tries.main(["--seeds", "0", *flags])
+        assert message in capsys.readouterr().err
+    assert medical_tries.at_least_zero("0") == 0 and medical_tries.smoothing("0.1") == 0.1
 
 
 def test_set_reads_numbers_as_numbers_and_the_rest_as_text():

@@ -82,6 +82,9 @@ class ImageClassifierSolution(ClassifierSolution):
                             help="augmentation strength, applied in the input pipeline only")
         parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
                             help="random horizontal flips (default: only for datasets where a mirror keeps the label)")
+        parser.add_argument("--cutout", type=ranges.real(0.0, 1.0, high_open=True), default=0.0,
+                            help="erase one square of this fraction of the side per training image (Cutout), "
+                                 "in the input pipeline only; 0 = off (default)")
         parser.add_argument("--model", choices=self.models, default=self.default_model)
         parser.add_argument("--width", type=ranges.POSITIVE, default=32, help="filters of the first residual stage")
         parser.add_argument("--depth", type=ranges.POSITIVE, default=1, help="residual blocks per stage")
@@ -237,10 +240,12 @@ class ImageClassifierSolution(ClassifierSolution):
         return bool(options.get("dataset")) and options["dataset"] in self.flip_safe
 
     def training_datasets(self, splits: Splits, options: dict[str, Any]):
-        from solutions.common.augment import image_augmenter
+        from solutions.common.augment import Cutout, chained, image_augmenter
         from solutions.common.pipeline import make_dataset
 
-        augment = image_augmenter(options["augment"], flip=self.flip(options), seed=options["seed"])
+        cutout = options.get("cutout", 0.0)  # a run made before the option has none
+        augment = chained(image_augmenter(options["augment"], flip=self.flip(options), seed=options["seed"]),
+                          Cutout(cutout, seed=options["seed"] + 5) if cutout else None)
         train = make_dataset(splits.train.x, splits.train.y, batch_size=options["batch_size"],
                              training=True, seed=options["seed"], augment=augment)
         val = make_dataset(splits.val.x, splits.val.y, batch_size=options["batch_size"])

@@ -1,4 +1,4 @@
-"""The PneumoniaMNIST tries script: its mixup, cutout, one-hot, standardisation and model-rebuilding
+"""The PneumoniaMNIST tries script: its mixup, one-hot, standardisation and model-rebuilding
 parts, and two short real runs that check each option reaches the model, loss or pipeline."""
 
 import json
@@ -28,28 +28,35 @@ def test_mixup_blends_labels_and_weights_with_the_larger_share_first():
     assert not np.array_equal(images.numpy(), next(iter(ds))[0].numpy())
 
 
-def test_cutout_sets_one_square_per_image_to_its_mean_in_new_places_each_epoch():
+def test_photometric_jitter_changes_exposure_within_range_and_anew_each_epoch():
+    import tensorflow as tf
+
+    tf.random.set_seed(0)
+    x = np.tile(np.linspace(20, 230, 16, dtype=np.float32).reshape(1, 4, 4, 1), (8, 1, 1, 1))
+    y = np.arange(8)
+    ds = medical_tries.with_photometric(tf.data.Dataset.from_tensor_slices((x, y)).batch(8), 0.3, 0)
+    first, second = (next(iter(ds))[0].numpy() for _ in range(2))  # a new iterator per epoch, as fit makes
+    assert first.min() >= 0 and first.max() <= 255 and not np.allclose(first, x)
+    assert len({round(float(m), 2) for m in first.mean(axis=(1, 2, 3))}) > 4  # each image its own exposure
+    assert not np.allclose(first, second)
+
+
+def test_blur_softens_about_the_asked_share_of_images_keeps_their_mean_and_changes_each_epoch():
     import tensorflow as tf
 
     rng = np.random.default_rng(0)
-    x = rng.uniform(1, 255, (64, 12, 12, 1)).astype(np.float32)
-    y = np.arange(64) % 2
-    dataset = medical_tries.with_cutout(tf.data.Dataset.from_tensor_slices((x, y)).batch(64), 4, 0)
-    epochs = [next(iter(dataset)) for _ in range(2)]  # a new iterator per epoch, as fit makes
-    corners = []
-    for images, labels in epochs:
-        images = images.numpy()
-        np.testing.assert_array_equal(labels.numpy(), y)
-        changed = images != x
-        erased = changed.reshape(64, -1).sum(axis=1)
-        assert erased.max() == 16 and erased.min() >= 4  # a whole 4x4 square inside, at least a 2x2 corner at an edge
-        for image, original, mask in zip(images, x, changed):
-            rows, cols = np.nonzero(mask[..., 0])
-            assert rows.max() - rows.min() < 4 and cols.max() - cols.min() < 4
-            np.testing.assert_allclose(image[mask], original.mean(), rtol=1e-5)
-        corners.append([(r.min(), c.min()) for r, c in (np.nonzero(m[..., 0]) for m in changed)])
-    assert len(set(corners[0])) > 10  # squares in many places within a batch
-    assert corners[0] != corners[1]  # and in other places the next epoch
+    x = rng.uniform(0, 255, (256, 8, 8, 1)).astype(np.float32)
+    ds = medical_tries.with_blur(tf.data.Dataset.from_tensor_slices((x, np.zeros(256))).batch(256), 0.5, 0)
+    first, second = (next(iter(ds))[0].numpy() for _ in range(2))  # a new iterator per epoch, as fit makes
+
+    def sharpness(images):
+        return np.abs(np.diff(images, axis=1)).mean(axis=(1, 2, 3)) + np.abs(np.diff(images, axis=2)).mean(axis=(1, 2, 3))
+
+    blurred = np.abs(first - x).max(axis=(1, 2, 3)) > 1e-3
+    assert 0.35 < blurred.mean() < 0.65
+    assert np.all(sharpness(first)[blurred] < sharpness(x)[blurred])
+    np.testing.assert_allclose(first.mean(axis=(1, 2, 3)), x.mean(axis=(1, 2, 3)), atol=8.0)  # edges reflect
+    assert first.min() >= 0 and first.max() <= 255 and not np.allclose(first, second)
 
 
 def test_one_hot_batches_carry_each_class_weight():
@@ -80,19 +87,20 @@ def test_per_image_standardisation_ignores_brightness_and_contrast():
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-def test_a_short_run_logs_validation_and_test_auc_each_epoch(capsys, monkeypatch):
+def test_a_short_run_logs_validation_and_test_auc_each_epoch(capsys):
     require_data("medmnist/pneumoniamnist.npz")
     assert medical_tries.main(["--seeds", "0", "--epochs", "2", "--limit", "256", "--mixup", "0.3",
                                "--per-image-std", "--stages", "4", "--set", "batch_size=32",
                                "--set", "augment=strong"]) == 0
     row = json.loads(capsys.readouterr().out.splitlines()[0])
-    cutouts = []
-    real_cutout = medical_tries.with_cutout
-    monkeypatch.setattr(medical_tries, "with_cutout", lambda ds, size, seed: cutouts.append(size) or real_cutout(ds, size, seed))
-    assert medical_tries.main(["--seeds", "0", "--epochs", "1", "--limit", "128", "--cutout", "6",
-                               "--label-smoothing", "0.1", "--flat-head", "--no-class-weight"]) == 0
+    assert medical_tries.main(["--seeds", "0", "--epochs", "1", "--limit", "128", "--set", "cutout=0.3",
+                               "--label-smoothing", "0.1", "--flat-head", "--no-class-weight", "--photometric", "0.2",
+                               "--blur", "0.5"]) == 0
     other = json.loads(capsys.readouterr().out.splitlines()[0])
-    assert cutouts == [6] and other["trained_epochs"] == 1
+    assert other["trained_epochs"] == 1
+    assert other["photometric"] == 0.2 and row["photometric"] == 0.0
+    assert other["blur"] == 0.5 and row["blur"] == 0.0
+    assert row["cutout"] == 0.0 and other["cutout"] == 0.3  # the kit's default (off), and --set turns it on
     assert other["loss_label_smoothing"] == 0.1 and row["loss_label_smoothing"] == 0.0
     assert other["logits_inputs"] == 7 * 7 * 128 and row["logits_inputs"] == 256  # flattened 7x7 map vs pooled 4x4
     assert set(other["class_weight"].values()) == {1.0}
@@ -105,12 +113,12 @@ def test_a_short_run_logs_validation_and_test_auc_each_epoch(capsys, monkeypatch
 
 
 def test_sizes_and_amounts_out_of_range_are_refused(capsys):
-    for flags, message in ((["--cutout", "-2"], "-2 is negative"), (["--label-smoothing", "1"], "outside [0, 1)"),
-                           (["--label-smoothing", "-0.1"], "outside [0, 1)")):
+    for flags, message in ((["--label-smoothing", "1"], "outside [0, 1)"),
+                           (["--label-smoothing", "-0.1"], "outside [0, 1)"), (["--photometric", "1.5"], "outside [0, 1)")):
         with pytest.raises(SystemExit):
             medical_tries.main(["--seeds", "0", *flags])
         assert message in capsys.readouterr().err
-    assert medical_tries.at_least_zero("0") == 0 and medical_tries.smoothing("0.1") == 0.1
+    assert medical_tries.below_one("0.1") == 0.1
 
 
 def test_set_reads_numbers_as_numbers_and_the_rest_as_text():

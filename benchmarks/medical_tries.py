@@ -23,6 +23,11 @@ import time
 
 import numpy as np
 
+from solutions.common import ranges
+
+# An amount in [0, 1): label smoothing, photometric strength, the share of images blurred.
+UNIT = ranges.real(0.0, 1.0, high_open=True)
+
 
 def standardized(model):
     """`model` behind a per-image standardisation: (x - mean) / (std + 1) per image, mapped back
@@ -135,14 +140,6 @@ def stops_here(val_aucs: list[float], patience: int) -> bool:
     return since > 0 and since >= patience
 
 
-def below_one(text: str) -> float:
-    """An amount in [0, 1): label smoothing, photometric strength."""
-    value = float(text)
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"{value} is outside [0, 1)")
-    return value
-
-
 def option(text: str) -> tuple[str, object]:
     """`key=value` -> (key, value), the value read as JSON when it parses (numbers), else a string."""
     key, equals, value = text.partition("=")
@@ -234,11 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None, help="default: the kit's")
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--mixup", type=float, default=0.0, help="Beta(alpha, alpha) mixup; 0 = off")
-    parser.add_argument("--photometric", type=below_one, default=0.0,
+    parser.add_argument("--photometric", type=UNIT, default=0.0,
                         help="random contrast and brightness of up to this fraction; 0 = off")
-    parser.add_argument("--blur", type=below_one, default=0.0,
+    parser.add_argument("--blur", type=UNIT, default=0.0,
                         help="blur this share of the training images by a random amount; 0 = off")
-    parser.add_argument("--label-smoothing", type=below_one, default=0.0, help="smooth the one-hot labels by this much")
+    parser.add_argument("--label-smoothing", type=UNIT, default=0.0, help="smooth the one-hot labels by this much")
     parser.add_argument("--flat-head", action="store_true", help="Flatten the last map instead of averaging it")
     parser.add_argument("--no-class-weight", action="store_true", help="every image weighs 1 (default: balanced)")
     parser.add_argument("--per-image-std", action="store_true", help="standardise each image before the model")

@@ -69,6 +69,7 @@ class Cutout:
     def __call__(self, images, training: bool = True):
         if not training:
             return images
+        images = tf.convert_to_tensor(images)
         shape = tf.shape(images)
         n, height, width = shape[0], shape[1], shape[2]
         size = self.side(height, width)
@@ -77,8 +78,9 @@ class Cutout:
         rows = tf.reshape(tf.range(height), [1, -1, 1, 1])
         cols = tf.reshape(tf.range(width), [1, 1, -1, 1])
         inside = (rows >= top) & (rows < top + size) & (cols >= left) & (cols < left + size)
-        mean = tf.reduce_mean(images, axis=[1, 2], keepdims=True)
-        return tf.where(inside, mean * tf.ones_like(images), images)
+        mean = tf.reduce_mean(tf.cast(images, tf.float32), axis=[1, 2], keepdims=True)  # not uint8's floor
+        fill = tf.cast(tf.round(mean) if images.dtype.is_integer else mean, images.dtype)
+        return tf.where(inside, fill * tf.ones_like(images), images)
 
 
 def chained(*steps: Callable | None) -> Callable | None:

@@ -87,17 +87,32 @@ def test_per_image_standardisation_ignores_brightness_and_contrast():
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-def test_a_short_run_logs_validation_and_test_auc_each_epoch(capsys):
+def test_a_short_run_logs_validation_and_test_auc_each_epoch(capsys, monkeypatch):
     require_data("medmnist/pneumoniamnist.npz")
+    from solutions.common import augment
+
+    calls = []  # what reaches the pipeline, not only what the row echoes
+
+    def spy(name, real):
+        def wrapped(*args, **kwargs):
+            calls.append((name, args[1] if name != "cutout" else args[0]))
+            return real(*args, **kwargs)
+        return wrapped
+
+    monkeypatch.setattr(medical_tries, "with_photometric", spy("photometric", medical_tries.with_photometric))
+    monkeypatch.setattr(medical_tries, "with_blur", spy("blur", medical_tries.with_blur))
+    monkeypatch.setattr(augment, "Cutout", spy("cutout", augment.Cutout))
     assert medical_tries.main(["--seeds", "0", "--epochs", "2", "--limit", "256", "--mixup", "0.3",
                                "--per-image-std", "--stages", "4", "--set", "batch_size=32",
                                "--set", "augment=strong"]) == 0
     row = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert calls == []  # none of the three by default
     assert medical_tries.main(["--seeds", "0", "--epochs", "1", "--limit", "128", "--set", "cutout=0.3",
                                "--label-smoothing", "0.1", "--flat-head", "--no-class-weight", "--photometric", "0.2",
                                "--blur", "0.5"]) == 0
     other = json.loads(capsys.readouterr().out.splitlines()[0])
     assert other["trained_epochs"] == 1
+    assert sorted(calls) == [("blur", 0.5), ("cutout", 0.3), ("photometric", 0.2)]
     assert other["photometric"] == 0.2 and row["photometric"] == 0.0
     assert other["blur"] == 0.5 and row["blur"] == 0.0
     assert row["cutout"] == 0.0 and other["cutout"] == 0.3  # the kit's default (off), and --set turns it on
@@ -113,12 +128,11 @@ def test_a_short_run_logs_validation_and_test_auc_each_epoch(capsys):
 
 
 def test_sizes_and_amounts_out_of_range_are_refused(capsys):
-    for flags, message in ((["--label-smoothing", "1"], "outside [0, 1)"),
-                           (["--label-smoothing", "-0.1"], "outside [0, 1)"), (["--photometric", "1.5"], "outside [0, 1)")):
+    for flags in (["--label-smoothing", "1"], ["--label-smoothing", "-0.1"], ["--photometric", "1.5"], ["--blur", "nan"]):
         with pytest.raises(SystemExit):
             medical_tries.main(["--seeds", "0", *flags])
-        assert message in capsys.readouterr().err
-    assert medical_tries.below_one("0.1") == 0.1
+        assert f"{flags[1]} is out of range ([0.0, 1.0))" in capsys.readouterr().err
+    assert medical_tries.UNIT("0.1") == 0.1
 
 
 def test_set_reads_numbers_as_numbers_and_the_rest_as_text():

@@ -155,9 +155,9 @@ def test_cutout_is_off_by_default_checked_and_reaches_the_training_pipeline_only
     x[:, ::2] = 10  # stripes: the image's mean differs from every pixel
     part = Split(x, np.arange(16) % 2)
     splits = Splits(part, part, part, ["normal", "pneumonia"])
-    for cutout, changed in ((0.3, True), (0.0, False)):
+    for cutout, changed in ((0.3, True), (0.0, False), (None, False)):  # None: a run made before the option
         options = {"augment": "none", "flip": False, "seed": 0, "batch_size": 16, "dataset": "pneumoniamnist",
-                   "cutout": cutout}
+                   **({"cutout": cutout} if cutout is not None else {})}
         train, val = solution.training_datasets(splits, options)
         images = next(iter(train))[0].numpy()
         assert (not np.isin(images, [10, 250]).all()) == changed

@@ -96,13 +96,15 @@ class ImageClassifierSolution(ClassifierSolution):
         parser.add_argument("--top-k", type=ranges.POSITIVE, default=3, help="how many labels to print per image")
 
     def search_space(self, hp, options: dict[str, Any]) -> dict[str, Any]:
-        """Residual CNN width/depth, dropout, augmentation strength."""
+        """Residual CNN width/depth, dropout, augmentation strength and Cutout (which helps some
+        image sets and did not help PneumoniaMNIST: a search decides per dataset)."""
         from solutions.common.search_space import optimisation
 
         return {"width": hp.Choice("width", [16, 32, 48]),
                 "depth": hp.Int("depth", 1, 2),
                 "dropout": hp.Float("dropout", 0.0, 0.5, step=0.1),
                 "augment": hp.Choice("augment", ["none", "light", "strong"]),
+                "cutout": hp.Choice("cutout", [0.0, 0.25]),
                 **optimisation(hp, lr=(3e-4, 1e-2), batches=[32, 64, 128])}
 
     def default_image_size(self, options: dict[str, Any]) -> int:

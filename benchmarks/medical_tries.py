@@ -8,7 +8,8 @@ balanced class weights, splits, early stopping on the validation AUC) through th
 hooks, and leaves out calibration, threshold and export, which do not change the AUC.
 
     python -m benchmarks.medical_tries --seeds 0 1 2 [--mixup 0.3] [--per-image-std] [--width 48]
-                                       [--label-smoothing 0.1] [--photometric 0.2] [--blur 0.5] [--flat-head] [--no-class-weight]
+                                       [--label-smoothing 0.1] [--photometric 0.2] [--blur 0.5]
+                                       [--flat-head] [--no-class-weight]
                                        [--stages 4] [--set image_size=42 --set depth=2 --set cutout=0.3 ...]
 
 Prints one JSON line per seed: validation/test AUC per epoch, the test AUC at the

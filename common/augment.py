@@ -45,9 +45,9 @@ def image_augmenter(strength: str = "light", *, flip: bool = False, seed: int = 
 
 
 class Cutout:
-    """Cutout (DeVries and Taylor 2017): per image, one square of `fraction` of the side, centred
-    anywhere (clipped at the edges), set to the image's mean per channel, so that a decision cannot
-    rest on one small region. Off by default: on PneumoniaMNIST the kit's runs with 0.3 scored
+    """Cutout (DeVries and Taylor 2017): per image, one square of `fraction` of the shorter side,
+    centred anywhere (clipped at the edges), set to the image's mean per channel, so that a decision
+    cannot rest on one small region. Off by default: on PneumoniaMNIST the kit's runs with 0.3 scored
     lower than without it (README, Medical imaging).
 
     The squares come from a `tf.random.Generator`, whose state lives outside the pipeline: a

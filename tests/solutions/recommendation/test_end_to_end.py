@@ -100,7 +100,8 @@ def test_retrieval_run_ranks_the_catalogue_and_ships_top_k(csv_file, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["monitor"] == "val_recall_at_10" and metrics["best_epoch"] is not None
     assert {"recall_at_10", "ndcg_at_10"} <= set(metrics["test"])
-    assert set(metrics["baselines"]) == {"popularity", "random"}
+    assert set(metrics["baselines"]) == {"popularity", "random", "ease"}  # a small catalogue: EASE too
+    assert metrics["baselines"]["ease"]["recall_at_10"] > metrics["baselines"]["random"]["recall_at_10"]
     assert metrics["test"]["recall_at_10"] > metrics["baselines"]["random"]["recall_at_10"]
     assert metrics["checks"]["topk_agreement"] == 1.0
     assert metrics["export"]["float32"]["max_abs_diff"] <= 1e-4 and metrics["export"]["float32"]["agreement"] == 1.0

@@ -54,3 +54,39 @@ def test_same_top_k_accepts_ties_and_catches_a_swap():
 def test_popularity_ranks_by_training_count():
     scores = popularity_scores(np.array([2, 2, 2, 0, 1, 1]), n_items=4, n_users=2)
     np.testing.assert_array_equal(top_k_items(scores, np.zeros((2, 4), np.int8), 3), [[2, 1, 0], [2, 1, 0]])
+
+
+def test_ease_recommends_what_co_occurs_and_never_an_item_for_itself():
+    from solutions.recommendation.ranking import ease_scores, ease_weights
+
+    # users 0-5 rated items 0 and 1 together; users 6-9 rated items 2 and 3 together
+    pairs = np.array([(u, i) for u in range(6) for i in (0, 1)] + [(u, i) for u in range(6, 10) for i in (2, 3)]
+                     + [(0, 0)])  # a repeated rating counts once
+    weights = ease_weights(pairs, 5, lam=1.0)
+    assert np.allclose(np.diag(weights), 0.0)
+    assert weights[0, 1] > 0.5 and weights[2, 3] > 0.5 and abs(weights[0, 3]) < 1e-9 and np.allclose(weights[4], 0)
+    np.testing.assert_allclose(weights, ease_weights(pairs[:-1], 5, lam=1.0))
+    # a user who knows item 0 only is offered item 1 first; one who knows item 2 gets item 3
+    scores = ease_scores(np.array([[20, 0], [21, 2]]), np.array([20, 21]), weights)
+    assert scores.shape == (2, 5) and scores[0].argmax() == 1 and scores[1].argmax() == 3
+    # a heavier penalty shrinks the weights toward zero
+    assert ease_weights(pairs, 5, lam=100.0)[0, 1] < weights[0, 1]
+
+
+def test_tuned_ease_picks_lambda_on_validation_and_skips_a_large_catalogue(monkeypatch):
+    from solutions.recommendation import ranking
+
+    rng = np.random.default_rng(0)
+    pairs = np.unique(np.column_stack([rng.integers(0, 60, 900), rng.integers(0, 40, 900)]), axis=0)
+    held, train = pairs[::5], np.delete(pairs, np.s_[::5], axis=0)
+    users, table = relevance_table(held, train, 40)
+    seen = []
+    real = ranking.ease_weights
+    monkeypatch.setattr(ranking, "ease_weights", lambda t, n, lam: seen.append(lam) or real(t, n, lam))
+    lam, weights = ranking.tuned_ease(train, 40, users, table, lambdas=(1.0, 10.0, 1e6))
+    assert seen == [1.0, 10.0, 1e6] and lam in seen and weights.shape == (40, 40)
+    best = max(seen, key=lambda l: ranking_scores(table, ranking.ease_scores(train, users, real(train, 40, l)))["recall_at_10"])
+    assert lam == best
+    monkeypatch.setattr(ranking, "EASE_MAX_ITEMS", 39)
+    assert ranking.tuned_ease(train, 40, users, table) is None
+    assert ranking.tuned_ease(train, 40, users[:0], table[:0]) is None

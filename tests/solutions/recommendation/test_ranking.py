@@ -85,7 +85,10 @@ def test_tuned_ease_picks_lambda_on_validation_and_skips_a_large_catalogue(monke
     monkeypatch.setattr(ranking, "ease_weights", lambda t, n, lam: seen.append(lam) or real(t, n, lam))
     lam, weights = ranking.tuned_ease(train, 40, users, table, lambdas=(1.0, 10.0, 1e6))
     assert seen == [1.0, 10.0, 1e6] and lam in seen and weights.shape == (40, 40)
-    best = max(seen, key=lambda l: ranking_scores(table, ranking.ease_scores(train, users, real(train, 40, l)))["recall_at_10"])
+    def recall(lam):
+        return ranking_scores(table, ranking.ease_scores(train, users, real(train, 40, lam)))["recall_at_10"]
+
+    best = max(seen, key=recall)
     assert lam == best
     monkeypatch.setattr(ranking, "EASE_MAX_ITEMS", 39)
     assert ranking.tuned_ease(train, 40, users, table) is None

@@ -54,36 +54,46 @@ def popularity_scores(train_items: np.ndarray, n_items: int, n_users: int) -> np
     return np.broadcast_to(counts, (n_users, n_items))
 
 
-# EASE solves one items x items system per lambda: at 5,000 items that is 200 MB and seconds on
-# 2 cores; a larger catalogue gets no EASE baseline rather than a run that stalls on it.
+# EASE solves one items x items system per lambda: at 5,000 items about 1 GB at its peak and
+# seconds on 2 cores; a larger catalogue gets no EASE baseline rather than a run that stalls on it.
 EASE_MAX_ITEMS = 5_000
 EASE_LAMBDAS = (50.0, 100.0, 200.0, 400.0, 800.0, 1600.0)
 
 
-def ease_weights(train: np.ndarray, n_items: int, lam: float) -> np.ndarray:
-    """EASE (Steck 2019): the item-item weights B that best rebuild each user's history from the
-    user's other items, with an L2 penalty `lam` and a zero diagonal, in closed form."""
+def item_gram(train: np.ndarray, n_items: int) -> np.ndarray:
+    """[items, items] co-occurrence counts of the (user, item) pairs, a repeated pair counted once."""
     from scipy import sparse
 
     history = sparse.csr_matrix((np.ones(len(train)), (train[:, 0], train[:, 1])),
-                                shape=(int(train[:, 0].max()) + 1, n_items))
-    history.data[:] = 1.0  # a user who rated an item twice still counts it once
-    gram = (history.T @ history).toarray()
-    gram[np.diag_indices(n_items)] += lam
-    inverse = np.linalg.inv(gram)
-    weights = -inverse / np.diag(inverse)
-    weights[np.diag_indices(n_items)] = 0.0
-    return weights
+                                shape=(int(train[:, 0].max(initial=-1)) + 1, n_items))
+    history.data[:] = 1.0
+    return (history.T @ history).toarray()
+
+
+def ease_weights(gram: np.ndarray, lam: float) -> np.ndarray:
+    """EASE (Steck 2019): the item-item weights B that best rebuild each user's history from the
+    user's other items, with an L2 penalty `lam` and a zero diagonal, in closed form:
+    B = I - P / diag(P) column by column, P = (G + lam I)^-1."""
+    inverse = np.linalg.inv(gram + lam * np.eye(len(gram)))
+    inverse /= -np.diag(inverse)  # column j divided by -P_jj
+    inverse[np.diag_indices(len(gram))] = 0.0
+    return inverse
 
 
 def ease_scores(train: np.ndarray, users: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """[len(users), items] EASE scores: each user's training items times the item-item weights."""
+    """[len(users), items] EASE scores: each user's training items times the item-item weights.
+    A user without training ratings gets the items' training counts (popularity), not a tie."""
+    n_items = weights.shape[0]
     rows = np.full(int(max(users.max(initial=-1), train[:, 0].max(initial=-1))) + 1, -1)
     rows[users] = np.arange(len(users))
     mine = train[rows[train[:, 0]] >= 0]
-    history = np.zeros((len(users), weights.shape[0]), np.float32)
+    history = np.zeros((len(users), n_items), np.float32)
     history[rows[mine[:, 0]], mine[:, 1]] = 1.0
-    return history @ weights.astype(np.float32)
+    scores = history @ weights.astype(np.float32)
+    cold = ~history.any(axis=1)
+    if cold.any():
+        scores[cold] = np.bincount(train[:, 1], minlength=n_items).astype(np.float32)
+    return scores
 
 
 def tuned_ease(train: np.ndarray, n_items: int, val_users: np.ndarray, val_relevance: np.ndarray,
@@ -92,9 +102,10 @@ def tuned_ease(train: np.ndarray, n_items: int, val_users: np.ndarray, val_relev
     over EASE_MAX_ITEMS items or no validation users."""
     if n_items > EASE_MAX_ITEMS or not len(val_users):
         return None
+    gram = item_gram(train, n_items)
     best = None
     for lam in lambdas:
-        weights = ease_weights(train, n_items, lam)
+        weights = ease_weights(gram, lam)
         recall = ranking_scores(val_relevance, ease_scores(train, val_users, weights))[f"recall_at_{K}"]
         if best is None or recall > best[0]:
             best = (recall, lam, weights)

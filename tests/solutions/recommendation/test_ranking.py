@@ -57,20 +57,36 @@ def test_popularity_ranks_by_training_count():
 
 
 def test_ease_recommends_what_co_occurs_and_never_an_item_for_itself():
-    from solutions.recommendation.ranking import ease_scores, ease_weights
+    from solutions.recommendation.ranking import ease_scores, ease_weights, item_gram
 
     # users 0-5 rated items 0 and 1 together; users 6-9 rated items 2 and 3 together
     pairs = np.array([(u, i) for u in range(6) for i in (0, 1)] + [(u, i) for u in range(6, 10) for i in (2, 3)]
                      + [(0, 0)])  # a repeated rating counts once
-    weights = ease_weights(pairs, 5, lam=1.0)
+    gram = item_gram(pairs, 5)
+    np.testing.assert_array_equal(gram, item_gram(pairs[:-1], 5))
+    weights = ease_weights(gram, lam=1.0)
     assert np.allclose(np.diag(weights), 0.0)
     assert weights[0, 1] > 0.5 and weights[2, 3] > 0.5 and abs(weights[0, 3]) < 1e-9 and np.allclose(weights[4], 0)
-    np.testing.assert_allclose(weights, ease_weights(pairs[:-1], 5, lam=1.0))
-    # a user who knows item 0 only is offered item 1 first; one who knows item 2 gets item 3
-    scores = ease_scores(np.array([[20, 0], [21, 2]]), np.array([20, 21]), weights)
-    assert scores.shape == (2, 5) and scores[0].argmax() == 1 and scores[1].argmax() == 3
+    # a user who knows item 0 only is offered item 1 first; one who knows item 2 gets item 3;
+    # one without training ratings gets the most-rated items (popularity), not 5 tied zeros
+    scores = ease_scores(np.array([[20, 0], [21, 2], [1, 0], [1, 1]]), np.array([20, 21, 22]), weights)
+    assert scores.shape == (3, 5) and scores[0].argmax() == 1 and scores[1].argmax() == 3
+    np.testing.assert_array_equal(scores[2], [2, 1, 1, 0, 0])
     # a heavier penalty shrinks the weights toward zero
-    assert ease_weights(pairs, 5, lam=100.0)[0, 1] < weights[0, 1]
+    assert ease_weights(gram, lam=100.0)[0, 1] < weights[0, 1]
+
+
+def test_ease_weights_meet_the_closed_form_optimum_on_random_data():
+    """(G + lam I)(I - B) is diagonal for EASE's B: each column j is a ridge regression of item j
+    on the others. Dividing by the row's diagonal instead of the column's breaks it."""
+    from solutions.recommendation.ranking import ease_weights, item_gram
+
+    rng = np.random.default_rng(1)
+    pairs = np.unique(np.column_stack([rng.integers(0, 50, 600), rng.integers(0, 30, 600)]), axis=0)
+    gram = item_gram(pairs, 30)
+    weights = ease_weights(gram, lam=3.0)
+    product = (gram + 3.0 * np.eye(30)) @ (np.eye(30) - weights)
+    assert np.abs(product - np.diag(np.diag(product))).max() < 1e-9
 
 
 def test_tuned_ease_picks_lambda_on_validation_and_skips_a_large_catalogue(monkeypatch):
@@ -82,14 +98,16 @@ def test_tuned_ease_picks_lambda_on_validation_and_skips_a_large_catalogue(monke
     users, table = relevance_table(held, train, 40)
     seen = []
     real = ranking.ease_weights
-    monkeypatch.setattr(ranking, "ease_weights", lambda t, n, lam: seen.append(lam) or real(t, n, lam))
+    monkeypatch.setattr(ranking, "ease_weights", lambda gram, lam: seen.append(lam) or real(gram, lam))
     lam, weights = ranking.tuned_ease(train, 40, users, table, lambdas=(1.0, 10.0, 1e6))
-    assert seen == [1.0, 10.0, 1e6] and lam in seen and weights.shape == (40, 40)
-    def recall(lam):
-        return ranking_scores(table, ranking.ease_scores(train, users, real(train, 40, lam)))["recall_at_10"]
+    assert seen == [1.0, 10.0, 1e6] and weights.shape == (40, 40)
+    gram = ranking.item_gram(train, 40)
 
-    best = max(seen, key=recall)
-    assert lam == best
+    def recall(value):
+        return ranking_scores(table, ranking.ease_scores(train, users, real(gram, value)))["recall_at_10"]
+
+    assert lam == max(seen, key=recall)
+    np.testing.assert_allclose(weights, real(gram, lam))
     monkeypatch.setattr(ranking, "EASE_MAX_ITEMS", 39)
     assert ranking.tuned_ease(train, 40, users, table) is None
     assert ranking.tuned_ease(train, 40, users[:0], table[:0]) is None

@@ -92,7 +92,7 @@ def ease_scores(train: np.ndarray, users: np.ndarray, weights: np.ndarray) -> np
     scores = history @ weights.astype(np.float32)
     cold = ~history.any(axis=1)
     if cold.any():
-        scores[cold] = np.bincount(train[:, 1], minlength=n_items).astype(np.float32)
+        scores[cold] = popularity_scores(train[:, 1], n_items, 1)[0]
     return scores
 
 

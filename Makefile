@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml setup.py
 quickstart: $(STAMP)  ## train the default image classifier into saved_models/
 	$(BIN)/solutions train image-classification
 
-test: $(STAMP)  ## fast suite (13-20 minutes on 2 cores, by CPU)
+test: $(STAMP)  ## fast suite (13-20 minutes on 2 cores; 65 on a 2-core EPYC without AVX-512)
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)  ## real-data runs at default settings, checked against the acceptance targets

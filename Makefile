@@ -3,12 +3,13 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+TEST_WORKERS ?= 2
 # Real dataset copies beside a checkout (CI, developers); users keep their own data directory.
 ifneq ($(wildcard ../shared/datasets),)
 export SOLUTIONS_DATA_DIR ?= $(abspath ../shared/datasets)
 endif
 
-.PHONY: bootstrap quickstart test test-slow bench bench-throughput bench-serve bench-medical-tries clean
+.PHONY: bootstrap quickstart test test-slow test-ci-slow bench bench-throughput bench-serve bench-medical-tries clean
 
 bootstrap: $(STAMP)
 
@@ -22,11 +23,14 @@ $(STAMP): pyproject.toml setup.py
 quickstart: $(STAMP)  ## train the default image classifier into saved_models/
 	$(BIN)/solutions train image-classification
 
-test: $(STAMP)  ## fast suite (13-20 minutes on 2 cores; 65 on a 2-core EPYC without AVX-512)
-	$(BIN)/python -m pytest -q
+test: $(STAMP)  ## fast suite, two tests at a time (TEST_WORKERS=1 for one)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 test-slow: $(STAMP)  ## real-data runs at default settings, checked against the acceptance targets
 	$(BIN)/python -m pytest -q -m slow
+
+test-ci-slow: $(STAMP)  ## the part of test-slow that CI takes: one or more real-data runs a domain, no time limits
+	$(BIN)/python -m pytest -q -m "slow and ci"
 
 bench: $(STAMP)  ## each domain's default on seeds 0 1 2, one table (ARGS="--cases digits --seeds 0")
 	$(BIN)/python -m benchmarks.bench $(ARGS)

@@ -98,17 +98,18 @@ def test_the_uint8_edge_model_takes_raw_pixels_even_from_dark_data(tmp_path):
     assert runner.input["dtype"] == np.uint8 and tuple(runner.input["quantization"]) == UINT8_PIXELS
 
 
-# A digits run at default settings (real 8x8 digits), and a short PneumoniaMNIST run (real chest
-# X-rays): both grayscale, so the RGB edge files make gray inside their graph. No float16/dynamic files.
+# A 12-epoch digits run (real 8x8 digits; the default's 40 epochs are checked by the slow suite's
+# default run) and a short PneumoniaMNIST run (real chest X-rays): both grayscale, so the RGB edge
+# files make gray inside their graph. No float16/dynamic files.
 IMAGE_RUNS = {
-    "digits": (None, ["image-classification"], 270),
+    "digits": (None, ["image-classification", "--epochs", "12"], 270),
     "pneumonia": ("medmnist/pneumoniamnist.npz", ["medical-imaging", "--epochs", "2", "--width", "16"], 624),
 }
 
 
 # PneumoniaMNIST runs with the slow suite (make test stays under 15 minutes); the fast suite's
 # contract run still exports and checks the medical edge files.
-@pytest.mark.parametrize("dataset", ["digits", pytest.param("pneumonia", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("dataset", ["digits", pytest.param("pneumonia", marks=[pytest.mark.slow, pytest.mark.ci])])
 def test_image_edge_models_run_in_mediapipe(dataset, tmp_path):
     """Both edge files load in MediaPipe's ImageClassifier unchanged, agree with Keras on the test
     images and score exactly as the kit's own TFLite run of the same file."""

@@ -39,8 +39,8 @@ def read_trials(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def popen(args: list[str]) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def popen(args: list[str], tag: str = "") -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SOLUTIONS_TEST_TAG": tag}
     return subprocess.Popen([sys.executable, "-m", "solutions", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
 
@@ -75,12 +75,15 @@ def test_search_writes_table_plot_and_retrains_the_best(ratings_csv, tmp_path):
     assert again.returncode == 2 and "--resume" in again.stderr  # never overwritten silently
 
 
-def trial_processes() -> set[int]:
-    """Live forkserver processes: the server and the trial processes it forked."""
-    found = set()
+def trial_processes(tag: str) -> set[int]:
+    """Live forkserver processes of the tuner started with `popen(..., tag)`: the server and the trial
+    processes it forked, told from other tests' (`make test` runs two at once) by the tag in their
+    environment, which they inherit."""
+    found, marker = set(), f"SOLUTIONS_TEST_TAG={tag}".encode()
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and b"multiprocessing.forkserver" in (entry / "cmdline").read_bytes():
+            if (entry.name.isdigit() and b"multiprocessing.forkserver" in (entry / "cmdline").read_bytes()
+                    and marker in (entry / "environ").read_bytes().split(b"\0")):
                 found.add(int(entry.name))
         except OSError:  # ended while we looked
             pass
@@ -109,21 +112,22 @@ def test_a_search_killed_in_its_third_trial_resumes_to_exactly_the_asked_trials(
 
 
 def test_a_trial_process_ends_with_its_tuner(ratings_csv, tmp_path):
-    out, before = tmp_path / "search", trial_processes()
+    out, tag = tmp_path / "search", str(tmp_path)
+    before = trial_processes(tag)
     args = tune_args(ratings_csv, out, "--max-trials", "1", "--no-retrain")
     args[args.index("--max-epochs") + 1] = "1000"  # a trial that would outlast the test
-    process = popen([*args, "--patience", "1000"])
+    process = popen([*args, "--patience", "1000"], tag)
     try:
         wait_for(out / "trial_0" / "trial.json")
         time.sleep(3.0)
-        assert trial_processes() - before  # the trial runs in a process of its own
+        assert trial_processes(tag) - before  # the trial runs in a process of its own
     finally:
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=60)
     deadline = time.monotonic() + 15
-    while trial_processes() - before and time.monotonic() < deadline:
+    while trial_processes(tag) - before and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert not trial_processes() - before  # killed -9, the tuner took its trial process with it
+    assert not trial_processes(tag) - before  # killed -9, the tuner took its trial process with it
 
 
 def free_port() -> int:

@@ -13,6 +13,7 @@ from tests.serving_clients import check_serving_under_load
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_default_digits_run_meets_the_targets(tmp_path):
     out = tmp_path / "run"
     metrics, _ = train_default_run(out, "image-classification")

@@ -22,6 +22,7 @@ def test_default_rating_model_reaches_0_903_on_u1(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_default_retrieval_model_beats_popularity_by_1_8x_on_u1(tmp_path):
     require_data("ml-100k/u1.base")
     metrics, wall = train_default_run(tmp_path / "run", "recommendation", "--task", "retrieval")

@@ -53,6 +53,7 @@ def balanced_subsample(folder: Path, size: int, seed: int) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_default_holds_its_own_against_tfidf_on_a_small_text_set(tmp_path):
     """2,000 sentences, 5-fold: the default must not lose more than a point to the in-run TF-IDF
     logistic regression (measured: 0.7295 vs 0.6975; over 1,000-3,000 sentences and seeds 0-2 the

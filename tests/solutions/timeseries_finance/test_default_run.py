@@ -6,6 +6,7 @@ from tests.conftest import train_default_run
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_default_volatility_forecast_beats_garch_on_the_last_20_percent(tmp_path):
     metrics, wall = train_default_run(tmp_path / "run", "timeseries-finance")
     test, garch = metrics["test"], metrics["baselines"]["garch11"]
@@ -22,6 +23,7 @@ def test_default_volatility_forecast_beats_garch_on_the_last_20_percent(tmp_path
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_default_return_forecast_reports_every_comparison(tmp_path):
     metrics, _ = train_default_run(tmp_path / "run", "timeseries-finance", "--target", "return", "--quantiles")
     for name in ("naive", "historical_mean", "ewma", "garch11"):
@@ -32,6 +34,7 @@ def test_default_return_forecast_reports_every_comparison(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_default_volatility_forecast_beats_gjr_garch_on_nasdaq(tmp_path):
     metrics, _ = train_default_run(tmp_path / "run", "timeseries-finance", "--dataset", "nasdaq")
     test, gjr = metrics["test"]["qlike"], metrics["baselines"]["gjr_garch11"]["qlike"]

@@ -107,7 +107,7 @@ IMAGE_RUNS = {
 }
 
 
-# PneumoniaMNIST runs with the slow suite (make test stays under 15 minutes); the fast suite's
+# PneumoniaMNIST runs with the slow suite and CI's part of it (make test-ci-slow); the fast suite's
 # contract run still exports and checks the medical edge files.
 @pytest.mark.parametrize("dataset", ["digits", pytest.param("pneumonia", marks=[pytest.mark.slow, pytest.mark.ci])])
 def test_image_edge_models_run_in_mediapipe(dataset, tmp_path):

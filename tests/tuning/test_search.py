@@ -39,8 +39,9 @@ def read_trials(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def popen(args: list[str], tag: str = "") -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SOLUTIONS_TEST_TAG": tag}
+def popen(args: list[str], tag: str | None = None) -> subprocess.Popen:
+    """`solutions ...` in the background; `tag` marks its environment for `trial_processes`."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **({"SOLUTIONS_TEST_TAG": tag} if tag else {})}
     return subprocess.Popen([sys.executable, "-m", "solutions", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
 
@@ -112,22 +113,21 @@ def test_a_search_killed_in_its_third_trial_resumes_to_exactly_the_asked_trials(
 
 
 def test_a_trial_process_ends_with_its_tuner(ratings_csv, tmp_path):
-    out, tag = tmp_path / "search", str(tmp_path)
-    before = trial_processes(tag)
+    out, tag = tmp_path / "search", str(tmp_path)  # no process carries the tag before the tuner starts
     args = tune_args(ratings_csv, out, "--max-trials", "1", "--no-retrain")
     args[args.index("--max-epochs") + 1] = "1000"  # a trial that would outlast the test
     process = popen([*args, "--patience", "1000"], tag)
     try:
         wait_for(out / "trial_0" / "trial.json")
         time.sleep(3.0)
-        assert trial_processes(tag) - before  # the trial runs in a process of its own
+        assert trial_processes(tag)  # the trial runs in a process of its own
     finally:
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=60)
     deadline = time.monotonic() + 15
-    while trial_processes(tag) - before and time.monotonic() < deadline:
+    while trial_processes(tag) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert not trial_processes(tag) - before  # killed -9, the tuner took its trial process with it
+    assert not trial_processes(tag)  # killed -9, the tuner took its trial process with it
 
 
 def free_port() -> int:

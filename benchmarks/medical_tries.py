@@ -9,7 +9,7 @@ hooks, and leaves out calibration, threshold and export, which do not change the
 
     python -m benchmarks.medical_tries --seeds 0 1 2 [--mixup 0.3] [--per-image-std] [--width 48]
                                        [--label-smoothing 0.1] [--photometric 0.2] [--blur 0.5]
-                                       [--flat-head] [--no-class-weight]
+                                       [--flat-head] [--no-class-weight] [--weight-decay 0.05]
                                        [--stages 4] [--set image_size=42 --set depth=2 --set cutout=0.3 ...]
 
 Prints one JSON line per seed: validation/test AUC per epoch, the test AUC at the
@@ -187,7 +187,7 @@ def one_seed(seed: int, args) -> dict:
     class_weight = solution.fit_options(splits, plan)["class_weight"]
     if args.no_class_weight:
         class_weight = {i: 1.0 for i in class_weight}
-    optimizer = make_optimizer(plan["learning_rate"], steps * epochs)
+    optimizer = make_optimizer(plan["learning_rate"], steps * epochs, weight_decay=args.weight_decay)
     if args.photometric:
         train = with_photometric(train, args.photometric, seed)
     if args.blur:
@@ -218,7 +218,7 @@ def one_seed(seed: int, args) -> dict:
             "cutout": plan["cutout"], "label_smoothing": args.label_smoothing, "flat_head": args.flat_head,
             "class_weight": class_weight, "logits_inputs": logits_inputs,
             "loss_label_smoothing": float(getattr(model.loss, "label_smoothing", 0.0)),
-            "stages": args.stages, "set": dict(args.set),
+            "stages": args.stages, "weight_decay": args.weight_decay, "set": dict(args.set),
             "plan": {k: plan[k] for k in ("image_size", "batch_size", "depth", "augment", "learning_rate", "patience")},
             "epochs": epochs, "trained_epochs": len(curve), "seconds": round(time.perf_counter() - start),
             "best_val_epoch": best + 1, "test_auc_at_best_val": curve[best][1], "test_auc_last": curve[-1][1],
@@ -240,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flat-head", action="store_true", help="Flatten the last map instead of averaging it")
     parser.add_argument("--no-class-weight", action="store_true", help="every image weighs 1 (default: balanced)")
     parser.add_argument("--per-image-std", action="store_true", help="standardise each image before the model")
+    parser.add_argument("--weight-decay", type=ranges.real(0.0, 1.0), default=1e-4,
+                        help="AdamW's decoupled weight decay (default: the kit's 1e-4)")
     parser.add_argument("--stages", type=int, default=3, help="residual stages (each halves the resolution)")
     parser.add_argument("--set", type=option, action="append", default=[], metavar="KEY=VALUE",
                         help="any train option, e.g. image_size=42, depth=2, batch_size=32, cutout=0.3 "

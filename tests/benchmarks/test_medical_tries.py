@@ -102,6 +102,12 @@ def test_a_short_run_logs_validation_and_test_auc_each_epoch(capsys, monkeypatch
     monkeypatch.setattr(medical_tries, "with_photometric", spy("photometric", medical_tries.with_photometric))
     monkeypatch.setattr(medical_tries, "with_blur", spy("blur", medical_tries.with_blur))
     monkeypatch.setattr(augment, "Cutout", spy("cutout", augment.Cutout))
+    from solutions.common import training
+
+    decays = []  # the weight decay each optimizer is built with
+    real_optimizer = training.make_optimizer
+    monkeypatch.setattr(training, "make_optimizer",
+                        lambda *a, **k: decays.append(k.get("weight_decay")) or real_optimizer(*a, **k))
     assert medical_tries.main(["--seeds", "0", "--epochs", "2", "--limit", "256", "--mixup", "0.3",
                                "--per-image-std", "--stages", "4", "--set", "batch_size=32",
                                "--set", "augment=strong"]) == 0
@@ -109,9 +115,10 @@ def test_a_short_run_logs_validation_and_test_auc_each_epoch(capsys, monkeypatch
     assert calls == []  # none of the three by default
     assert medical_tries.main(["--seeds", "0", "--epochs", "1", "--limit", "128", "--set", "cutout=0.3",
                                "--label-smoothing", "0.1", "--flat-head", "--no-class-weight", "--photometric", "0.2",
-                               "--blur", "0.5"]) == 0
+                               "--blur", "0.5", "--weight-decay", "0.05"]) == 0
     other = json.loads(capsys.readouterr().out.splitlines()[0])
     assert other["trained_epochs"] == 1
+    assert decays == [1e-4, 0.05] and (row["weight_decay"], other["weight_decay"]) == (1e-4, 0.05)
     assert sorted(calls) == [("blur", 0.5), ("cutout", 0.3), ("photometric", 0.2)]
     assert other["photometric"] == 0.2 and row["photometric"] == 0.0
     assert other["blur"] == 0.5 and row["blur"] == 0.0
@@ -134,6 +141,9 @@ def test_sizes_and_amounts_out_of_range_are_refused(capsys):
             medical_tries.main(["--seeds", "0", *flags])
         assert f"{flags[1]} is out of range ([0.0, 1.0))" in capsys.readouterr().err
     assert medical_tries.UNIT("0.1") == 0.1
+    with pytest.raises(SystemExit):
+        medical_tries.main(["--seeds", "0", "--weight-decay", "-0.01"])
+    assert "out of range ([0.0, 1.0])" in capsys.readouterr().err
 
 
 def test_set_reads_numbers_as_numbers_and_the_rest_as_text():

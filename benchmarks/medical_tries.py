@@ -25,6 +25,7 @@ import time
 import numpy as np
 
 from solutions.common import ranges
+from solutions.common.training import WEIGHT_DECAY
 
 # An amount in [0, 1): label smoothing, photometric strength, the share of images blurred.
 UNIT = ranges.real(0.0, 1.0, high_open=True)
@@ -240,8 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flat-head", action="store_true", help="Flatten the last map instead of averaging it")
     parser.add_argument("--no-class-weight", action="store_true", help="every image weighs 1 (default: balanced)")
     parser.add_argument("--per-image-std", action="store_true", help="standardise each image before the model")
-    parser.add_argument("--weight-decay", type=ranges.real(0.0, 1.0), default=1e-4,
-                        help="AdamW's decoupled weight decay (default: the kit's 1e-4)")
+    parser.add_argument("--weight-decay", type=ranges.real(0.0, 1.0), default=WEIGHT_DECAY,
+                        help=f"AdamW's decoupled weight decay (default: the kit's {WEIGHT_DECAY:g})")
     parser.add_argument("--stages", type=int, default=3, help="residual stages (each halves the resolution)")
     parser.add_argument("--set", type=option, action="append", default=[], metavar="KEY=VALUE",
                         help="any train option, e.g. image_size=42, depth=2, batch_size=32, cutout=0.3 "

@@ -118,7 +118,8 @@ def test_a_short_run_logs_validation_and_test_auc_each_epoch(capsys, monkeypatch
                                "--blur", "0.5", "--weight-decay", "0.05"]) == 0
     other = json.loads(capsys.readouterr().out.splitlines()[0])
     assert other["trained_epochs"] == 1
-    assert decays == [1e-4, 0.05] and (row["weight_decay"], other["weight_decay"]) == (1e-4, 0.05)
+    assert decays == [training.WEIGHT_DECAY, 0.05]  # the kit's own by default
+    assert (row["weight_decay"], other["weight_decay"]) == (training.WEIGHT_DECAY, 0.05)
     assert sorted(calls) == [("blur", 0.5), ("cutout", 0.3), ("photometric", 0.2)]
     assert other["photometric"] == 0.2 and row["photometric"] == 0.0
     assert other["blur"] == 0.5 and row["blur"] == 0.0

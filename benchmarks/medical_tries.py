@@ -10,6 +10,7 @@ hooks, and leaves out calibration, threshold and export, which do not change the
     python -m benchmarks.medical_tries --seeds 0 1 2 [--mixup 0.3] [--per-image-std] [--width 48]
                                        [--label-smoothing 0.1] [--photometric 0.2] [--blur 0.5]
                                        [--flat-head] [--no-class-weight] [--weight-decay 0.05]
+                                       [--sgd 0.9 --sgd-learning-rate 0.05]
                                        [--stages 4] [--set image_size=42 --set depth=2 --set cutout=0.3 ...]
 
 Prints one JSON line per seed: validation/test AUC per epoch, the test AUC at the
@@ -161,7 +162,7 @@ def one_seed(seed: int, args) -> dict:
     from solutions.common.plan import before_data, freeze, with_data
     from solutions.common.runtime import make_deterministic
     from solutions.common.solution import get_solution
-    from solutions.common.training import make_optimizer
+    from solutions.common.training import make_optimizer, warmup_cosine
 
     solution = get_solution("medical-imaging")
     chosen = train_options("medical-imaging", **{"dataset": args.dataset, "seed": seed, "width": args.width,
@@ -188,7 +189,11 @@ def one_seed(seed: int, args) -> dict:
     class_weight = solution.fit_options(splits, plan)["class_weight"]
     if args.no_class_weight:
         class_weight = {i: 1.0 for i in class_weight}
-    optimizer = make_optimizer(plan["learning_rate"], steps * epochs, weight_decay=args.weight_decay)
+    if args.sgd is None:
+        optimizer = make_optimizer(plan["learning_rate"], steps * epochs, weight_decay=args.weight_decay)
+    else:  # the same schedule; Keras applies SGD's weight decay as var -= lr * decay * var
+        optimizer = keras.optimizers.SGD(learning_rate=warmup_cosine(args.sgd_learning_rate, steps * epochs),
+                                         momentum=args.sgd, nesterov=True, weight_decay=args.weight_decay)
     if args.photometric:
         train = with_photometric(train, args.photometric, seed)
     if args.blur:
@@ -219,7 +224,8 @@ def one_seed(seed: int, args) -> dict:
             "cutout": plan["cutout"], "label_smoothing": args.label_smoothing, "flat_head": args.flat_head,
             "class_weight": class_weight, "logits_inputs": logits_inputs,
             "loss_label_smoothing": float(getattr(model.loss, "label_smoothing", 0.0)),
-            "stages": args.stages, "weight_decay": args.weight_decay, "set": dict(args.set),
+            "stages": args.stages, "weight_decay": args.weight_decay,
+            "optimizer": type(optimizer).__name__, "sgd_learning_rate": args.sgd_learning_rate if args.sgd is not None else None, "set": dict(args.set),
             "plan": {k: plan[k] for k in ("image_size", "batch_size", "depth", "augment", "learning_rate", "patience")},
             "epochs": epochs, "trained_epochs": len(curve), "seconds": round(time.perf_counter() - start),
             "best_val_epoch": best + 1, "test_auc_at_best_val": curve[best][1], "test_auc_last": curve[-1][1],
@@ -243,6 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-image-std", action="store_true", help="standardise each image before the model")
     parser.add_argument("--weight-decay", type=ranges.real(0.0, 1.0), default=WEIGHT_DECAY,
                         help=f"AdamW's decoupled weight decay (default: the kit's {WEIGHT_DECAY:g})")
+    parser.add_argument("--sgd", type=UNIT, default=None, metavar="MOMENTUM",
+                        help="SGD with this Nesterov momentum instead of AdamW, on the same schedule "
+                             "(--weight-decay then applies to SGD; e.g. --sgd 0.9 --weight-decay 5e-4)")
+    parser.add_argument("--sgd-learning-rate", type=ranges.real(0.0, 10.0, low_open=True), default=0.05,
+                        help="SGD's peak learning rate (default 0.05, for the kit's batch of 64)")
     parser.add_argument("--stages", type=int, default=3, help="residual stages (each halves the resolution)")
     parser.add_argument("--set", type=option, action="append", default=[], metavar="KEY=VALUE",
                         help="any train option, e.g. image_size=42, depth=2, batch_size=32, cutout=0.3 "

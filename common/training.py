@@ -41,17 +41,21 @@ class Phase:
 WEIGHT_DECAY = 1e-4
 
 
-def make_optimizer(learning_rate: float, steps: int, *, weight_decay: float = WEIGHT_DECAY) -> keras.optimizers.Optimizer:
-    """AdamW with a linear warm-up (5% of steps) into a cosine decay over the whole phase."""
+def warmup_cosine(learning_rate: float, steps: int) -> keras.optimizers.schedules.LearningRateSchedule:
+    """A linear warm-up (5% of steps, from a tenth of the rate) into a cosine decay over the whole phase."""
     warmup = max(1, steps // 20)
-    schedule = keras.optimizers.schedules.CosineDecay(
+    return keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=learning_rate / 10,
         decay_steps=max(1, steps - warmup),
         warmup_target=learning_rate,
         warmup_steps=warmup,
         alpha=0.01,
     )
-    return keras.optimizers.AdamW(learning_rate=schedule, weight_decay=weight_decay)
+
+
+def make_optimizer(learning_rate: float, steps: int, *, weight_decay: float = WEIGHT_DECAY) -> keras.optimizers.Optimizer:
+    """AdamW on the warm-up + cosine schedule (`warmup_cosine`)."""
+    return keras.optimizers.AdamW(learning_rate=warmup_cosine(learning_rate, steps), weight_decay=weight_decay)
 
 
 def read_history(path: Path) -> list[dict[str, float]]:

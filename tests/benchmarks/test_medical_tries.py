@@ -135,6 +135,28 @@ def test_a_short_run_logs_validation_and_test_auc_each_epoch(capsys, monkeypatch
     assert row["test_auc_at_best_val"] == row["val_test_auc_per_epoch"][row["best_val_epoch"] - 1][1]
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_sgd_replaces_adamw_with_nesterov_momentum_on_the_same_schedule(capsys, monkeypatch):
+    require_data("medmnist/pneumoniamnist.npz")
+    import keras
+
+    built = []
+    real_sgd = keras.optimizers.SGD
+    monkeypatch.setattr(keras.optimizers, "SGD", lambda *a, **k: built.append(real_sgd(*a, **k)) or built[-1])
+    assert medical_tries.main(["--seeds", "0", "--epochs", "1", "--limit", "64", "--sgd", "0.8",
+                               "--sgd-learning-rate", "0.02", "--weight-decay", "5e-4"]) == 0
+    row = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert row["optimizer"] == "SGD" and row["sgd_learning_rate"] == 0.02 and row["weight_decay"] == 5e-4
+    (sgd,) = built
+    assert (sgd.momentum, sgd.nesterov, sgd.weight_decay) == (0.8, True, 5e-4)
+    schedule = sgd._learning_rate  # warm-up from a tenth of the rate, peak at the rate, cosine down
+    steps = 1 * 1  # 64 images, batch 64, one epoch
+    assert float(schedule(0)) == pytest.approx(0.002) and float(schedule(steps)) <= 0.02 + 1e-9
+    with pytest.raises(SystemExit):
+        medical_tries.main(["--seeds", "0", "--sgd", "1.0"])  # momentum 1 never forgets
+    assert "out of range" in capsys.readouterr().err
+
+
 def test_sizes_and_amounts_out_of_range_are_refused(capsys):
     for flags in (["--label-smoothing", "1"], ["--label-smoothing", "-0.1"], ["--photometric", "1.5"],
                   ["--blur", "nan"]):

@@ -28,6 +28,9 @@ import numpy as np
 from solutions.common import ranges
 from solutions.common.training import WEIGHT_DECAY
 
+# SGD's peak rate for the kit's batch of 64 (0.1 at 128, halved), when --sgd has no rate of its own.
+SGD_LEARNING_RATE = 0.05
+
 # An amount in [0, 1): label smoothing, photometric strength, the share of images blurred.
 UNIT = ranges.real(0.0, 1.0, high_open=True)
 
@@ -226,7 +229,7 @@ def one_seed(seed: int, args) -> dict:
             "loss_label_smoothing": float(getattr(model.loss, "label_smoothing", 0.0)),
             "stages": args.stages, "weight_decay": args.weight_decay,
             "optimizer": type(optimizer).__name__,
-            "sgd_learning_rate": args.sgd_learning_rate if args.sgd is not None else None, "set": dict(args.set),
+            "sgd_learning_rate": args.sgd_learning_rate, "set": dict(args.set),
             "plan": {k: plan[k] for k in ("image_size", "batch_size", "depth", "augment", "learning_rate", "patience")},
             "epochs": epochs, "trained_epochs": len(curve), "seconds": round(time.perf_counter() - start),
             "best_val_epoch": best + 1, "test_auc_at_best_val": curve[best][1], "test_auc_last": curve[-1][1],
@@ -249,12 +252,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-class-weight", action="store_true", help="every image weighs 1 (default: balanced)")
     parser.add_argument("--per-image-std", action="store_true", help="standardise each image before the model")
     parser.add_argument("--weight-decay", type=ranges.real(0.0, 1.0), default=WEIGHT_DECAY,
-                        help=f"AdamW's decoupled weight decay (default: the kit's {WEIGHT_DECAY:g})")
+                        help=f"the optimizer's decoupled weight decay: AdamW's, or SGD's with --sgd "
+                             f"(default: the kit's {WEIGHT_DECAY:g})")
     parser.add_argument("--sgd", type=UNIT, default=None, metavar="MOMENTUM",
                         help="SGD with this Nesterov momentum instead of AdamW, on the same schedule "
                              "(--weight-decay then applies to SGD; e.g. --sgd 0.9 --weight-decay 5e-4)")
-    parser.add_argument("--sgd-learning-rate", type=ranges.real(0.0, 10.0, low_open=True), default=0.05,
-                        help="SGD's peak learning rate (default 0.05, for the kit's batch of 64)")
+    parser.add_argument("--sgd-learning-rate", type=ranges.real(0.0, 10.0, low_open=True), default=None,
+                        help=f"SGD's peak learning rate, with --sgd only (default {SGD_LEARNING_RATE:g}, "
+                             "for the kit's batch of 64)")
     parser.add_argument("--stages", type=int, default=3, help="residual stages (each halves the resolution)")
     parser.add_argument("--set", type=option, action="append", default=[], metavar="KEY=VALUE",
                         help="any train option, e.g. image_size=42, depth=2, batch_size=32, cutout=0.3 "
@@ -264,6 +269,10 @@ def main(argv: list[str] | None = None) -> int:
                              "of epochs without a better validation AUC; --set patience=N)")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images only (smoke runs)")
     args = parser.parse_args(argv)
+    if args.sgd_learning_rate is not None and args.sgd is None:
+        parser.error("--sgd-learning-rate needs --sgd MOMENTUM (without it the kit's AdamW runs at its own rate)")
+    if args.sgd is not None and args.sgd_learning_rate is None:
+        args.sgd_learning_rate = SGD_LEARNING_RATE
     rows = []
     for seed in args.seeds:
         import keras

@@ -11,7 +11,7 @@ hooks, and leaves out calibration, threshold and export, which do not change the
                                        [--label-smoothing 0.1] [--photometric 0.2] [--blur 0.5]
                                        [--flat-head] [--no-class-weight] [--weight-decay 0.05]
                                        [--sgd 0.9 --sgd-learning-rate 0.05]
-                                       [--stages 4] [--set image_size=42 --set depth=2 --set cutout=0.3 ...]
+                                       [--stages 4] [--antialias] [--refit] [--set image_size=42 --set depth=2 --set cutout=0.3 ...]
 
 Prints one JSON line per seed: validation/test AUC per epoch, the test AUC at the
 best-validation epoch and at the last epoch.
@@ -112,17 +112,18 @@ def with_blur(dataset, probability: float, seed: int):
     return dataset.map(blur)
 
 
-def with_stages(solution, model, plan, splits, stages: int):
-    """The default model rebuilt with `stages` residual stages (3 by default), all else kept."""
+def with_stages(solution, model, plan, splits, stages: int, antialias: bool = False):
+    """The default model rebuilt with `stages` residual stages (3 by default) and, with
+    `antialias`, a blur before each strided convolution and an averaged shortcut; all else kept."""
     from solutions.common.vision_models import residual_cnn
 
     return residual_cnn(tuple(splits.train.x.shape[1:]), len(splits.class_names), width=plan["width"],
                         depth=plan["depth"], stages=stages, dropout=plan["dropout"],
                         bn_momentum=solution.bn_momentum(splits, plan),
-                        initial_bias=model.get_layer("logits").bias.numpy(), name=model.name)
+                        initial_bias=model.get_layer("logits").bias.numpy(), name=model.name, antialias=antialias)
 
 
-def with_flat_head(solution, model, plan, splits, stages: int = 3):
+def with_flat_head(solution, model, plan, splits, stages: int = 3, antialias: bool = False):
     """The default trunk with a head that keeps where each feature is (Flatten, not global average
     pooling): a lung's opacity at one place, not the image's average."""
     import keras
@@ -131,7 +132,7 @@ def with_flat_head(solution, model, plan, splits, stages: int = 3):
 
     pixels = keras.Input(shape=tuple(splits.train.x.shape[1:]), name="pixels")
     features = residual_trunk(pixels, width=plan["width"], depth=plan["depth"], stages=stages,
-                              bn_momentum=solution.bn_momentum(splits, plan))
+                              bn_momentum=solution.bn_momentum(splits, plan), antialias=antialias)
     x = keras.layers.Dropout(plan["dropout"])(keras.layers.Flatten()(features))
     bias = keras.initializers.Constant(model.get_layer("logits").bias.numpy())
     logits = keras.layers.Dense(len(splits.class_names), bias_initializer=bias, dtype="float32", name="logits")(x)
@@ -178,11 +179,14 @@ def one_seed(seed: int, args) -> dict:
     plan = with_data(plan, splits)
     if args.limit:  # smoke runs: the first N training images
         splits.train.x, splits.train.y = splits.train.x[:args.limit], splits.train.y[:args.limit]
+    if args.refit:  # the validation images join training; every epoch is trained, the last one scored
+        splits.train.x = np.concatenate([splits.train.x, splits.val.x])
+        splits.train.y = np.concatenate([splits.train.y, splits.val.y])
     model = solution.build_model(plan, splits)
-    if args.stages != 3:
-        model = with_stages(solution, model, plan, splits, args.stages)
+    if args.stages != 3 or args.antialias:
+        model = with_stages(solution, model, plan, splits, args.stages, args.antialias)
     if args.flat_head:
-        model = with_flat_head(solution, model, plan, splits, args.stages)
+        model = with_flat_head(solution, model, plan, splits, args.stages, args.antialias)
     logits_inputs = int(model.get_layer("logits").kernel.shape[0])  # what the head sees: pooled or flattened
     if args.per_image_std:
         model = standardized(model)
@@ -219,7 +223,7 @@ def one_seed(seed: int, args) -> dict:
         test = roc_auc_score(splits.test.y, model.predict(test_x, batch_size=512, verbose=0)[:, 1])
         curve.append((round(float(val), 4), round(float(test), 4)))
         val_aucs.append(float(val))
-        if not args.no_early_stop and stops_here(val_aucs, plan["patience"]):
+        if not (args.no_early_stop or args.refit) and stops_here(val_aucs, plan["patience"]):
             break
     best = int(np.argmax(val_aucs))
     return {"seed": seed, "width": plan["width"], "mixup": args.mixup, "per_image_std": args.per_image_std,
@@ -227,7 +231,8 @@ def one_seed(seed: int, args) -> dict:
             "cutout": plan["cutout"], "label_smoothing": args.label_smoothing, "flat_head": args.flat_head,
             "class_weight": class_weight, "logits_inputs": logits_inputs,
             "loss_label_smoothing": float(getattr(model.loss, "label_smoothing", 0.0)),
-            "stages": args.stages, "weight_decay": args.weight_decay,
+            "stages": args.stages, "antialias": args.antialias, "refit": args.refit,
+            "training_images": len(splits.train), "weight_decay": args.weight_decay,
             "optimizer": type(optimizer).__name__,
             "sgd_learning_rate": args.sgd_learning_rate, "set": dict(args.set),
             "plan": {k: plan[k] for k in ("image_size", "batch_size", "depth", "augment", "learning_rate", "patience")},
@@ -261,12 +266,17 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"SGD's peak learning rate, with --sgd only (default {SGD_LEARNING_RATE:g}, "
                              "for the kit's batch of 64)")
     parser.add_argument("--stages", type=int, default=3, help="residual stages (each halves the resolution)")
+    parser.add_argument("--antialias", action="store_true",
+                        help="blur before each strided convolution, average the shortcut (anti-aliased downsampling)")
     parser.add_argument("--set", type=option, action="append", default=[], metavar="KEY=VALUE",
                         help="any train option, e.g. image_size=42, depth=2, batch_size=32, cutout=0.3 "
                              "(the kit's --cutout: a square of 0.3 of the side erased per image)")
     parser.add_argument("--no-early-stop", action="store_true",
                         help="train every epoch (default: stop as the kit's run does, after the plan's patience "
                              "of epochs without a better validation AUC; --set patience=N)")
+    parser.add_argument("--refit", action="store_true",
+                        help="train on the training and validation images for every epoch (the validation AUC "
+                             "is then a training figure; read test_auc_last)")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images only (smoke runs)")
     args = parser.parse_args(argv)
     if args.sgd_learning_rate is not None and args.sgd is None:

@@ -11,17 +11,36 @@ import keras
 import numpy as np
 
 
-def residual_block(x, filters: int, stride: int, bn_momentum: float):
+def residual_block(x, filters: int, stride: int, bn_momentum: float, antialias: bool = False):
     shortcut = x
+    if antialias and stride != 1:
+        x = binomial_blur(x)
     y = keras.layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
     y = keras.layers.BatchNormalization(momentum=bn_momentum)(y)
     y = keras.layers.ReLU()(y)
     y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
     y = keras.layers.BatchNormalization(momentum=bn_momentum)(y)
     if stride != 1 or shortcut.shape[-1] != filters:
+        if antialias and stride != 1:  # ResNet-D: average every pixel of the window, not one of four
+            shortcut = keras.layers.AveragePooling2D(pool_size=stride, strides=stride, padding="same")(shortcut)
+            stride = 1
         shortcut = projection_shortcut(shortcut, filters, stride)
         shortcut = keras.layers.BatchNormalization(momentum=bn_momentum)(shortcut)
     return keras.layers.Add()([y, shortcut])
+
+
+def binomial_blur(x):
+    """A fixed 3x3 binomial low-pass ([1, 2, 1] x [1, 2, 1] / 16) per channel, before a strided
+    convolution: anti-aliased downsampling (Zhang 2019, "Making Convolutional Networks
+    Shift-Invariant Again"), so a shift of one pixel changes the subsampled map less. A frozen
+    DepthwiseConv2D: a builtin TFLite op, quantised like any other."""
+    row = np.array([1.0, 2.0, 1.0], np.float32)
+    kernel = np.outer(row, row) / 16.0
+    channels = int(x.shape[-1])
+    weights = np.repeat(kernel[:, :, None, None], channels, axis=2)
+    blur = keras.layers.DepthwiseConv2D(3, padding="same", use_bias=False, trainable=False,
+                                        depthwise_initializer=keras.initializers.Constant(weights))
+    return blur(x)
 
 
 # oneDNN's 1x1 backward-weights kernel (jit_1x1, TensorFlow 2.21) writes past its reduce-to-unit-stride
@@ -45,12 +64,13 @@ def projection_shortcut(x, filters: int, stride: int):
     return keras.layers.Conv2D(filters, 1, strides=stride, use_bias=False)(x)
 
 
-def residual_trunk(inputs, *, width: int, depth: int, stages: int, bn_momentum: float):
+def residual_trunk(inputs, *, width: int, depth: int, stages: int, bn_momentum: float, antialias: bool = False):
     """Raw pixels -> `features` map: a 3x3 stem, then `stages` stages of `depth` residual blocks
     that double the width and halve the resolution.
 
     BatchNorm momentum 0.9 by default (not Keras' 0.99): a few thousand images give only a few
     hundred steps, too few for slow moving averages to settle (PITFALLS.md: AUC 0.5 otherwise).
+    `antialias` blurs before each strided convolution and averages the shortcut (off by default).
     """
     x = keras.layers.Rescaling(1.0 / 255)(inputs)
     x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
@@ -59,7 +79,7 @@ def residual_trunk(inputs, *, width: int, depth: int, stages: int, bn_momentum: 
     for stage in range(stages):
         for block in range(depth):
             stride = 2 if stage > 0 and block == 0 else 1
-            x = residual_block(x, width * 2**stage, stride, bn_momentum)
+            x = residual_block(x, width * 2**stage, stride, bn_momentum, antialias)
             last = stage == stages - 1 and block == depth - 1
             x = keras.layers.ReLU(name="features" if last else None)(x)
     return x
@@ -90,10 +110,12 @@ def residual_cnn(
     bn_momentum: float = 0.9,
     initial_bias: np.ndarray | None = None,
     name: str = "resnet",
+    antialias: bool = False,
 ) -> keras.Model:
     """A small ResNet classifier on raw pixels (0-255)."""
     inputs = keras.Input(shape=input_shape, name="pixels")
-    features = residual_trunk(inputs, width=width, depth=depth, stages=stages, bn_momentum=bn_momentum)
+    features = residual_trunk(inputs, width=width, depth=depth, stages=stages, bn_momentum=bn_momentum,
+                              antialias=antialias)
     outputs = classifier_head(features, num_classes, dropout=dropout, initial_bias=initial_bias)
     return keras.Model(inputs, outputs, name=name)
 

@@ -89,6 +89,8 @@ def test_per_image_standardisation_ignores_brightness_and_contrast():
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_a_short_run_logs_validation_and_test_auc_each_epoch(capsys, monkeypatch):
     require_data("medmnist/pneumoniamnist.npz")
+    import keras
+
     from solutions.common import augment
 
     calls = []  # what reaches the pipeline, not only what the row echoes
@@ -113,10 +115,17 @@ def test_a_short_run_logs_validation_and_test_auc_each_epoch(capsys, monkeypatch
                                "--set", "augment=strong"]) == 0
     row = json.loads(capsys.readouterr().out.splitlines()[0])
     assert calls == []  # none of the three by default
+    built = []  # the model the second run trains: its flat head on an anti-aliased trunk
+    real_flat_head = medical_tries.with_flat_head
+    monkeypatch.setattr(medical_tries, "with_flat_head", lambda *a, **k: built.append(real_flat_head(*a, **k)) or built[-1])
     assert medical_tries.main(["--seeds", "0", "--epochs", "1", "--limit", "128", "--set", "cutout=0.3",
                                "--label-smoothing", "0.1", "--flat-head", "--no-class-weight", "--photometric", "0.2",
-                               "--blur", "0.5", "--weight-decay", "0.05"]) == 0
+                               "--blur", "0.5", "--weight-decay", "0.05", "--antialias", "--refit"]) == 0
     other = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert sum(isinstance(layer, keras.layers.DepthwiseConv2D) for layer in built[0].layers) == 2
+    assert other["antialias"] is True and row["antialias"] is False
+    assert other["refit"] is True and row["refit"] is False
+    assert row["training_images"] == 256 and other["training_images"] == 128 + 524  # PneumoniaMNIST's validation split
     assert other["trained_epochs"] == 1
     assert decays == [training.WEIGHT_DECAY, 0.05]  # the kit's own by default
     assert (row["weight_decay"], other["weight_decay"]) == (training.WEIGHT_DECAY, 0.05)
@@ -235,6 +244,11 @@ def test_more_stages_halve_the_feature_map_once_more_and_keep_the_rest():
     assert deeper.get_layer("features").output.shape[1:] == (4, 4, 64)
     np.testing.assert_allclose(deeper.get_layer("logits").bias.numpy(), default.get_layer("logits").bias.numpy())
     assert {layer.rate for layer in deeper.layers if hasattr(layer, "rate")} == {0.3}
+    smooth = medical_tries.with_stages(solution, default, plan, splits, 3, antialias=True)
+    kinds = [type(layer).__name__ for layer in smooth.layers]
+    assert kinds.count("DepthwiseConv2D") == kinds.count("AveragePooling2D") == 2  # one of each per downsampling
+    assert smooth.get_layer("features").output.shape[1:] == (7, 7, 32) and smooth.name == default.name
+    assert len(smooth.trainable_weights) == len(default.trainable_weights)
 
 
 def test_tries_stop_where_the_kits_early_stopping_stops():

@@ -83,3 +83,44 @@ def test_wide_models_keep_their_graph(width):
     model = residual_cnn((28, 28, 1), 2, width=width)
     assert not any(isinstance(layer, keras.layers.MaxPooling2D) for layer in model.layers)
     assert len(_strided_1x1_convs(model)) == 2  # one projection per downsampling stage
+
+
+def test_antialiased_downsampling_blurs_then_subsamples_with_frozen_builtin_layers(tmp_path):
+    """`antialias`: a frozen binomial blur before each strided convolution and an averaged shortcut
+    (no strided 1x1 at all, so no oneDNN kernel to avoid); it trains, keeps its blur, and converts
+    to builtin TFLite ops (float32 and int8, through the kit's own export) with the Keras model's answers."""
+    import keras
+
+    from solutions.common.export import TFLiteRunner, convert_tflite, export_fixed_batch
+    from solutions.common.vision_models import residual_cnn
+
+    keras.utils.set_random_seed(0)
+    model = residual_cnn((12, 12, 1), 2, width=4, antialias=True)
+    blurs = [layer for layer in model.layers if isinstance(layer, keras.layers.DepthwiseConv2D)]
+    pools = [layer for layer in model.layers if isinstance(layer, keras.layers.AveragePooling2D)]
+    assert len(blurs) == len(pools) == 2 and _strided_1x1_convs(model) == []
+    assert all(not layer.trainable for layer in blurs)
+    assert len(model.trainable_weights) == len(residual_cnn((12, 12, 1), 2, width=4).trainable_weights)
+
+    # a checkerboard (the highest frequency a stride of 2 folds onto a constant) blurs to its mean
+    checker = np.indices((12, 12)).sum(axis=0) % 2 * 255.0
+    maps = np.repeat(checker[None, :, :, None], blurs[0].input.shape[-1], axis=-1).astype("float32")
+    blurred = keras.ops.convert_to_numpy(blurs[0](maps))
+    np.testing.assert_allclose(blurred[0, 1:-1, 1:-1], 127.5, atol=1e-4)
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (16, 12, 12, 1)).astype("float32")
+    kernel = blurs[0].get_weights()[0].copy()
+    model.compile("adam", "categorical_crossentropy")
+    model.fit(x, np.eye(2)[np.arange(16) % 2], epochs=1, verbose=0)
+    np.testing.assert_array_equal(blurs[0].get_weights()[0], kernel)
+    np.testing.assert_allclose(kernel[:, :, 0, 0], np.outer([1, 2, 1], [1, 2, 1]) / 16.0)
+
+    saved = export_fixed_batch(model, tmp_path / "saved_model", batch=None)
+    float32 = TFLiteRunner(convert_tflite(saved, "float32"))
+    assert {"DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D"} <= set(float32.op_names())
+    expected = model.predict(x, verbose=0)
+    np.testing.assert_allclose(float32(x), expected, atol=1e-5)
+    int8 = TFLiteRunner(convert_tflite(saved, "int8", representative=x))
+    assert {"DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D"} <= set(int8.op_names())
+    assert np.abs(int8(x) - expected).max() < 0.1

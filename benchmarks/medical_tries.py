@@ -97,9 +97,10 @@ def with_blur(dataset, probability: float, seed: int):
     image's sharpness. The draws come from a generator that keeps its state across epochs."""
     import tensorflow as tf
 
+    from solutions.common.vision_models import BINOMIAL_3X3
+
     generator = tf.random.Generator.from_seed(seed + 13)
-    kernel1d = tf.constant([1.0, 2.0, 1.0]) / 4.0
-    kernel = tf.reshape(kernel1d[:, None] * kernel1d[None, :], [3, 3, 1, 1])
+    kernel = tf.constant(BINOMIAL_3X3.reshape(3, 3, 1, 1))
 
     def blur(x, y):
         channels = tf.shape(x)[-1]

@@ -29,15 +29,18 @@ def residual_block(x, filters: int, stride: int, bn_momentum: float, antialias: 
     return keras.layers.Add()([y, shortcut])
 
 
+# The 3x3 binomial low-pass, [1, 2, 1] x [1, 2, 1] / 16: sums to 1, so it keeps a map's mean.
+BINOMIAL_3X3 = np.outer([1.0, 2.0, 1.0], [1.0, 2.0, 1.0]).astype(np.float32) / 16.0
+
+
 def binomial_blur(x):
-    """A fixed 3x3 binomial low-pass ([1, 2, 1] x [1, 2, 1] / 16) per channel, before a strided
-    convolution: anti-aliased downsampling (Zhang 2019, "Making Convolutional Networks
-    Shift-Invariant Again"), so a shift of one pixel changes the subsampled map less. A frozen
-    DepthwiseConv2D: a builtin TFLite op, quantised like any other."""
-    row = np.array([1.0, 2.0, 1.0], np.float32)
-    kernel = np.outer(row, row) / 16.0
+    """`BINOMIAL_3X3` per channel, before a strided convolution: anti-aliased downsampling (Zhang
+    2019, "Making Convolutional Networks Shift-Invariant Again"), so a shift of one pixel changes
+    the subsampled map less. A frozen DepthwiseConv2D: a builtin TFLite op, quantised like any other.
+    With oneDNN it was trained here on AVX2 only (widths 1-16, no crash); the tests build it at
+    width >= 16, oneDNN's AVX-512 channel block, as the strided 1x1 pitfall below advises."""
     channels = int(x.shape[-1])
-    weights = np.repeat(kernel[:, :, None, None], channels, axis=2)
+    weights = np.repeat(BINOMIAL_3X3[:, :, None, None], channels, axis=2)
     blur = keras.layers.DepthwiseConv2D(3, padding="same", use_bias=False, trainable=False,
                                         depthwise_initializer=keras.initializers.Constant(weights))
     return blur(x)

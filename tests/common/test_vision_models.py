@@ -95,12 +95,13 @@ def test_antialiased_downsampling_blurs_then_subsamples_with_frozen_builtin_laye
     from solutions.common.vision_models import residual_cnn
 
     keras.utils.set_random_seed(0)
-    model = residual_cnn((12, 12, 1), 2, width=4, antialias=True)
+    # width 16: every layer after the stem has at least oneDNN's AVX-512 channel block (see above)
+    model = residual_cnn((12, 12, 1), 2, width=16, antialias=True)
     blurs = [layer for layer in model.layers if isinstance(layer, keras.layers.DepthwiseConv2D)]
     pools = [layer for layer in model.layers if isinstance(layer, keras.layers.AveragePooling2D)]
     assert len(blurs) == len(pools) == 2 and _strided_1x1_convs(model) == []
     assert all(not layer.trainable for layer in blurs)
-    assert len(model.trainable_weights) == len(residual_cnn((12, 12, 1), 2, width=4).trainable_weights)
+    assert len(model.trainable_weights) == len(residual_cnn((12, 12, 1), 2, width=16).trainable_weights)
 
     # a checkerboard (the highest frequency a stride of 2 folds onto a constant) blurs to its mean
     checker = np.indices((12, 12)).sum(axis=0) % 2 * 255.0
@@ -115,6 +116,7 @@ def test_antialiased_downsampling_blurs_then_subsamples_with_frozen_builtin_laye
     model.fit(x, np.eye(2)[np.arange(16) % 2], epochs=1, verbose=0)
     np.testing.assert_array_equal(blurs[0].get_weights()[0], kernel)
     np.testing.assert_allclose(kernel[:, :, 0, 0], np.outer([1, 2, 1], [1, 2, 1]) / 16.0)
+    np.testing.assert_allclose(kernel, np.repeat(kernel[:, :, :1], kernel.shape[2], axis=2))  # every channel alike
 
     saved = export_fixed_batch(model, tmp_path / "saved_model", batch=None)
     float32 = TFLiteRunner(convert_tflite(saved, "float32"))

@@ -61,13 +61,17 @@ def scan_class_folders(root: str | Path, suffixes: set[str] = IMAGE_SUFFIXES) ->
 
 
 def read_image(path: str | Path, size: int, channels: int) -> np.ndarray:
-    """Decode one file to uint8 (size, size, channels); raises UserError if it is not an image."""
+    """Decode one file to uint8 (size, size, channels), upright by its EXIF orientation; raises
+    UserError if it is not an image."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as img:
             img.load()
+            turn = exif_turn(img)
             img = to_8bit(img).convert("L" if channels == 1 else "RGB")
+            if turn is not None:
+                img = img.transpose(turn)
             if img.size != (size, size):
                 img = img.resize((size, size), Image.Resampling.BILINEAR)
             arr = np.asarray(img, dtype=np.uint8)
@@ -77,6 +81,29 @@ def read_image(path: str | Path, size: int, channels: int) -> np.ndarray:
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise UserError(f"{path}: not a readable image ({exc.__class__.__name__})") from None
     return arr[..., None] if channels == 1 else arr
+
+
+# EXIF orientation (tag 0x0112, values 2-8): how a camera's stored pixels must be turned to stand
+# upright. Phones store portrait photos sideways with this tag, and every viewer shows them upright
+# (as a MediaPipe app's camera frame is), so the kit trains and predicts on them upright too. The
+# serving signature reads the same tag in its graph (`serving_export.exif_orientation`).
+EXIF_ORIENTATION = 0x0112
+
+
+def exif_turn(img):
+    """The Pillow transpose that makes `img` upright by its EXIF orientation, or None (no tag, 1,
+    an unknown value, or an EXIF block that cannot be parsed: damaged metadata must not make the
+    pixels unreadable)."""
+    from PIL import Image
+
+    turns = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+             5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+             8: Image.Transpose.ROTATE_90}
+    try:
+        orientation = img.getexif().get(EXIF_ORIENTATION)
+        return turns.get(int(orientation)) if orientation is not None else None
+    except Exception:  # Pillow raises many kinds (SyntaxError, struct.error, ValueError...) on a bad block
+        return None
 
 
 def to_8bit(img):

@@ -160,20 +160,108 @@ def model_endpoint(model, name: str, output: str) -> Endpoint:
     return Endpoint(name, lambda x: {output: model(x, training=False)}, (model_spec(model),))
 
 
+# The EXIF orientation tag is looked for in an encoded image's first 64 KiB, walking a JPEG's
+# segments to its APP1 "Exif" block (at most 64 KiB, first or second after the start marker) or a
+# PNG's chunks to its eXIf chunk; a file whose tag lies further is taken as stored. IFD0 entries
+# beyond the first 128 are not read (cameras write a few dozen).
+EXIF_SCAN_BYTES = 65536
+EXIF_MAX_SEGMENTS = 16
+EXIF_MAX_ENTRIES = 128
+
+
+@tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+def exif_orientations(encoded):
+    """The EXIF orientation (1-8) of each encoded image of a batch, read in the graph as Pillow reads
+    it for the kit's training files (`image_io.exif_turn`); 1 without a readable tag. TF's decoders
+    ignore the tag, so without this a phone's portrait photo would reach the model sideways. The
+    whole batch is read at once: a walk of a few segments, not a scan per image."""
+    data = tf.io.decode_raw(tf.strings.substr(encoded, 0, EXIF_SCAN_BYTES), tf.uint8, fixed_length=EXIF_SCAN_BYTES)
+
+    def read(i, n):
+        """[batch] (or [batch, k]) positions -> their next `n` bytes, [..., n]; past the scan, 0."""
+        where = i[..., None] + tf.range(n, dtype=tf.int64)
+        values = tf.cast(tf.gather(data, tf.clip_by_value(where, 0, EXIF_SCAN_BYTES - 1), batch_dims=1), tf.int64)
+        return tf.where(where < EXIF_SCAN_BYTES, values, tf.zeros_like(values))
+
+    def match(window, pattern):  # None matches any byte
+        return tf.reduce_all([window[..., j] == b for j, b in enumerate(pattern) if b is not None], axis=0)
+
+    def big(window):
+        return tf.reduce_sum(window * 256 ** tf.range(window.shape[-1] - 1, -1, -1, dtype=tf.int64), -1)
+
+    zero = tf.zeros(tf.shape(encoded), tf.int64)
+    tiff, found = zero, tf.zeros(tf.shape(encoded), tf.bool)
+    # JPEG: FF D8, then segments FF xx <big-endian length, itself included>; the headers end at SOS (FF DA)
+    at, alive = zero + 2, match(read(zero, 2), b"\xff\xd8")
+    for _ in range(EXIF_MAX_SEGMENTS):
+        window = read(at, 10)
+        alive = tf.logical_and(alive, tf.logical_and(window[:, 0] == 0xFF, window[:, 1] != 0xDA))
+        hit = tf.logical_and(alive, match(window, [0xFF, 0xE1, None, None, *b"Exif\0\0"]))
+        hit = tf.logical_and(hit, tf.logical_not(found))
+        tiff, found = tf.where(hit, at + 10, tiff), tf.logical_or(found, hit)
+        at = at + 2 + big(window[:, 2:4])
+    # PNG: the 8-byte signature, then chunks <big-endian length> <type> <data> <crc>, up to IEND
+    at, alive = zero + 8, match(read(zero, 8), b"\x89PNG\r\n\x1a\n")
+    for _ in range(EXIF_MAX_SEGMENTS):
+        window = read(at, 8)
+        alive = tf.logical_and(alive, tf.logical_not(match(window[:, 4:], b"IEND")))
+        hit = tf.logical_and(tf.logical_and(alive, match(window[:, 4:], b"eXIf")), tf.logical_not(found))
+        tiff, found = tf.where(hit, at + 8, tiff), tf.logical_or(found, hit)
+        at = at + 12 + big(window[:, :4])
+
+    header = read(tiff, 8)  # "II" (little-endian) or "MM", 42, the offset of IFD0
+    little = match(header, b"II")
+    found = tf.logical_and(found, tf.logical_or(little, match(header, b"MM")))
+
+    def number(window):  # an unsigned integer in the file's byte order
+        order = tf.reshape(little, [-1] + [1] * (len(window.shape) - 2))
+        return tf.where(order, big(tf.reverse(window, [-1])), big(window))
+
+    ifd = tiff + number(header[:, 4:])
+    entries = number(read(ifd, 2))
+    index = tf.range(EXIF_MAX_ENTRIES, dtype=tf.int64)
+    entry = read(ifd[:, None] + 2 + 12 * index[None, :], 12)  # [batch, entries, 12]: tag, type, count, value
+    tag, kind = number(entry[..., 0:2]), number(entry[..., 2:4])  # kind 3 SHORT, 4 LONG
+    value = tf.where(kind == 3, number(entry[..., 8:10]), number(entry[..., 8:12]))
+    is_tag = tf.logical_and(index[None, :] < entries[:, None], tag == 0x0112)
+    is_tag = tf.logical_and(is_tag, tf.logical_or(kind == 3, kind == 4))
+    orientation = tf.gather(value, tf.argmax(tf.cast(is_tag, tf.int32), axis=1, output_type=tf.int64), batch_dims=1)
+    found = tf.logical_and(found, tf.reduce_any(is_tag, axis=1))
+    found = tf.logical_and(found, tf.logical_and(orientation >= 1, orientation <= 8))
+    return tf.cast(tf.where(found, orientation, tf.ones_like(orientation)), tf.int32)
+
+
+def upright(image, orientation):
+    """[H, W, C] pixels turned as EXIF `orientation` (1-8) says, as Pillow's transposes do."""
+    swapped = lambda: tf.transpose(image, [1, 0, 2])  # noqa: E731
+    return tf.switch_case(orientation - 1, [
+        lambda: image,
+        lambda: tf.reverse(image, [1]),  # 2: mirrored
+        lambda: tf.reverse(image, [0, 1]),  # 3: upside down
+        lambda: tf.reverse(image, [0]),  # 4: flipped
+        swapped,  # 5: transposed
+        lambda: tf.reverse(swapped(), [1]),  # 6: stored a quarter turn anticlockwise
+        lambda: tf.reverse(swapped(), [0, 1]),  # 7: transverse
+        lambda: tf.reverse(swapped(), [0]),  # 8: stored a quarter turn clockwise
+    ])
+
+
 def decode_images(data, height: int, width: int, channels: int):
     """Encoded images (PNG, JPEG, GIF, BMP bytes) -> float32 pixels 0-255 at the model's size, as
-    the kit reads files for training (`common/image_io.py`): color made gray with Pillow's integer
-    luma (`convert("L")`), alpha dropped, resized bilinearly with antialiasing unless already at
-    the size. Two images are decoded at a time, which bounds the memory a request of big photos
-    takes."""
+    the kit reads files for training (`common/image_io.py`): turned upright by their EXIF
+    orientation, color made gray with Pillow's integer luma (`convert("L")`), alpha dropped,
+    resized bilinearly with antialiasing unless already at the size. Two images are decoded at a
+    time, which bounds the memory a request of big photos takes."""
 
     def gray(image):
         rgb = tf.cast(image[..., :3], tf.int32)
         luma = (rgb[..., 0] * 19595 + rgb[..., 1] * 38470 + rgb[..., 2] * 7471 + 0x8000) // 65536
         return tf.cast(luma[..., None], tf.uint8)
 
-    def one(encoded):
+    def one(args):
+        encoded, orientation = args
         image = tf.io.decode_image(encoded, channels=0, expand_animations=False)  # the file's own channels
+        image = upright(image, orientation)
         found = tf.shape(image)[-1]
         if channels == 1:
             image = tf.cond(found >= 3, lambda: gray(image), lambda: image[..., :1])
@@ -184,7 +272,8 @@ def decode_images(data, height: int, width: int, channels: int):
                         lambda: tf.image.resize(image, [height, width], method="bilinear", antialias=True))
         return tf.ensure_shape(image, [height, width, channels])
 
-    return tf.map_fn(one, data, fn_output_signature=tf.TensorSpec([height, width, channels], tf.float32),
+    return tf.map_fn(one, (data, exif_orientations(data)),
+                     fn_output_signature=tf.TensorSpec([height, width, channels], tf.float32),
                      parallel_iterations=2)
 
 

@@ -49,6 +49,25 @@ def write_digit_pngs(root: Path, per_class: int = 12, classes: int = 3) -> Path:
     return root
 
 
+def with_exif_orientation(pixels: np.ndarray, fmt: str, orientation: int, endian: str = "MM",
+                          kind: int = 3) -> bytes:
+    """`pixels` encoded as `fmt` (JPEG or PNG) with an EXIF block whose IFD0 holds a made-up tag
+    and then the orientation tag (type `kind`: 3 SHORT, 4 LONG), in byte order `endian` ("II"
+    little, "MM" big), as cameras and phones write it."""
+    import io
+    import struct
+
+    from PIL import Image
+
+    order = "<" if endian == "II" else ">"
+    value = struct.pack(order + ("HH" if kind == 3 else "I"), orientation, *((0,) if kind == 3 else ()))
+    entries = struct.pack(order + "HHI4s", 0x010F, 2, 4, b"Cam\0") + struct.pack(order + "HHI", 0x0112, kind, 1) + value
+    tiff = endian.encode() + struct.pack(order + "HI", 42, 8) + struct.pack(order + "H", 2) + entries + b"\0" * 4
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format=fmt, exif=b"Exif\0\0" + tiff)
+    return buffer.getvalue()
+
+
 @pytest.fixture
 def digit_folder(tmp_path):
     return write_digit_pngs(tmp_path / "digits_png")

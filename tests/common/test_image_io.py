@@ -77,3 +77,42 @@ def test_a_decompression_bomb_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 90,000 pixels > 2 x 1000: the bomb check fires
     with pytest.raises(UserError, match="too many pixels"):
         read_image(tmp_path / "big.png", 16, 1)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_a_photo_is_read_upright_by_its_exif_orientation(tmp_path, fmt):
+    """Phones store a portrait photo sideways with an EXIF orientation tag; every viewer (and a
+    MediaPipe app's camera frame) shows it upright, so training and `predict` read it upright."""
+    from PIL import Image, ImageOps
+
+    from tests.conftest import with_exif_orientation
+
+    stored = np.zeros((16, 16, 3), np.uint8)
+    stored[:4] = 255  # a bright top row of the stored pixels
+    for orientation in range(1, 9):
+        path = tmp_path / f"o{orientation}.{fmt.lower()}"
+        path.write_bytes(with_exif_orientation(stored, fmt, orientation))
+        got = read_image(path, 16, 3).astype(int)
+        with Image.open(path) as img:  # Pillow's own reading of the tag, as a viewer shows the photo
+            shown = np.asarray(ImageOps.exif_transpose(img).convert("RGB"), int)
+        assert np.abs(got - shown).max() <= 1, orientation
+        if orientation == 6:  # stored a quarter turn anticlockwise: its top row is the photo's right side
+            assert got[:, -4:].mean() > 200 and got[:, :4].mean() < 50
+    plain = tmp_path / f"plain.{fmt.lower()}"
+    Image.fromarray(stored).save(plain, format=fmt)
+    np.testing.assert_array_equal(read_image(plain, 16, 3), read_image(tmp_path / f"o1.{fmt.lower()}", 16, 3))
+
+
+def test_damaged_exif_leaves_the_pixels_readable(tmp_path):
+    """A broken EXIF block is metadata lost, not an unreadable image: the pixels come as stored."""
+    from PIL import Image
+
+    import warnings
+
+    stored = np.arange(48, dtype=np.uint8).reshape(4, 4, 3) * 5
+    for i, block in enumerate([b"Exif\0\0not a tiff header", b"Exif\0\0MM\0*\xff\xff\xff\xf0",
+                               b"Exif\0\0II*\0\x08\0\0\0\x05\0\x12\x01"]):
+        Image.fromarray(stored).save(tmp_path / f"{i}.png", exif=block)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # Pillow says "Corrupt EXIF data"
+            np.testing.assert_array_equal(read_image(tmp_path / f"{i}.png", 4, 3), stored)

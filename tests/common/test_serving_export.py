@@ -54,3 +54,52 @@ def test_every_format_decodes_as_the_training_reader_reads_it(channels, size, tm
         resized = size[0] == size[1]
         allowed = max(tolerance, 1.0 if resized else 0.0)  # Pillow rounds the resized pixels to integers
         assert np.abs(got - expected).max() <= allowed, (what, size, channels, np.abs(got - expected).max())
+
+
+@pytest.mark.parametrize("fmt, tolerance", [("PNG", 1.0), ("JPEG", 5.0)])
+def test_the_signature_turns_photos_upright_as_the_training_reader_does(fmt, tolerance, tmp_path):
+    """TF's decoders ignore EXIF orientation (so would TF Serving): the signature reads the tag in
+    its graph, in either byte order and as SHORT or LONG, and a phone's portrait photo reaches the
+    model as the training files did."""
+    from solutions.common.serving_export import exif_orientations
+    from tests.conftest import with_exif_orientation
+
+    stored = RNG.integers(0, 256, (12, 12, 3)).astype(np.uint8)
+    cases = [(endian, kind, o) for endian in ("II", "MM") for kind in (3, 4) for o in range(1, 9)]
+    files = [with_exif_orientation(stored, fmt, o, endian, kind) for endian, kind, o in cases]
+    assert exif_orientations(tf.constant(files)).numpy().tolist() == [o for _, _, o in cases]
+    for channels in (1, 3):
+        got = decode_images(tf.constant(files), 12, 12, channels).numpy()
+        for case, data, image in zip(cases, files, got):
+            path = tmp_path / "photo"
+            path.write_bytes(data)
+            expected = read_image(path, 12, channels).astype(np.float32)
+            assert np.abs(image - expected).max() <= tolerance, (case, channels)
+    turned = decode_images(tf.constant([with_exif_orientation(stored, "PNG", 6)]), 12, 12, 3).numpy()[0]
+    np.testing.assert_array_equal(turned, np.rot90(stored, -1))  # a quarter turn clockwise
+    # one request mixing orientations, byte orders and a file without EXIF: each read on its own
+    batch = [with_exif_orientation(stored, fmt, o, "II" if o % 2 else "MM") for o in range(1, 9)]
+    batch.insert(3, encoded(__import__("PIL.Image").Image.fromarray(stored), "GIF"))
+    assert exif_orientations(tf.constant(batch)).numpy().tolist() == [1, 2, 3, 1, 4, 5, 6, 7, 8]
+
+
+def test_an_image_without_a_readable_orientation_is_taken_as_stored():
+    from PIL import Image
+
+    from solutions.common.serving_export import exif_orientations
+
+    pixels = RNG.integers(0, 256, (6, 6, 3)).astype(np.uint8)
+    blocks = [None, b"Exif\0\0not a tiff header", b"Exif\0\0MM\0*\xff\xff\xff\xf0",
+              b"Exif\0\0II*\0\x08\0\0\0\x05\0\x12\x01"]
+    for fmt in ("PNG", "JPEG", "BMP", "GIF"):
+        for block in blocks if fmt in ("PNG", "JPEG") else [None]:
+            buffer = io.BytesIO()
+            Image.fromarray(pixels).save(buffer, format=fmt, **({"exif": block} if block else {}))
+            assert int(exif_orientations(tf.constant([buffer.getvalue()]))[0]) == 1, (fmt, block)
+    # an orientation value outside 1-8, and a file that only mentions "eXIf" in its pixels
+    from tests.conftest import with_exif_orientation
+
+    assert int(exif_orientations(tf.constant([with_exif_orientation(pixels, "PNG", 9)]))[0]) == 1
+    bmp = io.BytesIO()
+    Image.fromarray(np.frombuffer(b"eXIfMM\0*\0\0\0\x08" * 9, np.uint8).reshape(6, 6, 3)).save(bmp, format="BMP")
+    assert int(exif_orientations(tf.constant([bmp.getvalue()]))[0]) == 1

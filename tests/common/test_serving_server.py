@@ -85,6 +85,21 @@ def test_any_image_size_and_format_is_decoded_and_resized(served):
     assert np.asarray(answer["predictions"]).shape == (1, 3) and abs(sum(answer["predictions"][0]) - 1) < 1e-5
 
 
+def test_a_phone_photo_is_classified_upright_through_the_saved_signature(served):
+    """A portrait photo stored sideways with EXIF orientation 6 (as phones write them) is read by
+    the saved serving signature as a viewer shows it, not as stored."""
+    from tests.conftest import with_exif_orientation
+
+    server, model, pixels = served
+    stored = pixels[5].astype(np.uint8)
+    photo = {"b64": base64.b64encode(with_exif_orientation(stored, "PNG", 6, "II")).decode()}
+    answer = np.asarray(predict(server.url, {"instances": [photo]})["predictions"])
+    upright = model.predict(np.rot90(stored, -1)[None].astype(np.float32), verbose=0)
+    sideways = model.predict(stored[None].astype(np.float32), verbose=0)
+    np.testing.assert_allclose(answer, upright, atol=1e-5)
+    assert np.abs(upright - sideways).max() > 1e-3  # the test can tell the two apart
+
+
 def test_bad_requests_get_a_4xx_json_error_and_the_server_goes_on(served):
     server, model, pixels = served
     good = {"instances": [png(pixels[0])]}

@@ -16,7 +16,7 @@ import numpy as np
 
 from solutions.common.errors import UserError, check_class_names
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
 
 
 @dataclass
@@ -70,10 +70,10 @@ def read_image(path: str | Path, size: int, channels: int) -> np.ndarray:
             img.load()
             turn = exif_turn(img)
             img = to_8bit(img).convert("L" if channels == 1 else "RGB")
-            if turn is not None:
-                img = img.transpose(turn)
             if img.size != (size, size):
                 img = img.resize((size, size), Image.Resampling.BILINEAR)
+            if turn is not None:  # after the resize to a square: the same pixels, a fraction of the work
+                img = img.transpose(turn)
             arr = np.asarray(img, dtype=np.uint8)
     except Image.DecompressionBombError:
         raise UserError(f"{path}: refused, too many pixels to decode safely (over "
@@ -91,19 +91,25 @@ EXIF_ORIENTATION = 0x0112
 
 
 def exif_turn(img):
-    """The Pillow transpose that makes `img` upright by its EXIF orientation, or None (no tag, 1,
-    an unknown value, or an EXIF block that cannot be parsed: damaged metadata must not make the
-    pixels unreadable)."""
+    """The Pillow transpose that makes `img` upright by the orientation in its EXIF block, or None
+    (no block, no tag, 1, a value that is not an integer 2-8, or a block that cannot be parsed:
+    damaged metadata must not make the pixels unreadable). Only the EXIF block is read, as viewers
+    and the serving graph read it, not Pillow's fallbacks (XMP, PNG text chunks)."""
     from PIL import Image
 
     turns = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
              5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
              8: Image.Transpose.ROTATE_90}
+    block = img.info.get("exif")
+    if not isinstance(block, bytes):
+        return None
     try:
-        orientation = img.getexif().get(EXIF_ORIENTATION)
-        return turns.get(int(orientation)) if orientation is not None else None
+        exif = Image.Exif()
+        exif.load(block)
+        orientation = exif.get(EXIF_ORIENTATION)
     except Exception:  # Pillow raises many kinds (SyntaxError, struct.error, ValueError...) on a bad block
         return None
+    return turns.get(orientation) if isinstance(orientation, int) else None
 
 
 def to_8bit(img):

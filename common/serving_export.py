@@ -160,12 +160,11 @@ def model_endpoint(model, name: str, output: str) -> Endpoint:
     return Endpoint(name, lambda x: {output: model(x, training=False)}, (model_spec(model),))
 
 
-# The EXIF orientation tag is looked for in an encoded image's first 64 KiB, walking a JPEG's
-# segments to its APP1 "Exif" block (at most 64 KiB, first or second after the start marker) or a
-# PNG's chunks to its eXIf chunk; a file whose tag lies further is taken as stored. IFD0 entries
-# beyond the first 128 are not read (cameras write a few dozen).
-EXIF_SCAN_BYTES = 65536
-EXIF_MAX_SEGMENTS = 16
+# The EXIF orientation tag is found by walking an encoded image's headers: a JPEG's segments to
+# its APP1 "Exif" block, a PNG's chunks to its eXIf chunk (GIF and BMP have no EXIF). A tag more
+# than EXIF_MAX_SEGMENTS segments (or 0xFF fill bytes) in, or beyond IFD0's first EXIF_MAX_ENTRIES
+# entries, is not read: cameras write EXIF first, and a few dozen entries.
+EXIF_MAX_SEGMENTS = 64
 EXIF_MAX_ENTRIES = 128
 
 
@@ -174,14 +173,14 @@ def exif_orientations(encoded):
     """The EXIF orientation (1-8) of each encoded image of a batch, read in the graph as Pillow reads
     it for the kit's training files (`image_io.exif_turn`); 1 without a readable tag. TF's decoders
     ignore the tag, so without this a phone's portrait photo would reach the model sideways. The
-    whole batch is read at once: a walk of a few segments, not a scan per image."""
-    data = tf.io.decode_raw(tf.strings.substr(encoded, 0, EXIF_SCAN_BYTES), tf.uint8, fixed_length=EXIF_SCAN_BYTES)
+    whole batch is read at once, a few bytes at each header: no copy of the pixels."""
+    length = tf.cast(tf.strings.length(encoded), tf.int64)
 
-    def read(i, n):
-        """[batch] (or [batch, k]) positions -> their next `n` bytes, [..., n]; past the scan, 0."""
-        where = i[..., None] + tf.range(n, dtype=tf.int64)
-        values = tf.cast(tf.gather(data, tf.clip_by_value(where, 0, EXIF_SCAN_BYTES - 1), batch_dims=1), tf.int64)
-        return tf.where(where < EXIF_SCAN_BYTES, values, tf.zeros_like(values))
+    def read(at, n):
+        """The `n` bytes of each file from its position `at` ([batch]), [batch, n]; past the end, 0."""
+        position = tf.clip_by_value(at, 0, length)
+        piece = tf.strings.substr(encoded, position, tf.ones_like(position) * n)
+        return tf.cast(tf.io.decode_raw(piece, tf.uint8, fixed_length=n), tf.int64)
 
     def match(window, pattern):  # None matches any byte
         return tf.reduce_all([window[..., j] == b for j, b in enumerate(pattern) if b is not None], axis=0)
@@ -189,25 +188,36 @@ def exif_orientations(encoded):
     def big(window):
         return tf.reduce_sum(window * 256 ** tf.range(window.shape[-1] - 1, -1, -1, dtype=tf.int64), -1)
 
-    zero = tf.zeros(tf.shape(encoded), tf.int64)
-    tiff, found = zero, tf.zeros(tf.shape(encoded), tf.bool)
-    # JPEG: FF D8, then segments FF xx <big-endian length, itself included>; the headers end at SOS (FF DA)
-    at, alive = zero + 2, match(read(zero, 2), b"\xff\xd8")
-    for _ in range(EXIF_MAX_SEGMENTS):
+    def walk(at, alive, step, tiff, found):
+        """Follows each file's headers from `at` while it is `alive` (stopping early once every file
+        is found or dead); `step(at, alive)` -> (next at, alive, hit, where the TIFF data starts)."""
+        def body(i, at, alive, tiff, found):
+            at, alive, hit, where = step(at, alive)
+            hit = tf.logical_and(hit, alive)
+            return i + 1, at, tf.logical_and(alive, tf.logical_not(hit)), tf.where(hit, where, tiff), \
+                tf.logical_or(found, hit)
+
+        def more(i, at, alive, tiff, found):
+            return tf.logical_and(i < EXIF_MAX_SEGMENTS, tf.reduce_any(alive))
+
+        return tf.while_loop(more, body, (tf.constant(0), at, alive, tiff, found))[3:]
+
+    def jpeg_segment(at, alive):  # FF xx <big-endian length, itself included>; the headers end at SOS (FF DA)
         window = read(at, 10)
         alive = tf.logical_and(alive, tf.logical_and(window[:, 0] == 0xFF, window[:, 1] != 0xDA))
-        hit = tf.logical_and(alive, match(window, [0xFF, 0xE1, None, None, *b"Exif\0\0"]))
-        hit = tf.logical_and(hit, tf.logical_not(found))
-        tiff, found = tf.where(hit, at + 10, tiff), tf.logical_or(found, hit)
-        at = at + 2 + big(window[:, 2:4])
-    # PNG: the 8-byte signature, then chunks <big-endian length> <type> <data> <crc>, up to IEND
-    at, alive = zero + 8, match(read(zero, 8), b"\x89PNG\r\n\x1a\n")
-    for _ in range(EXIF_MAX_SEGMENTS):
+        fill = window[:, 1] == 0xFF  # a fill byte before a marker: step over it
+        return (tf.where(fill, at + 1, at + 2 + big(window[:, 2:4])), alive,
+                match(window, [0xFF, 0xE1, None, None, *b"Exif\0\0"]), at + 10)
+
+    def png_chunk(at, alive):  # <big-endian length> <type> <data> <crc>, up to IEND
         window = read(at, 8)
         alive = tf.logical_and(alive, tf.logical_not(match(window[:, 4:], b"IEND")))
-        hit = tf.logical_and(tf.logical_and(alive, match(window[:, 4:], b"eXIf")), tf.logical_not(found))
-        tiff, found = tf.where(hit, at + 8, tiff), tf.logical_or(found, hit)
-        at = at + 12 + big(window[:, :4])
+        return at + 12 + big(window[:, :4]), alive, match(window[:, 4:], b"eXIf"), at + 8
+
+    zero = tf.zeros(tf.shape(encoded), tf.int64)
+    start = read(zero, 8)
+    tiff, found = walk(zero + 2, match(start, b"\xff\xd8"), jpeg_segment, zero, tf.zeros(tf.shape(encoded), tf.bool))
+    tiff, found = walk(zero + 8, match(start, b"\x89PNG\r\n\x1a\n"), png_chunk, tiff, found)
 
     header = read(tiff, 8)  # "II" (little-endian) or "MM", 42, the offset of IFD0
     little = match(header, b"II")
@@ -217,14 +227,16 @@ def exif_orientations(encoded):
         order = tf.reshape(little, [-1] + [1] * (len(window.shape) - 2))
         return tf.where(order, big(tf.reverse(window, [-1])), big(window))
 
+    found = tf.logical_and(found, number(header[:, 2:4]) == 42)
     ifd = tiff + number(header[:, 4:])
-    entries = number(read(ifd, 2))
+    table = read(ifd, 2 + 12 * EXIF_MAX_ENTRIES)
+    entry = tf.reshape(table[:, 2:], [-1, EXIF_MAX_ENTRIES, 12])  # tag, type, count, value
+    tag, kind, count = number(entry[..., 0:2]), number(entry[..., 2:4]), number(entry[..., 4:8])
+    short = tf.logical_or(kind == 3, kind == 8)  # SHORT or SSHORT; LONG 4, SLONG 9
+    value = tf.where(short, number(entry[..., 8:10]), number(entry[..., 8:12]))
     index = tf.range(EXIF_MAX_ENTRIES, dtype=tf.int64)
-    entry = read(ifd[:, None] + 2 + 12 * index[None, :], 12)  # [batch, entries, 12]: tag, type, count, value
-    tag, kind = number(entry[..., 0:2]), number(entry[..., 2:4])  # kind 3 SHORT, 4 LONG
-    value = tf.where(kind == 3, number(entry[..., 8:10]), number(entry[..., 8:12]))
-    is_tag = tf.logical_and(index[None, :] < entries[:, None], tag == 0x0112)
-    is_tag = tf.logical_and(is_tag, tf.logical_or(kind == 3, kind == 4))
+    is_tag = tf.logical_and(index[None, :] < number(table[:, :2])[:, None], tag == 0x0112)
+    is_tag = tf.logical_and(is_tag, tf.logical_and(count == 1, tf.logical_or(short, tf.logical_or(kind == 4, kind == 9))))
     orientation = tf.gather(value, tf.argmax(tf.cast(is_tag, tf.int32), axis=1, output_type=tf.int64), batch_dims=1)
     found = tf.logical_and(found, tf.reduce_any(is_tag, axis=1))
     found = tf.logical_and(found, tf.logical_and(orientation >= 1, orientation <= 8))
@@ -246,10 +258,17 @@ def upright(image, orientation):
     ])
 
 
+# TensorFlow 2.21's WebP decoder (inside `tf.io.decode_image`) corrupts the heap on a valid animated
+# WebP ("free(): corrupted unsorted chunks", the first decode; measured here): a client of TF Serving
+# could bring the server down with one request. The signature refuses WebP before any decoder runs.
+WEBP_REFUSED = ("a WebP image: this signature decodes PNG, JPEG, GIF and BMP (TensorFlow's WebP decoder "
+                "corrupts memory on animated WebP); send the image as PNG or JPEG")
+
+
 def decode_images(data, height: int, width: int, channels: int):
-    """Encoded images (PNG, JPEG, GIF, BMP bytes) -> float32 pixels 0-255 at the model's size, as
-    the kit reads files for training (`common/image_io.py`): turned upright by their EXIF
-    orientation, color made gray with Pillow's integer luma (`convert("L")`), alpha dropped,
+    """Encoded images (PNG, JPEG, GIF, BMP bytes; WebP is refused) -> float32 pixels 0-255 at the
+    model's size, as the kit reads files for training (`common/image_io.py`): turned upright by
+    their EXIF orientation, color made gray with Pillow's integer luma (`convert("L")`), alpha dropped,
     resized bilinearly with antialiasing unless already at the size. Two images are decoded at a
     time, which bounds the memory a request of big photos takes."""
 
@@ -260,17 +279,23 @@ def decode_images(data, height: int, width: int, channels: int):
 
     def one(args):
         encoded, orientation = args
-        image = tf.io.decode_image(encoded, channels=0, expand_animations=False)  # the file's own channels
-        image = upright(image, orientation)
+        head = tf.io.decode_raw(tf.strings.substr(encoded, 0, 12), tf.uint8, fixed_length=12)
+        webp = tf.reduce_all(tf.gather(head, [0, 1, 2, 3, 8, 9, 10, 11]) == tf.constant(list(b"RIFFWEBP"), tf.uint8))
+        refused = tf.debugging.Assert(tf.logical_not(webp), [WEBP_REFUSED])
+        with tf.control_dependencies([refused]):
+            image = tf.io.decode_image(encoded, channels=0, expand_animations=False)  # the file's own channels
         found = tf.shape(image)[-1]
         if channels == 1:
             image = tf.cond(found >= 3, lambda: gray(image), lambda: image[..., :1])
         else:
             image = tf.cond(found >= 3, lambda: image[..., :3], lambda: tf.image.grayscale_to_rgb(image[..., :1]))
-        same = tf.logical_and(tf.shape(image)[0] == height, tf.shape(image)[1] == width)
+        # resized as stored (to the swapped size for a quarter turn), then turned: a portrait photo
+        # costs a turn of the small image, not of its megapixels (resizing and turning commute)
+        size = tf.where(orientation >= 5, [width, height], [height, width])
+        same = tf.reduce_all(tf.shape(image)[:2] == size)
         image = tf.cond(same, lambda: tf.cast(image, tf.float32),
-                        lambda: tf.image.resize(image, [height, width], method="bilinear", antialias=True))
-        return tf.ensure_shape(image, [height, width, channels])
+                        lambda: tf.image.resize(image, size, method="bilinear", antialias=True))
+        return tf.ensure_shape(upright(image, orientation), [height, width, channels])
 
     return tf.map_fn(one, (data, exif_orientations(data)),
                      fn_output_signature=tf.TensorSpec([height, width, channels], tf.float32),

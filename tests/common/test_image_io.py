@@ -116,3 +116,19 @@ def test_damaged_exif_leaves_the_pixels_readable(tmp_path):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # Pillow says "Corrupt EXIF data"
             np.testing.assert_array_equal(read_image(tmp_path / f"{i}.png", 4, 3), stored)
+
+
+def test_webp_files_train_like_the_others(tmp_path):
+    """WebP, the web's own format (a scraped folder is full of it), is read, not skipped."""
+    from PIL import Image
+
+    root = write_digit_pngs(tmp_path / "d", per_class=3, classes=2)
+    png = root / "digit_1" / "0.png"
+    with Image.open(png) as img:
+        img.save(root / "digit_1" / "0.webp", lossless=True)
+    expected = read_image(png, 8, 1)
+    png.unlink()
+    scan = scan_class_folders(root)
+    x, y = load_scan(scan, 8, 1)
+    assert not +scan.skipped and len(x) == 6 and np.bincount(y).tolist() == [3, 3]
+    np.testing.assert_array_equal(read_image(root / "digit_1" / "0.webp", 8, 1), expected)

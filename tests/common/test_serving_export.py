@@ -103,3 +103,82 @@ def test_an_image_without_a_readable_orientation_is_taken_as_stored():
     bmp = io.BytesIO()
     Image.fromarray(np.frombuffer(b"eXIfMM\0*\0\0\0\x08" * 9, np.uint8).reshape(6, 6, 3)).save(bmp, format="BMP")
     assert int(exif_orientations(tf.constant([bmp.getvalue()]))[0]) == 1
+
+
+@pytest.mark.parametrize("animated", [False, True])
+def test_webp_is_refused_before_any_decoder_runs(animated):
+    """TensorFlow's WebP decoder corrupts the heap on a valid animated WebP (the process dies at
+    the first decode): the signature must refuse WebP before decoding, with an error a TF Serving
+    client can read, and still answer the next request."""
+    from PIL import Image
+
+    frames = [Image.fromarray(RNG.integers(0, 256, (12, 10, 3)).astype(np.uint8)) for _ in range(3)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="WEBP", lossless=True, **({"save_all": True, "append_images": frames[1:]}
+                                                             if animated else {}))
+    decode = tf.function(lambda data: decode_images(data, 12, 10, 3))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="WebP image"):
+        decode(tf.constant([encoded(frames[0], "PNG"), buffer.getvalue()]))
+    good = decode(tf.constant([encoded(frames[1], "PNG")])).numpy()[0]
+    np.testing.assert_array_equal(good, np.asarray(frames[1], np.float32))
+
+
+def test_camera_quirks_are_read_alike_by_the_signature_and_the_training_reader(tmp_path):
+    """Files whose orientation a reader could get wrong: each is turned (or not) the same way by
+    the serving graph and by the kit's Pillow reader, the one that made the training pixels."""
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    from solutions.common.serving_export import exif_orientations
+    from tests.conftest import with_exif_orientation
+
+    stored = RNG.integers(0, 256, (12, 12, 3)).astype(np.uint8)
+    jpeg6 = with_exif_orientation(stored, "JPEG", 6)
+    app1 = jpeg6.index(b"\xff\xe1")
+    png6 = with_exif_orientation(stored, "PNG", 6)
+    exif_chunk = png6.index(b"eXIf") - 4
+    text = (struct.pack(">I", 4) + b"tEXta\0bc" + struct.pack(">I", zlib.crc32(b"tEXta\0bc"))) * 20
+    xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           b'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>')
+    only_xmp = io.BytesIO()
+    Image.fromarray(stored).save(only_xmp, format="JPEG", xmp=xmp)
+    tiff = jpeg6.index(b"MM\0*")
+    cases = {
+        "fill bytes before the APP1 marker": (jpeg6[:app1] + b"\xff\xff" + jpeg6[app1:], 6),
+        "20 text chunks before eXIf": (png6[:exif_chunk] + text + png6[exif_chunk:], 6),
+        "an XMP orientation only (viewers ignore it)": (only_xmp.getvalue(), 1),
+        "a TIFF header that is not 42": (jpeg6[:tiff + 3] + b"," + jpeg6[tiff + 4:], 1),
+        "an orientation entry of count 0": (jpeg6.replace(b"\x01\x12\x00\x03\x00\x00\x00\x01",
+                                                          b"\x01\x12\x00\x03\x00\x00\x00\x00"), 1),
+        "a signed SHORT": (jpeg6.replace(b"\x01\x12\x00\x03", b"\x01\x12\x00\x08"), 6),
+    }
+    for what, (data, orientation) in cases.items():
+        assert int(exif_orientations(tf.constant([data]))[0]) == orientation, what
+        path = tmp_path / "photo"
+        path.write_bytes(data)
+        got = decode_images(tf.constant([data]), 12, 12, 3).numpy()[0]
+        assert np.abs(got - read_image(path, 12, 3)).max() <= 5, what
+
+
+@pytest.mark.parametrize("orientation", [6, 8, 3])
+def test_a_portrait_photo_is_resized_then_turned_as_the_training_reader_reads_it(orientation, tmp_path):
+    """The signature resizes a sideways photo as stored and turns the small result (a fraction of
+    the work of turning its megapixels); the training reader turns after its resize too: both give
+    the upright photo at the model's size."""
+    from tests.conftest import with_exif_orientation
+
+    stored = RNG.integers(0, 256, (30, 20, 3)).astype(np.uint8)
+    data = with_exif_orientation(stored, "PNG", orientation)
+    path = tmp_path / "photo.png"
+    path.write_bytes(data)
+    for size in (12, 7):
+        got = decode_images(tf.constant([data]), size, size, 3).numpy()[0]
+        assert np.abs(got - read_image(path, size, 3)).max() <= 1, size  # Pillow rounds to integers
+    quarter = decode_images(tf.constant([data]), 20, 30, 3).numpy()[0]  # a model of the stored shape, turned
+    if orientation == 3:
+        quarter = decode_images(tf.constant([data]), 30, 20, 3).numpy()[0]
+        np.testing.assert_array_equal(quarter, stored[::-1, ::-1])
+    else:
+        np.testing.assert_array_equal(quarter, np.rot90(stored, -1 if orientation == 6 else 1))

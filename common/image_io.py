@@ -67,8 +67,8 @@ def read_image(path: str | Path, size: int, channels: int) -> np.ndarray:
 
     try:
         with Image.open(path) as img:
+            turn = exif_turn(img)  # before load(): a PNG's EXIF counts only before its pixels, as the standard says
             img.load()
-            turn = exif_turn(img)
             img = to_8bit(img).convert("L" if channels == 1 else "RGB")
             if img.size != (size, size):
                 img = img.resize((size, size), Image.Resampling.BILINEAR)
@@ -94,7 +94,8 @@ def exif_turn(img):
     """The Pillow transpose that makes `img` upright by the orientation in its EXIF block, or None
     (no block, no tag, 1, a value that is not an integer 2-8, or a block that cannot be parsed:
     damaged metadata must not make the pixels unreadable). Only the EXIF block is read, as viewers
-    and the serving graph read it, not Pillow's fallbacks (XMP, PNG text chunks)."""
+    and the serving graph read it, not Pillow's fallbacks (XMP, PNG text chunks); called before
+    `load()`, it sees a PNG's eXIf only before the pixels, where the PNG standard puts it."""
     from PIL import Image
 
     turns = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,

@@ -161,9 +161,10 @@ def model_endpoint(model, name: str, output: str) -> Endpoint:
 
 
 # The EXIF orientation tag is found by walking an encoded image's headers: a JPEG's segments to
-# its APP1 "Exif" block, a PNG's chunks to its eXIf chunk (GIF and BMP have no EXIF). A tag more
-# than EXIF_MAX_SEGMENTS segments (or 0xFF fill bytes) in, or beyond IFD0's first EXIF_MAX_ENTRIES
-# entries, is not read: cameras write EXIF first, and a few dozen entries.
+# its APP1 "Exif" block, a PNG's chunks before its pixels (IDAT) to its eXIf chunk, as the PNG
+# standard places it and as the kit's reader takes it (GIF and BMP have no EXIF). A tag more than
+# EXIF_MAX_SEGMENTS steps in (segments, chunks, stray bytes), or beyond IFD0's first
+# EXIF_MAX_ENTRIES entries, is not read: cameras write EXIF first, and a few dozen entries.
 EXIF_MAX_SEGMENTS = 64
 EXIF_MAX_ENTRIES = 128
 
@@ -204,20 +205,22 @@ def exif_orientations(encoded):
 
     def jpeg_segment(at, alive):  # FF xx <big-endian length, itself included>; the headers end at SOS (FF DA)
         window = read(at, 10)
-        alive = tf.logical_and(alive, tf.logical_and(window[:, 0] == 0xFF, window[:, 1] != 0xDA))
-        fill = window[:, 1] == 0xFF  # a fill byte before a marker: step over it
-        return (tf.where(fill, at + 1, at + 2 + big(window[:, 2:4])), alive,
+        alive = tf.logical_and(tf.logical_and(alive, at < length), tf.logical_not(match(window, [0xFF, 0xDA])))
+        marker = window[:, 0] == 0xFF
+        step = tf.logical_or(tf.logical_not(marker), window[:, 1] == 0xFF)  # a stray or fill byte: step over it
+        return (tf.where(step, at + 1, at + 2 + big(window[:, 2:4])), alive,
                 match(window, [0xFF, 0xE1, None, None, *b"Exif\0\0"]), at + 10)
 
-    def png_chunk(at, alive):  # <big-endian length> <type> <data> <crc>, up to IEND
+    def png_chunk(at, alive):  # <big-endian length> <type> <data> <crc>, up to the pixels (IDAT)
         window = read(at, 8)
-        alive = tf.logical_and(alive, tf.logical_not(match(window[:, 4:], b"IEND")))
+        alive = tf.logical_and(tf.logical_and(alive, at < length), tf.logical_not(match(window[:, 4:], b"IDAT")))
         return at + 12 + big(window[:, :4]), alive, match(window[:, 4:], b"eXIf"), at + 8
 
     zero = tf.zeros(tf.shape(encoded), tf.int64)
     start = read(zero, 8)
     tiff, found = walk(zero + 2, match(start, b"\xff\xd8"), jpeg_segment, zero, tf.zeros(tf.shape(encoded), tf.bool))
     tiff, found = walk(zero + 8, match(start, b"\x89PNG\r\n\x1a\n"), png_chunk, tiff, found)
+    tiff = tiff + 6 * tf.cast(match(read(tiff, 6), b"Exif\0\0"), tf.int64)  # a (second) prefix, as Pillow skips
 
     header = read(tiff, 8)  # "II" (little-endian) or "MM", 42, the offset of IFD0
     little = match(header, b"II")
@@ -231,15 +234,15 @@ def exif_orientations(encoded):
     ifd = tiff + number(header[:, 4:])
     table = read(ifd, 2 + 12 * EXIF_MAX_ENTRIES)
     entry = tf.reshape(table[:, 2:], [-1, EXIF_MAX_ENTRIES, 12])  # tag, type, count, value
-    tag, kind, count = number(entry[..., 0:2]), number(entry[..., 2:4]), number(entry[..., 4:8])
-    short = tf.logical_or(kind == 3, kind == 8)  # SHORT or SSHORT; LONG 4, SLONG 9
-    value = tf.where(short, number(entry[..., 8:10]), number(entry[..., 8:12]))
     index = tf.range(EXIF_MAX_ENTRIES, dtype=tf.int64)
-    is_tag = tf.logical_and(index[None, :] < number(table[:, :2])[:, None], tag == 0x0112)
-    is_tag = tf.logical_and(is_tag, tf.logical_and(count == 1, tf.logical_or(short, tf.logical_or(kind == 4, kind == 9))))
-    orientation = tf.gather(value, tf.argmax(tf.cast(is_tag, tf.int32), axis=1, output_type=tf.int64), batch_dims=1)
+    is_tag = tf.logical_and(index[None, :] < number(table[:, :2])[:, None], number(entry[..., 0:2]) == 0x0112)
+    first = tf.gather(entry, tf.argmax(tf.cast(is_tag, tf.int32), axis=1, output_type=tf.int64), batch_dims=1)
+    kind, count = number(first[:, 2:4]), number(first[:, 4:8])  # the first orientation entry, as Pillow takes it
+    short = tf.logical_and(tf.logical_or(kind == 3, kind == 8), tf.logical_or(count == 1, count == 2))  # (S)SHORT
+    wide = tf.logical_and(tf.logical_or(kind == 4, kind == 9), count == 1)  # (S)LONG
+    orientation = tf.where(short, number(first[:, 8:10]), number(first[:, 8:12]))
     found = tf.logical_and(found, tf.reduce_any(is_tag, axis=1))
-    found = tf.logical_and(found, tf.logical_and(orientation >= 1, orientation <= 8))
+    found = tf.logical_and(found, tf.logical_and(tf.logical_or(short, wide), tf.logical_and(orientation >= 1, orientation <= 8)))
     return tf.cast(tf.where(found, orientation, tf.ones_like(orientation)), tf.int32)
 
 
@@ -258,15 +261,17 @@ def upright(image, orientation):
     ])
 
 
-# TensorFlow 2.21's WebP decoder (inside `tf.io.decode_image`) corrupts the heap on a valid animated
-# WebP ("free(): corrupted unsorted chunks", the first decode; measured here): a client of TF Serving
-# could bring the server down with one request. The signature refuses WebP before any decoder runs.
-WEBP_REFUSED = ("a WebP image: this signature decodes PNG, JPEG, GIF and BMP (TensorFlow's WebP decoder "
-                "corrupts memory on animated WebP); send the image as PNG or JPEG")
+# `tf.io.decode_image` also decodes WebP and JPEG XL, and TensorFlow 2.21's WebP decoder corrupts
+# the heap on a valid animated WebP ("free(): corrupted unsorted chunks" at the first decode;
+# measured here): one request could bring a TF Serving process down. So the signature lets only
+# the formats it promises reach a decoder, by their first bytes as TensorFlow itself tells them.
+DECODED_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF8", b"BM")
+NOT_DECODED = ("not a PNG, JPEG, GIF or BMP image: this signature decodes those only (WebP and JPEG XL are "
+               "refused before any decoder runs: TensorFlow's WebP decoder corrupts memory on animated WebP)")
 
 
 def decode_images(data, height: int, width: int, channels: int):
-    """Encoded images (PNG, JPEG, GIF, BMP bytes; WebP is refused) -> float32 pixels 0-255 at the
+    """Encoded images (PNG, JPEG, GIF, BMP bytes; others refused) -> float32 pixels 0-255 at the
     model's size, as the kit reads files for training (`common/image_io.py`): turned upright by
     their EXIF orientation, color made gray with Pillow's integer luma (`convert("L")`), alpha dropped,
     resized bilinearly with antialiasing unless already at the size. Two images are decoded at a
@@ -279,9 +284,10 @@ def decode_images(data, height: int, width: int, channels: int):
 
     def one(args):
         encoded, orientation = args
-        head = tf.io.decode_raw(tf.strings.substr(encoded, 0, 12), tf.uint8, fixed_length=12)
-        webp = tf.reduce_all(tf.gather(head, [0, 1, 2, 3, 8, 9, 10, 11]) == tf.constant(list(b"RIFFWEBP"), tf.uint8))
-        refused = tf.debugging.Assert(tf.logical_not(webp), [WEBP_REFUSED])
+        head = tf.io.decode_raw(tf.strings.substr(encoded, 0, 8), tf.uint8, fixed_length=8)
+        known = tf.reduce_any([tf.reduce_all(head[:len(magic)] == tf.constant(list(magic), tf.uint8))
+                               for magic in DECODED_MAGIC])
+        refused = tf.debugging.Assert(known, [NOT_DECODED])
         with tf.control_dependencies([refused]):
             image = tf.io.decode_image(encoded, channels=0, expand_animations=False)  # the file's own channels
         found = tf.shape(image)[-1]

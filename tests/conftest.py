@@ -50,10 +50,11 @@ def write_digit_pngs(root: Path, per_class: int = 12, classes: int = 3) -> Path:
 
 
 def with_exif_orientation(pixels: np.ndarray, fmt: str, orientation: int, endian: str = "MM",
-                          kind: int = 3) -> bytes:
+                          kind: int = 3, prefix: bytes = b"Exif\0\0") -> bytes:
     """`pixels` encoded as `fmt` (JPEG or PNG) with an EXIF block whose IFD0 holds a made-up tag
     and then the orientation tag (type `kind`: 3 SHORT, 4 LONG), in byte order `endian` ("II"
-    little, "MM" big), as cameras and phones write it."""
+    little, "MM" big), as cameras and phones write it. `prefix` goes before the TIFF data (Pillow
+    writes it into a JPEG's APP1 and drops one from a PNG's eXIf)."""
     import io
     import struct
 
@@ -64,7 +65,7 @@ def with_exif_orientation(pixels: np.ndarray, fmt: str, orientation: int, endian
     entries = struct.pack(order + "HHI4s", 0x010F, 2, 4, b"Cam\0") + struct.pack(order + "HHI", 0x0112, kind, 1) + value
     tiff = endian.encode() + struct.pack(order + "HI", 42, 8) + struct.pack(order + "H", 2) + entries + b"\0" * 4
     buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format=fmt, exif=b"Exif\0\0" + tiff)
+    Image.fromarray(pixels).save(buffer, format=fmt, exif=prefix + tiff)
     return buffer.getvalue()
 
 

@@ -86,7 +86,7 @@ def read_image(path: str | Path, size: int, channels: int) -> np.ndarray:
 # EXIF orientation (tag 0x0112, values 2-8): how a camera's stored pixels must be turned to stand
 # upright. Phones store portrait photos sideways with this tag, and every viewer shows them upright
 # (as a MediaPipe app's camera frame is), so the kit trains and predicts on them upright too. The
-# serving signature reads the same tag in its graph (`serving_export.exif_orientation`).
+# serving signature reads the same tag in its graph (`serving_export.exif_orientations`).
 EXIF_ORIENTATION = 0x0112
 
 

@@ -273,9 +273,9 @@ NOT_DECODED = ("not a PNG, JPEG, GIF or BMP image: this signature decodes those 
 def decode_images(data, height: int, width: int, channels: int):
     """Encoded images (PNG, JPEG, GIF, BMP bytes; others refused) -> float32 pixels 0-255 at the
     model's size, as the kit reads files for training (`common/image_io.py`): turned upright by
-    their EXIF orientation, color made gray with Pillow's integer luma (`convert("L")`), alpha dropped,
-    resized bilinearly with antialiasing unless already at the size. Two images are decoded at a
-    time, which bounds the memory a request of big photos takes."""
+    their EXIF orientation, color made gray with Pillow's integer luma (`convert("L")`), alpha
+    dropped, resized bilinearly with antialiasing unless already at the size. Two images are
+    decoded at a time, which bounds the memory a request of big photos takes."""
 
     def gray(image):
         rgb = tf.cast(image[..., :3], tf.int32)

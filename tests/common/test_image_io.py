@@ -105,9 +105,9 @@ def test_a_photo_is_read_upright_by_its_exif_orientation(tmp_path, fmt):
 
 def test_damaged_exif_leaves_the_pixels_readable(tmp_path):
     """A broken EXIF block is metadata lost, not an unreadable image: the pixels come as stored."""
-    from PIL import Image
-
     import warnings
+
+    from PIL import Image
 
     stored = np.arange(48, dtype=np.uint8).reshape(4, 4, 3) * 5
     for i, block in enumerate([b"Exif\0\0not a tiff header", b"Exif\0\0MM\0*\xff\xff\xff\xf0",

@@ -61,6 +61,8 @@ def test_the_signature_turns_photos_upright_as_the_training_reader_does(fmt, tol
     """TF's decoders ignore EXIF orientation (so would TF Serving): the signature reads the tag in
     its graph, in either byte order and as SHORT or LONG, and a phone's portrait photo reaches the
     model as the training files did."""
+    from PIL import Image
+
     from solutions.common.serving_export import exif_orientations
     from tests.conftest import with_exif_orientation
 
@@ -79,7 +81,7 @@ def test_the_signature_turns_photos_upright_as_the_training_reader_does(fmt, tol
     np.testing.assert_array_equal(turned, np.rot90(stored, -1))  # a quarter turn clockwise
     # one request mixing orientations, byte orders and a file without EXIF: each read on its own
     batch = [with_exif_orientation(stored, fmt, o, "II" if o % 2 else "MM") for o in range(1, 9)]
-    batch.insert(3, encoded(__import__("PIL.Image").Image.fromarray(stored), "GIF"))
+    batch.insert(3, encoded(Image.fromarray(stored), "GIF"))
     assert exif_orientations(tf.constant(batch)).numpy().tolist() == [1, 2, 3, 1, 4, 5, 6, 7, 8]
 
 
@@ -200,3 +202,29 @@ def test_a_portrait_photo_is_resized_then_turned_as_the_training_reader_reads_it
         np.testing.assert_array_equal(quarter, stored[::-1, ::-1])
     else:
         np.testing.assert_array_equal(quarter, np.rot90(stored, -1 if orientation == 6 else 1))
+
+
+def test_a_saved_signature_loaded_without_the_kit_turns_photos_and_refuses_webp(tmp_path):
+    """What TF Serving (or a notebook) runs: the SavedModel loaded with plain `tf.saved_model.load`,
+    no kit code on the way. A sideways phone photo comes out upright; an animated WebP is refused
+    before any decoder runs (the process would die otherwise), and the next call is answered."""
+    from PIL import Image
+
+    from solutions.common.serving_export import Endpoint, ServingModel, write_serving
+    from tests.conftest import with_exif_orientation
+
+    spec = (tf.TensorSpec([None], tf.string, name="image_bytes"),)
+    path = write_serving(ServingModel((Endpoint("serving_default", lambda image_bytes: {
+        "pixels": decode_images(image_bytes, 10, 12, 3)}, spec),)), tmp_path / "decoder" / "1")
+    signature = tf.saved_model.load(str(path)).signatures["serving_default"]
+    stored = RNG.integers(0, 256, (12, 10, 3)).astype(np.uint8)  # stored sideways: 12 high, 10 wide
+    photo = with_exif_orientation(stored, "PNG", 6, "II")
+    np.testing.assert_array_equal(signature(image_bytes=tf.constant([photo]))["pixels"].numpy()[0],
+                                  np.rot90(stored, -1))  # upright: 10 high, 12 wide
+    frames = [Image.fromarray(RNG.integers(0, 256, (10, 12, 3)).astype(np.uint8)) for _ in range(3)]
+    animated = io.BytesIO()
+    frames[0].save(animated, format="WEBP", lossless=True, save_all=True, append_images=frames[1:])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="not a PNG, JPEG, GIF or BMP image"):
+        signature(image_bytes=tf.constant([animated.getvalue()]))
+    again = signature(image_bytes=tf.constant([encoded(frames[0], "PNG")]))["pixels"].numpy()[0]
+    np.testing.assert_array_equal(again, np.asarray(frames[0], np.float32))

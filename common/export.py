@@ -144,6 +144,26 @@ def convert_tflite_isolated(saved_model_dir: Path, variant: str, representative:
                           "a known converter bug for quantized recurrent layers (tensorflow/tensorflow#76672)")
 
 
+# A float export computes what its Keras model computes up to float rounding; beyond this share of
+# the outputs' scale it is wrong (a converter bug: README "Reliability", the catalogue folded to garbage).
+FLOAT_PARITY = 1e-3
+
+
+def check_float_parity(what: str, output: np.ndarray, reference: np.ndarray, *,
+                       tolerance: float = FLOAT_PARITY) -> float:
+    """The largest |output - reference|, or an ExportError when a float export disagrees with
+    its Keras model beyond rounding: such a file would answer wrongly on every device, and a
+    number in the metrics is not enough to stop it from shipping."""
+    output, reference = np.asarray(output, np.float64), np.asarray(reference, np.float64)
+    diff = float(np.max(np.abs(output - reference))) if output.shape == reference.shape else float("inf")
+    allowed = tolerance * max(1.0, float(np.max(np.abs(reference))) if reference.size else 1.0)
+    if not diff <= allowed:  # NaN fails too
+        raise ExportError(f"{what} disagrees with the Keras model on the test split (max |diff| {diff:.3g}, "
+                          f"float rounding allows {allowed:.3g}); it was not written. This is a converter "
+                          "bug: please report it with the run's config.json")
+    return diff
+
+
 class TFLiteRunner:
     """Runs a .tflite model with the LiteRT interpreter on float inputs, (de)quantizing as needed."""
 

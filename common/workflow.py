@@ -263,7 +263,11 @@ def export_run(
     reference = predict_keras(model, x_test)
     results: dict[str, dict] = {}
 
-    def entry(output: np.ndarray, size: int, latency: float, against: np.ndarray = reference) -> dict:
+    def entry(output: np.ndarray, size: int, latency: float, against: np.ndarray = reference,
+              exact: str | None = None) -> dict:
+        """`exact` names a float export that must match its Keras model (`check_float_parity`)."""
+        if exact:
+            ex.check_float_parity(exact, output, against)
         return {
             "bytes": size,
             "max_abs_diff": float(np.max(np.abs(output - against))),
@@ -277,7 +281,8 @@ def export_run(
         print("Exporting SavedModel ...")
         solution.export_saved_model(model, sm_dir, splits)
         runner = ex.SavedModelRunner(sm_dir)
-        results["saved_model"] = entry(runner(served), ex.dir_bytes(sm_dir), runner.latency_ms(served[:1]))
+        results["saved_model"] = entry(runner(served), ex.dir_bytes(sm_dir), runner.latency_ms(served[:1]),
+                                       exact="the SavedModel")
     if serving:
         results["serving"] = _serving(solution, run, model, splits, fitted, options, reference, entry)
     if not variants:
@@ -291,7 +296,8 @@ def export_run(
             convert = ex.convert_tflite_isolated if isolate and variant == "int8" else ex.convert_tflite
             results.update(_tflite_variant(
                 run, variant, lambda v=variant: convert(source, v, representative), describe(variant),
-                lambda tfl: entry(tfl(x_test), tfl.bytes, tfl.latency_ms(x_test[:1]))))
+                lambda tfl, v=variant: entry(tfl(x_test), tfl.bytes, tfl.latency_ms(x_test[:1]),
+                                             exact=f"TFLite {v}" if v == "float32" else None)))
         for edge in solution.edge_models(model, splits, fitted, options, list(variants)):
             edge_source = ex.export_fixed_batch(edge.model, Path(workdir) / edge.variant, batch=1)
             result = _tflite_variant(
@@ -299,7 +305,8 @@ def export_run(
                 lambda e=edge, src=edge_source: ex.convert_tflite(src, e.quantize, e.representative,
                                                                   integer_io=e.io_dtype),
                 describe(edge.variant, edge.tensors),
-                lambda tfl, e=edge: {**entry(tfl(e.x_test), tfl.bytes, tfl.latency_ms(e.x_test[:1]), e.reference),
+                lambda tfl, e=edge: {**entry(tfl(e.x_test), tfl.bytes, tfl.latency_ms(e.x_test[:1]), e.reference,
+                                             exact=f"TFLite {e.variant}" if e.quantize == "float32" else None),
                                      **({"keras_test": e.keras_test} if e.keras_test else {})},
                 input_quantization=edge.input_quantization)
             if edge.keras_test is not None and "skipped" not in result[edge.variant]:
@@ -339,7 +346,8 @@ def _metadata(solution: Solution, run: Run, splits: Splits, options: Any):
 def _tflite_variant(run: Run, variant: str, convert, metadata, score, *,
                     input_quantization: tuple[float, int] | None = None) -> dict[str, dict]:
     """Convert one TFLite variant, add its metadata, check it has no Flex ops (and, for a file fed
-    raw integers, its input quantization), score it; a quantizer failure is recorded."""
+    raw integers, its input quantization), score it, and only then write it; a quantizer failure
+    (or a float file that disagrees with Keras) is recorded, except for float32, which fails the run."""
     from solutions.common.edge import describe_metadata
     from solutions.common.tflite_metadata import read_metadata, with_metadata
 
@@ -351,6 +359,10 @@ def _tflite_variant(run: Run, variant: str, convert, metadata, score, *,
         if input_quantization and not np.allclose(got, input_quantization):
             raise ex.ExportError(f"its input quantization is (scale, zero point) {got}, not {input_quantization}: "
                                  "a device feeding raw values would get wrong answers")
+        flex = [op for op in tfl.op_names() if op.lower().startswith("flex")]
+        if flex:
+            raise UserError(f"TFLite {variant} model contains Flex ops {flex}; it would not run on a device")
+        result = score(tfl)
     except ex.ExportError as exc:
         if variant == "float32":
             raise
@@ -359,10 +371,6 @@ def _tflite_variant(run: Run, variant: str, convert, metadata, score, *,
         print(f"  skipped: {exc}")
         return {variant: {"skipped": str(exc)}}
     write_bytes_atomic(run / ex.TFLITE_FILES[variant], content)
-    flex = [op for op in tfl.op_names() if op.lower().startswith("flex")]
-    if flex:
-        raise UserError(f"TFLite {variant} model contains Flex ops {flex}; it would not run on a device")
-    result = score(tfl)
     result["input_shape"] = [int(v) for v in tfl.input["shape_signature"]]
     result["input_dtype"] = np.dtype(tfl.input["dtype"]).name
     if np.issubdtype(tfl.input["dtype"], np.integer) and tfl.input["quantization"][0]:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from solutions.common.errors import UserError
-from solutions.common.export import TFLiteRunner, convert_tflite, export_fixed_batch, tf
+from solutions.common.export import TFLiteRunner, check_float_parity, convert_tflite, export_fixed_batch, tf
 from solutions.common.files import write_bytes_atomic
 from solutions.common.edge import describe_metadata
 from solutions.common.tflite_metadata import ModelInfo, read_metadata, with_metadata
@@ -85,13 +85,14 @@ def check_top_k_tflite(run: Run, model: keras.Model, rated: np.ndarray, users: n
     kinds = [np.issubdtype(o["dtype"], np.integer) for o in TFLiteRunner(content).interpreter.get_output_details()]
     scores, items = metadata.outputs
     content = with_metadata(content, dataclasses.replace(metadata, outputs=tuple(items if k else scores for k in kinds)))
-    write_bytes_atomic(run / TOPK_FILE, content)
     runner = TFLiteRunner(content)
     flex = [op for op in runner.op_names() if op.lower().startswith("flex")]
     if flex:
         raise UserError(f"{TOPK_FILE} contains Flex ops {flex}; it would not run on a device")
     values, indices = keras_top_k(model, rated, users, k)
     t_values, t_indices = tflite_top_k(runner, users)
+    check_float_parity(TOPK_FILE, t_values, values)
+    write_bytes_atomic(run / TOPK_FILE, content)
     same = np.all((t_indices == indices) | (np.abs(t_values - values) <= 1e-5), axis=1)
     return {"topk_tflite_bytes": len(content), "topk_k": k, "topk_users_checked": int(len(users)),
             "topk_identical_users": int(same.sum()), "topk_agreement": float(same.mean()),

@@ -29,7 +29,7 @@ class TwoTower(keras.layers.Layer):
 
     def __init__(self, n_users: int, n_items: int, dim: int, *, temperature: float = 0.2,
                  item_features: np.ndarray | list | None = None, user_features: np.ndarray | list | None = None,
-                 l2: float = 0.0, **kwargs):
+                 l2: float = 0.0, catalogue: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.n_users, self.n_items, self.dim = n_users, n_items, dim
         self.temperature, self.l2 = float(temperature), float(l2)
@@ -43,6 +43,10 @@ class TwoTower(keras.layers.Layer):
                                               name="item_embedding")
         self.item_side, self.item_projection = self._side_weights("item", self.item_table, init)
         self.user_side, self.user_projection = self._side_weights("user", self.user_table, init)
+        # The exported tower scores against the catalogue's unit vectors / temperature computed once
+        # (`frozen`), not against the item tower rebuilt from constants in every call: see `frozen`.
+        self.catalogue = (self.add_weight(shape=(n_items, dim), initializer="zeros", trainable=False,
+                                          name="catalogue") if catalogue else None)
         self.built = True  # every weight is made above
 
     def _side_weights(self, who: str, table: np.ndarray | None, init):
@@ -73,10 +77,14 @@ class TwoTower(keras.layers.Layer):
 
     def all_item_scores(self, users):
         """[batch] user indices -> [batch, n_items]."""
+        if self.catalogue is not None:
+            return ops.matmul(self.user_vectors(users), ops.transpose(self.catalogue))
         return ops.matmul(self.user_vectors(users), ops.transpose(self.item_vectors())) / self.temperature
 
     def pair_scores(self, users, items):
         """[batch] users, [batch] items -> [batch]."""
+        if self.catalogue is not None:
+            return ops.sum(self.user_vectors(users) * ops.take(self.catalogue, items, axis=0), axis=-1)
         return ops.sum(self.user_vectors(users) * self.item_vectors(items), axis=-1) / self.temperature
 
     def compute_output_shape(self, input_shape):
@@ -84,7 +92,7 @@ class TwoTower(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "n_users": self.n_users, "n_items": self.n_items, "dim": self.dim,
-                "temperature": self.temperature, "l2": self.l2,
+                "temperature": self.temperature, "l2": self.l2, "catalogue": self.catalogue is not None,
                 "item_features": None if self.item_table is None else self.item_table.tolist(),
                 "user_features": None if self.user_table is None else self.user_table.tolist()}
 
@@ -136,10 +144,33 @@ def retrieval_trainer(tower: TwoTower, item_probability: np.ndarray | None) -> k
     return keras.Model(pairs, logits, name="recommendation_retrieval_trainer")
 
 
+def frozen(tower: TwoTower) -> TwoTower:
+    """The trained tower with its catalogue (every item's unit vector / temperature) computed
+    once here and held as one constant, as the exported model scores users against it.
+
+    Left in the graph, the item tower is a function of constants only (embeddings, side-feature
+    tables and their projection), which the TFLite converter folds at conversion. TensorFlow 2.21
+    folds the L2 norm of a product of two constants (the side features' projection) to wrong
+    values: with `--side-features` the float32 file scored recall@10 0.05 against Keras' 0.19
+    (README, "Reliability"). Folded here, the files hold exactly the matrix Keras uses, and a device does
+    not redo the item tower either.
+    """
+    if tower.catalogue is not None:
+        return tower
+    twin = TwoTower.from_config({**tower.get_config(), "catalogue": True})
+    trained = {weight.path.split("/")[-1]: weight for weight in tower.weights}
+    for weight in twin.weights:
+        name = weight.path.split("/")[-1]
+        if name != "catalogue":
+            weight.assign(trained[name])
+    twin.catalogue.assign(np.asarray(tower.item_vectors()) / tower.temperature)
+    return twin
+
+
 def serving_model(tower: TwoTower) -> keras.Model:
-    """user index [batch] -> scores of every item: what is saved and exported."""
+    """user index [batch] -> scores of every item: what is saved and exported (the tower `frozen`)."""
     users = keras.Input((), dtype="int32", name="user")
-    return keras.Model(users, tower(users), name="recommendation_two_tower")
+    return keras.Model(users, frozen(tower)(users), name="recommendation_two_tower")
 
 
 def tower_of(model: keras.Model) -> TwoTower:

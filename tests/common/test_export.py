@@ -82,3 +82,17 @@ def test_isolated_conversion_turns_a_converter_crash_into_an_export_error(tmp_pa
         assert "crashed" in str(exc) or "conversion failed" in str(exc) or "not TFLite builtins" in str(exc)
     else:  # a converter that has fixed the bug gives a working int8 model instead
         assert TFLiteRunner(content)(samples[:1]).shape == (1, 1)
+
+
+def test_float_parity_allows_rounding_and_refuses_a_wrong_file():
+    from solutions.common.export import check_float_parity
+
+    reference = np.array([[0.2, 0.8], [4.0, -5.0]], np.float32)
+    assert check_float_parity("x", reference + 1e-6, reference) == pytest.approx(1e-6, rel=0.1)
+    assert check_float_parity("x", reference + 4e-3, reference) > 0  # within 1e-3 of the outputs' scale (5)
+    with pytest.raises(ExportError, match=r"TFLite float32 disagrees .*max \|diff\| 0.01.*allows 0.005"):
+        check_float_parity("TFLite float32", reference + 0.01, reference)
+    with pytest.raises(ExportError, match="nan"):
+        check_float_parity("x", np.full_like(reference, np.nan), reference)
+    with pytest.raises(ExportError, match="inf"):
+        check_float_parity("x", reference[:1], reference)  # a different shape is not the same answer

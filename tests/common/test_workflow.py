@@ -81,6 +81,20 @@ def test_data_that_fails_to_load_leaves_no_run_directory(fast_options, tmp_path,
     assert not list(tmp_path.glob("run*"))
 
 
+def test_a_float_tflite_that_disagrees_with_keras_is_not_shipped(fast_options, tmp_path, monkeypatch):
+    """A converter bug (README "Reliability": the two-tower catalogue folded to garbage) once shipped a float32
+    file scoring recall 0.05 against Keras' 0.19, reported only as a number in metrics.json."""
+    from solutions.common import export as ex
+    from solutions.common.errors import ExportError
+
+    honest = ex.TFLiteRunner.__call__
+    monkeypatch.setattr(ex.TFLiteRunner, "__call__", lambda self, x, **kw: honest(self, x, **kw) + 0.01)
+    with pytest.raises(ExportError, match=r"TFLite float32 disagrees with the Keras model .*max \|diff\| 0.01"):
+        train(SOLUTION, {**fast_options, "epochs": 1, "quantize": "none"})
+    assert not list(tmp_path.rglob("*.tflite"))
+    assert list(tmp_path.rglob("saved_model"))  # the SavedModel, checked first, did match
+
+
 def test_same_seed_same_run(fast_options, tmp_path):
     options = {**fast_options, "epochs": 2, "no_export": True}
     first = train(SOLUTION, {**options, "output": str(tmp_path / "a")})

@@ -5,6 +5,7 @@ setup, metrics, plots and `predict`. A domain adds its named datasets and its mo
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import numpy as np
 
 from solutions.common import ranges
 from solutions.common.catalogue import fingerprint_files
-from solutions.common.data import Splits, stratified_split
+from solutions.common.data import Split, Splits, given_splits, stratified_split
 from solutions.common.errors import UserError
 from solutions.common.hooks import ReportText
 from solutions.common.image_io import (IMAGE_SUFFIXES, guess_channels, load_scan, read_image, resize_batch,
@@ -150,19 +151,28 @@ class ImageClassifierSolution(ClassifierSolution):
         files = [p for p, _ in scan.files]
         size, why = self.folder_image_size(files, options)
         channels = options.get("channels") or guess_channels(files)
-        x, y = load_scan(scan, size, channels, reader=self.read_file)
-        train, val, test = stratified_split(x, y, val_fraction=options["val_split"],
-                                            test_fraction=options["test_split"], seed=options["seed"])
         notes = [f"Image size {size}x{size} (from {why}); {'grayscale' if channels == 1 else 'RGB'} "
                  f"({'the run' if options.get('channels') else 'from the files'})"]
+        if scan.parts:
+            loaded = {name: Split(*load_scan(part, size, channels, reader=self.read_file, every_class=name == "train"))
+                      for name, part in scan.parts.items()}
+            scan.skipped = sum((part.skipped for part in scan.parts.values()), Counter())
+            train, val, test, rule = given_splits(loaded, val_fraction=options["val_split"],
+                                                  test_fraction=options["test_split"], seed=options["seed"])
+            notes.append(f"Splits from the folders: {rule}")
+        else:
+            x, y = load_scan(scan, size, channels, reader=self.read_file)
+            train, val, test = stratified_split(x, y, val_fraction=options["val_split"],
+                                                test_fraction=options["test_split"], seed=options["seed"])
+            rule = (f"stratified {1 - options['val_split'] - options['test_split']:.0%}/"
+                    f"{options['val_split']:.0%}/{options['test_split']:.0%}, seed {options['seed']}")
         return Splits(train, val, test, scan.class_names, resolved={"channels": channels, "image_size": size}, source={
             "notes": notes,
             "name": f"folder:{Path(root).expanduser().resolve()}",
             "fingerprint": fingerprint_files([p for p, _ in scan.files]),
-            "split": f"stratified {1 - options['val_split'] - options['test_split']:.0%}/"
-                     f"{options['val_split']:.0%}/{options['test_split']:.0%}, seed {options['seed']}",
+            "split": rule,
             "skipped": dict(scan.skipped),
-            "images_read": int(len(y)),
+            "images_read": int(len(train.y) + len(val.y) + len(test.y)),
         })
 
     def read_file(self, path: Path, size: int, channels: int) -> np.ndarray:

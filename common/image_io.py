@@ -15,37 +15,35 @@ from typing import Callable
 import numpy as np
 
 from solutions.common.errors import UserError, check_class_names
+from solutions.common.folders import class_dirs, one_class_hint, split_folders
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
 
 
 @dataclass
 class FolderScan:
-    """Files found per class, and what was passed over (reported in the run's output)."""
+    """Files found per class, and what was passed over (reported in the run's output). `parts`
+    holds the splits a folder already comes in (train/, val/, test/), each scanned with the same
+    class indices; empty when the kit splits the files itself."""
 
     class_names: list[str]
     files: list[tuple[Path, int]]
     skipped: Counter = field(default_factory=Counter)
+    parts: dict[str, "FolderScan"] = field(default_factory=dict)
 
 
 def scan_class_folders(root: str | Path, suffixes: set[str] = IMAGE_SUFFIXES) -> FolderScan:
-    """One sub-folder per class; files with other suffixes are counted as `not_an_image`."""
+    """One sub-folder per class (files with other suffixes are counted as `not_an_image`), or a
+    folder already split into train/ [val/] [test/] sub-folders that each hold the class folders."""
     root = Path(root).expanduser()
     if not root.exists():
         raise UserError(f"data path {root} does not exist")
     if not root.is_dir():
         raise UserError(f"data path {root} is not a folder (expected one sub-folder per class)")
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    scan = FolderScan(class_names=[], files=[])
-    for class_dir in class_dirs:
-        members = sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
-        usable = [p for p in members if p.suffix.lower() in suffixes]
-        scan.skipped["not_an_image"] += len(members) - len(usable)
-        if not usable:
-            continue
-        label = len(scan.class_names)
-        scan.class_names.append(class_dir.name)
-        scan.files.extend((p, label) for p in usable)
+    given = split_folders(root)
+    if given:
+        return _scan_given_splits(root, given, suffixes)
+    scan = _scan_classes(root, suffixes)
     check_class_names(scan.class_names, f"the folders of {root}")
     if not scan.files:
         raise UserError(
@@ -55,8 +53,49 @@ def scan_class_folders(root: str | Path, suffixes: set[str] = IMAGE_SUFFIXES) ->
     if len(scan.class_names) < 2:
         raise UserError(
             f"only one class ({scan.class_names[0]!r}) under {root}: a classifier needs at least two "
-            "class sub-folders"
+            f"class sub-folders{one_class_hint(root, scan.class_names[0])}"
         )
+    return scan
+
+
+def _scan_given_splits(root: Path, given: dict[str, Path], suffixes: set[str]) -> FolderScan:
+    """Each split folder scanned for the classes of train/; a class only in val/ or test/ is an error
+    (the model could never predict it), a class missing from them is allowed."""
+    train = scan_class_folders(given["train"], suffixes)  # at least two classes, names checked
+    parts = {"train": train}
+    for split in ("val", "test"):
+        if split not in given:
+            continue
+        part = _scan_classes(given[split], suffixes)
+        if not part.files:  # an empty test/ is carved from train/ like a missing one
+            continue
+        unknown = sorted(set(part.class_names) - set(train.class_names))
+        if unknown:
+            raise UserError(f"class folder(s) {unknown} in {given[split]} have no training images in {given['train']}")
+        index = {name: train.class_names.index(name) for name in part.class_names}
+        parts[split] = FolderScan(train.class_names, [(p, index[part.class_names[label]]) for p, label in part.files],
+                                  part.skipped)
+    skipped = sum((part.skipped for part in parts.values()), Counter())
+    files = [item for part in parts.values() for item in part.files]
+    return FolderScan(train.class_names, files, skipped, parts)
+
+
+def _scan_classes(root: Path, suffixes: set[str]) -> FolderScan:
+    """Each data sub-folder that holds usable files is a class, in name order; the files of an
+    unlabelled folder (unsup/) are counted as `unlabeled`."""
+    scan = FolderScan(class_names=[], files=[])
+    classes, unlabeled = class_dirs(root)
+    for folder in unlabeled:
+        scan.skipped["unlabeled"] += sum(1 for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    for class_dir in classes:
+        members = sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+        usable = [p for p in members if p.suffix.lower() in suffixes]
+        scan.skipped["not_an_image"] += len(members) - len(usable)
+        if not usable:
+            continue
+        label = len(scan.class_names)
+        scan.class_names.append(class_dir.name)
+        scan.files.extend((p, label) for p in usable)
     return scan
 
 
@@ -164,8 +203,11 @@ def load_scan(
     size: int,
     channels: int,
     reader: Callable[[Path, int, int], np.ndarray] = read_image,
+    *,
+    every_class: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Decode every scanned file; unreadable ones are skipped and counted as `corrupt`."""
+    """Decode every scanned file; unreadable ones are skipped and counted as `corrupt`. With
+    `every_class` (training data) a class left without readable images is an error."""
     images, labels = [], []
     for path, label in scan.files:
         try:
@@ -176,8 +218,10 @@ def load_scan(
         labels.append(label)
     present = set(labels)
     empty = [name for i, name in enumerate(scan.class_names) if i not in present]
-    if empty:
+    if empty and every_class:
         raise UserError(f"no readable images left in class folder(s) {empty}")
+    if not images:
+        raise UserError("no readable images left in the folder")
     return np.stack(images), np.asarray(labels, dtype=np.int32)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from solutions.common.catalogue import RemoteFile, data_dir, fetch
 from solutions.common.errors import UserError, check_class_names
+from solutions.common.folders import class_dirs, one_class_hint, split_folders
 
 RT_POLARITY = RemoteFile(
     relpath="rt-polaritydata.tar.gz",
@@ -168,15 +169,41 @@ def load_table(path: Path, text_column: str, label_column: str) -> TextData:
     return _indexed(texts, labels, skipped, [path], latin1)
 
 
-def load_folder(root: Path) -> TextData:
-    """One sub-folder per class, one text per .txt file (sub-folder names are the class names)."""
-    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if len(classes) < 2:
-        raise UserError(f"{root} needs at least two class sub-folders of .txt files; found {len(classes)}")
-    texts, labels, files = [], [], []
+def load_folder(root: Path) -> dict[str, TextData]:
+    """One sub-folder per class, one text per .txt file (sub-folder names are the class names):
+    {"all": ...}; or a folder already split into train/ [val/] [test/], each holding the class
+    folders (aclImdb's layout): {"train": ..., "validation": ..., "test": ...}, kept as given."""
+    given = split_folders(root)
+    if not given:
+        return {"all": load_class_folders(root)}
+    train = load_class_folders(given["train"])
+    parts = {"train": train}
+    for split, key in (("val", "validation"), ("test", "test")):
+        if split in given:
+            part = load_class_folders(given[split], classes=train.class_names)
+            if part.texts:  # an empty one is carved from train/ like a missing one
+                parts[key] = part
+    return parts
+
+
+def load_class_folders(root: Path, classes: list[str] | None = None) -> TextData:
+    """The .txt files of each class folder under `root`. With `classes` (a training split's), the
+    folders must be among them and are labelled by their index there; without, at least two
+    folders, each with a readable text. An unlabelled folder (aclImdb's unsup/) is counted, not read."""
+    folders, unlabeled = class_dirs(root)
     skipped: Counter = Counter()
+    for folder in unlabeled:
+        skipped["unlabeled"] += sum(1 for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if classes is None and len(folders) < 2:
+        raise UserError(f"{root} needs at least two class sub-folders of .txt files; found {len(folders)}"
+                        f"{one_class_hint(root, folders[0].name) if folders else ''}")
+    if classes is not None:
+        unknown = sorted(f.name for f in folders if f.name not in classes)
+        if unknown:
+            raise UserError(f"class folder(s) {unknown} in {root} have no training texts")
+    texts, labels, files = [], [], []
     latin1 = 0
-    for folder in classes:
+    for folder in folders:
         for path in sorted(folder.rglob("*")):
             if not path.is_file() or path.name.startswith("."):
                 continue
@@ -192,11 +219,15 @@ def load_folder(root: Path) -> TextData:
             labels.append(folder.name)
             files.append(path)
     counts = Counter(labels)
-    empty = [c.name for c in classes if counts[c.name] == 0]
+    if classes is not None:
+        index = {n: i for i, n in enumerate(classes)}
+        return TextData(texts, np.asarray([index[n] for n in labels], dtype=np.int64), list(classes), skipped,
+                        latin1, files)
+    empty = [c.name for c in folders if counts[c.name] == 0]
     if empty:
         raise UserError(f"class folder(s) {', '.join(empty)} in {root} hold no readable .txt file")
     data = _indexed(texts, labels, skipped, files, latin1)
-    data.class_names = [c.name for c in classes]  # folder names as they are, not re-sorted as numbers
+    data.class_names = [c.name for c in folders]  # folder names as they are, not re-sorted as numbers
     index = {n: i for i, n in enumerate(data.class_names)}
     data.labels = np.asarray([index[n] for n in labels], dtype=np.int64)
     return data

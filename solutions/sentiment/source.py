@@ -37,8 +37,8 @@ class TextSource:
         if options.get("data"):
             path = Path(options["data"]).expanduser().resolve()
             if path.is_dir():
-                data = load_folder(path)
-                return {"all": data}, f"folder:{path}", data.files
+                parts = load_folder(path)
+                return parts, f"folder:{path}", [f for part in parts.values() for f in part.files]
             data = load_table(path, options.get("text_column", "text"), options.get("label_column", "label"))
             return {"all": data}, f"file:{path}", data.files
         name = options["dataset"]
@@ -73,10 +73,10 @@ class TextSource:
             test = Split(np.asarray(parts[test_part].texts, dtype=object), parts[test_part].labels)
             if "validation" in parts and test_part == "test":
                 val = Split(np.asarray(parts["validation"].texts, dtype=object), parts["validation"].labels)
-                rule = "publisher's train/validation/test"
+                rule = "the data's own train/validation/test"
             else:
                 train, val = split_off_validation(train, val_fraction=val_fraction, seed=seed)
-                rule = f"publisher's train and {test_part} (as the test); validation {val_fraction:.0%} of train, seed {seed}"
+                rule = f"the data's own train and {test_part} (as the test); validation {val_fraction:.0%} of train, seed {seed}"
         else:
             train, val, test = stratified_split(texts, labels, val_fraction=val_fraction,
                                                 test_fraction=options["test_split"], seed=seed)

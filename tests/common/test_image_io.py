@@ -1,3 +1,5 @@
+import shutil
+
 import numpy as np
 import pytest
 
@@ -132,3 +134,61 @@ def test_webp_files_train_like_the_others(tmp_path):
     x, y = load_scan(scan, 8, 1)
     assert not +scan.skipped and len(x) == 6 and np.bincount(y).tolist() == [3, 3]
     np.testing.assert_array_equal(read_image(root / "digit_1" / "0.webp", 8, 1), expected)
+
+
+def _move_classes(src, dest, names):
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (src / name).rename(dest / name)
+
+
+def test_a_kaggle_style_split_folder_keeps_its_splits(tmp_path):
+    """root/Train/<class>, root/valid/<class>, root/TEST/<class> (any case): the given splits, not
+    three classes 'TEST', 'Train' and 'valid' learnt from where the files were put."""
+    from solutions.common.solution import get_solution
+
+    root = tmp_path / "data"
+    for split, per_class in (("Train", 12), ("valid", 4), ("TEST", 5)):
+        write_digit_pngs(tmp_path / f"src_{split}", per_class=per_class, classes=2)
+        _move_classes(tmp_path / f"src_{split}", root / split, ["digit_0", "digit_1"])
+    (root / "Train" / "unlabeled").mkdir()
+    (root / "Train" / "unlabeled" / "x.png").write_bytes((root / "TEST" / "digit_0" / "0.png").read_bytes())
+    scan = scan_class_folders(root)
+    assert scan.class_names == ["digit_0", "digit_1"] and set(scan.parts) == {"train", "val", "test"}
+    assert scan.skipped == {"unlabeled": 1}
+    solution = get_solution("image-classification")
+    splits = solution.load_folder(str(root), {"seed": 0, "val_split": 0.15, "test_split": 0.15})
+    assert (len(splits.train.y), len(splits.val.y), len(splits.test.y)) == (24, 8, 10)
+    assert splits.class_names == ["digit_0", "digit_1"] and np.bincount(splits.test.y).tolist() == [5, 5]
+    assert splits.source["split"] == "train, validation and test folders as given"
+
+    shutil.rmtree(root / "valid")  # train and test only: validation is carved out of train
+    splits = solution.load_folder(str(root), {"seed": 0, "val_split": 0.25, "test_split": 0.15})
+    assert (len(splits.train.y), len(splits.val.y), len(splits.test.y)) == (18, 6, 10)
+    assert "validation 25% of train" in splits.source["split"]
+
+
+def test_class_folders_named_like_splits_stay_classes_unless_they_all_are(tmp_path):
+    root = tmp_path / "vehicles"  # a class called "train", beside others, holding its images directly
+    write_digit_pngs(tmp_path / "src", per_class=3, classes=3)
+    (tmp_path / "src" / "digit_0").rename(root.parent / "tmp0")
+    root.mkdir()
+    (root.parent / "tmp0").rename(root / "train")
+    (tmp_path / "src" / "digit_1").rename(root / "bus")
+    (tmp_path / "src" / "digit_2").rename(root / "car")
+    scan = scan_class_folders(root)
+    assert scan.class_names == ["bus", "car", "train"] and not scan.parts
+
+
+@pytest.mark.parametrize("layout, message", [
+    ({"train": ["digit_0", "digit_1"], "test": ["digit_0", "digit_2"]}, r"\['digit_2'\] .* no training images"),
+    ({"train": ["digit_0", "digit_1"], "val": ["digit_0"], "validation": ["digit_1"]}, "both name the val split"),
+    ({"dataset": ["digit_0", "digit_1"]}, r"pass --data .*dataset"),
+])
+def test_split_and_wrapper_folder_mistakes_are_clear_errors(tmp_path, layout, message):
+    root = tmp_path / "data"
+    for top, classes in layout.items():
+        write_digit_pngs(tmp_path / f"src_{top}", per_class=3, classes=3)
+        _move_classes(tmp_path / f"src_{top}", root / top, classes)
+    with pytest.raises(UserError, match=message):
+        scan_class_folders(root)

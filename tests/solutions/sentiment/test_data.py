@@ -73,9 +73,45 @@ def test_folder_of_txt_files(tmp_path):
         for i, t in enumerate(texts):
             (tmp_path / label / f"{i}.txt").write_text(t)
     (tmp_path / "pos" / "notes.md").write_text("not a review")
-    data = load_folder(tmp_path)
+    data = load_folder(tmp_path)["all"]
     assert data.class_names == ["neg", "pos"] and sorted(data.texts) == ["awful", "bad", "good", "great"]
     assert data.skipped == {"empty_text": 1, "not_a_txt_file": 1}
+
+
+def write_reviews(root, counts: dict[str, int]) -> None:
+    for label, n in counts.items():
+        (root / label).mkdir(parents=True)
+        for i in range(n):
+            (root / label / f"{i}_7.txt").write_text(f"{label} review number {i}")
+
+
+def test_an_already_split_folder_keeps_its_splits_and_skips_unlabelled_texts(tmp_path):
+    """aclImdb, as Keras' text_dataset_from_directory example downloads it: train/{neg,pos,unsup}
+    and test/{neg,pos}. Read as class folders it was a 'test vs train' classifier."""
+    write_reviews(tmp_path / "aclImdb" / "train", {"neg": 30, "pos": 30, "unsup": 5})
+    write_reviews(tmp_path / "aclImdb" / "test", {"neg": 20, "pos": 10})
+    parts = load_folder(tmp_path / "aclImdb")
+    assert set(parts) == {"train", "test"}
+    assert parts["train"].class_names == ["neg", "pos"] and parts["test"].class_names == ["neg", "pos"]
+    assert np.bincount(parts["test"].labels).tolist() == [20, 10]
+    assert all(t.startswith("pos") for t, y in zip(parts["test"].texts, parts["test"].labels) if y == 1)
+    assert parts["train"].skipped == {"unlabeled": 5}
+
+    from solutions.api import train_options
+    from solutions.common.solution import get_solution
+
+    options = train_options("sentiment", data=str(tmp_path / "aclImdb"), val_split=0.1)
+    splits = get_solution("sentiment").for_plan(options).load_splits(options)
+    assert len(splits.test.y) == 30 and len(splits.train.y) + len(splits.val.y) == 60
+    assert splits.class_names == ["neg", "pos"] and "own train and test" in splits.source["split"]
+    assert splits.source["skipped"] == {"unlabeled": 5}
+
+
+def test_a_test_folder_with_an_unknown_class_is_refused(tmp_path):
+    write_reviews(tmp_path / "train", {"neg": 3, "pos": 3})
+    write_reviews(tmp_path / "test", {"neg": 2, "neutral": 2})
+    with pytest.raises(UserError, match=r"\['neutral'\] .* no training texts"):
+        load_folder(tmp_path)
 
 
 def test_kfold_split_covers_every_example_once_as_test():

@@ -1,0 +1,62 @@
+"""What the folders of a user's data directory mean, for every domain that reads class folders.
+
+A folder per class is the common layout, but downloads often come already split: Kaggle sets and
+Keras' `image_dataset_from_directory` / `text_dataset_from_directory` examples (aclImdb) hold
+root/train/<class>/..., root/test/<class>/... Read as classes, such a folder trains a "train vs
+test" classifier without a word; recognised, its splits are kept. A folder of unlabelled examples
+(aclImdb's train/unsup) is not a class either.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from solutions.common.errors import UserError
+
+# Folder names that mean a split, not a class (any case), to the kit's split names.
+SPLIT_FOLDERS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
+                 "dev": "val", "test": "test", "testing": "test"}
+# Folders of examples without a label: skipped and counted, never a class.
+UNLABELED_FOLDERS = {"unsup", "unlabeled", "unlabelled"}
+
+
+def data_dirs(root: Path) -> list[Path]:
+    """Sub-folders that can hold data, in name order: not hidden, not macOS's zip residue (__MACOSX)."""
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name != "__MACOSX")
+
+
+def class_dirs(root: Path) -> tuple[list[Path], list[Path]]:
+    """(class folders, unlabelled folders) under `root`."""
+    dirs = data_dirs(root)
+    return ([p for p in dirs if p.name.lower() not in UNLABELED_FOLDERS],
+            [p for p in dirs if p.name.lower() in UNLABELED_FOLDERS])
+
+
+def split_folders(root: Path) -> dict[str, Path]:
+    """{"train": root/train, "val": ..., "test": ...} when every data folder under `root` is named
+    as a split (train, training, val, valid, validation, dev, test, testing; any case), one is
+    the training split, and each holds sub-folders; else {} (a class may well be called "train"
+    beside "bus" and "car", or hold its files directly)."""
+    dirs = data_dirs(root)
+    named = {p: SPLIT_FOLDERS.get(p.name.lower()) for p in dirs}
+    if not dirs or not all(named.values()) or "train" not in named.values():
+        return {}
+    if not all(data_dirs(p) for p in dirs):
+        return {}
+    parts: dict[str, Path] = {}
+    for path, split in named.items():
+        if split in parts:
+            raise UserError(f"{parts[split].name}/ and {path.name}/ under {root} both name the {split} split; "
+                            "merge them or keep one")
+        parts[split] = path
+    return parts
+
+
+def one_class_hint(root: Path, only: str) -> str:
+    """When a folder has a single class folder that itself holds several folders (a zip that
+    unpacked into one more level), the hint to point --data one level down."""
+    inner = [p.name for p in data_dirs(root / only)]
+    if len(inner) < 2:
+        return ""
+    shown = ", ".join(inner[:5]) + (", ..." if len(inner) > 5 else "")
+    return f"; its sub-folders ({shown}) look like the classes: pass --data {root / only}"

@@ -188,5 +188,14 @@ class RecommenderExport:
 class RankingExport(RecommenderExport):
     """Retrieval: the exported model takes user indices."""
 
+    def load_model(self, run):
+        """The run's model, its tower `frozen` as training leaves it now: a run saved before the
+        catalogue was folded in NumPy re-exports correctly too (README, "Reliability")."""
+        from solutions.recommendation.retrieval import serving_model, tower_of
+
+        model = super().load_model(run)
+        tower = tower_of(model)
+        return model if tower.catalogue is not None else serving_model(tower)
+
     def representative_samples(self, splits) -> np.ndarray:
         return np.unique(splits.train.x[:, 0])[:300].astype(np.int32)

@@ -115,3 +115,20 @@ def test_side_feature_tower_converts_to_the_same_scores(tmp_path):
     reloaded = keras.models.load_model(tmp_path / "m.keras", compile=False)
     np.testing.assert_allclose(reloaded.predict(users, verbose=0), trained, atol=1e-5)
     assert tower_of(reloaded).catalogue is not None and frozen(tower_of(reloaded)) is tower_of(reloaded)
+
+
+def test_a_run_saved_before_the_catalogue_was_frozen_loads_frozen(tmp_path):
+    """model.keras of a retrieval run saved with the tower as trained (no catalogue) is frozen
+    when a later `solutions export` loads it, so its re-export does not meet the converter bug."""
+    from solutions.common.solution import get_solution
+
+    keras.utils.set_random_seed(4)
+    tower = TwoTower(N_USERS, N_ITEMS, 16, item_features=np.eye(N_ITEMS, 3, dtype=np.float32))
+    users = keras.Input((), dtype="int32", name="user")
+    keras.Model(users, tower(users), name="recommendation_two_tower").save(tmp_path / "model.keras")
+    solution = get_solution("recommendation").for_plan({"task": "retrieval"})
+    model = solution.load_model(tmp_path)
+    assert tower_of(model).catalogue is not None
+    ids = np.arange(N_USERS, dtype=np.int32)
+    np.testing.assert_allclose(model.predict(ids, verbose=0),
+                               keras.ops.convert_to_numpy(tower.all_item_scores(ids)), atol=1e-5)

@@ -64,8 +64,7 @@ def stratified_split(
     return Split(x[train], y[train]), Split(x[val], y[val]), Split(x[test], y[test])
 
 
-def split_off_validation(train: Split, *, val_fraction: float, seed: int, what: str = "validation"
-                         ) -> tuple[Split, Split]:
+def split_off_validation(train: Split, *, val_fraction: float, seed: int) -> tuple[Split, Split]:
     """Carve a stratified validation split out of a publisher's training split."""
     from sklearn.model_selection import train_test_split
 
@@ -73,7 +72,7 @@ def split_off_validation(train: Split, *, val_fraction: float, seed: int, what: 
     try:
         tr, va = train_test_split(idx, test_size=val_fraction, stratify=train.y, random_state=seed)
     except ValueError as exc:  # too few examples per class for a stratified split
-        raise UserError(f"cannot carve a {what} split out of {len(idx)} training examples: {exc}") from None
+        raise UserError(f"cannot carve a validation split out of {len(idx)} training examples: {exc}") from None
     return Split(train.x[tr], train.y[tr]), Split(train.x[va], train.y[va])
 
 
@@ -83,7 +82,7 @@ def given_splits(parts: dict[str, Split], *, val_fraction: float, test_fraction:
     "test"), as the TFDS and text paths take them: a given test split is the test; with only a
     validation split, that one is the test (the held-out data the user set aside is what the
     score is measured on), and validation is carved, stratified and seeded, out of train; with
-    neither, both are carved out of train (`test_fraction` of it, then `val_fraction`)."""
+    neither, train is split as a folder of classes is (`stratified_split`)."""
     train = parts["train"]
     if "test" in parts and "val" in parts:
         return train, parts["val"], parts["test"], "train, validation and test folders as given"
@@ -92,10 +91,10 @@ def given_splits(parts: dict[str, Split], *, val_fraction: float, test_fraction:
         train, val = split_off_validation(train, val_fraction=val_fraction, seed=seed)
         return (train, val, parts["test" if "test" in parts else "val"],
                 f"train and {held} folders ({held} as the test); validation {val_fraction:.0%} of train, seed {seed}")
-    train, test = split_off_validation(train, val_fraction=test_fraction, seed=seed, what="test")
-    train, val = split_off_validation(train, val_fraction=val_fraction, seed=seed)
-    return train, val, test, (f"a train folder only: test {test_fraction:.0%} of it, then validation "
-                              f"{val_fraction:.0%} of the rest, seed {seed}")
+    train, val, test = stratified_split(train.x, train.y, val_fraction=val_fraction, test_fraction=test_fraction,
+                                        seed=seed)
+    return train, val, test, (f"a train folder only, split as a class folder is: stratified "
+                              f"{1 - val_fraction - test_fraction:.0%}/{val_fraction:.0%}/{test_fraction:.0%}, seed {seed}")
 
 
 def kfold_split(

@@ -34,14 +34,13 @@ def class_dirs(root: Path) -> tuple[list[Path], list[Path]]:
 
 def split_folders(root: Path) -> dict[str, Path]:
     """{"train": root/train, "val": ..., "test": ...} when every data folder under `root` is named
-    as a split (train, training, val, valid, validation, dev, test, testing; any case), one is
-    the training split, and each holds sub-folders; else {} (a class may well be called "train"
-    beside "bus" and "car", or hold its files directly)."""
+    as a split (train, training, val, valid, validation, dev, test, testing; any case) and the
+    training one holds class folders; else {} (a class may well be called "train" beside "bus"
+    and "car"). A validation or test folder without class folders holds unlabelled files (Kaggle's
+    test/): it is left out here and its files are counted by `unlabeled_splits`."""
     dirs = data_dirs(root)
     named = {p: SPLIT_FOLDERS.get(p.name.lower()) for p in dirs}
     if not dirs or not all(named.values()) or "train" not in named.values():
-        return {}
-    if not all(data_dirs(p) for p in dirs):
         return {}
     parts: dict[str, Path] = {}
     for path, split in named.items():
@@ -49,7 +48,19 @@ def split_folders(root: Path) -> dict[str, Path]:
             raise UserError(f"{parts[split].name}/ and {path.name}/ under {root} both name the {split} split; "
                             "merge them or keep one")
         parts[split] = path
-    return parts
+    if not data_dirs(parts["train"]):
+        if len(parts) == 1:
+            return {}  # one folder named train holding files: one class, refused as such
+        raise UserError(f"{', '.join(p.name + '/' for p in parts.values())} under {root} look like split folders, "
+                        f"but {parts['train'].name}/ holds its files directly: put them in one sub-folder per "
+                        f"class ({parts['train'].name}/<class>/...), or pass --data {parts['train']} if they are classes")
+    return {split: path for split, path in parts.items() if split == "train" or data_dirs(path)}
+
+
+def unlabeled_splits(root: Path, given: dict[str, Path]) -> int:
+    """Files of the split folders `split_folders` left out (no class folders: no labels)."""
+    left = [p for p in data_dirs(root) if p not in given.values()]
+    return sum(1 for folder in left for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
 def one_class_hint(root: Path, only: str) -> str:

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from solutions.common.errors import UserError, check_class_names
-from solutions.common.folders import class_dirs, one_class_hint, split_folders
+from solutions.common.folders import class_dirs, one_class_hint, split_folders, unlabeled_splits
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
 
@@ -75,6 +75,8 @@ def _scan_given_splits(root: Path, given: dict[str, Path], suffixes: set[str]) -
         index = {name: train.class_names.index(name) for name in part.class_names}
         parts[split] = FolderScan(train.class_names, [(p, index[part.class_names[label]]) for p, label in part.files],
                                   part.skipped)
+    parts["train"].skipped["unlabeled"] += unlabeled_splits(root, given)
+    parts["train"].skipped = +parts["train"].skipped  # no zero counts
     skipped = sum((part.skipped for part in parts.values()), Counter())
     files = [item for part in parts.values() for item in part.files]
     return FolderScan(train.class_names, files, skipped, parts)

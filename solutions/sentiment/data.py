@@ -17,7 +17,7 @@ import numpy as np
 
 from solutions.common.catalogue import RemoteFile, data_dir, fetch
 from solutions.common.errors import UserError, check_class_names
-from solutions.common.folders import class_dirs, one_class_hint, split_folders
+from solutions.common.folders import class_dirs, one_class_hint, split_folders, unlabeled_splits
 
 RT_POLARITY = RemoteFile(
     relpath="rt-polaritydata.tar.gz",
@@ -177,6 +177,8 @@ def load_folder(root: Path) -> dict[str, TextData]:
     if not given:
         return {"all": load_class_folders(root)}
     train = load_class_folders(given["train"])
+    train.skipped["unlabeled"] += unlabeled_splits(root, given)
+    train.skipped = +train.skipped  # no zero counts
     parts = {"train": train}
     for split, key in (("val", "validation"), ("test", "test")):
         if split in given:

@@ -162,7 +162,20 @@ def test_a_kaggle_style_split_folder_keeps_its_splits(tmp_path):
     assert splits.class_names == ["digit_0", "digit_1"] and np.bincount(splits.test.y).tolist() == [5, 5]
     assert splits.source["split"] == "train, validation and test folders as given"
 
-    shutil.rmtree(root / "valid")  # train and test only: validation is carved out of train
+    shutil.rmtree(root / "valid")  # train and an unlabelled test/ (Kaggle's): both carved out of train
+    for image in (root / "TEST").rglob("*.png"):
+        image.rename(root / "TEST" / f"{image.parent.name}_{image.name}")
+    for folder in ("digit_0", "digit_1"):
+        (root / "TEST" / folder).rmdir()
+    scan = scan_class_folders(root)
+    assert set(scan.parts) == {"train"} and scan.skipped == {"unlabeled": 11}  # 10 in TEST/, 1 in Train/unlabeled
+    splits = solution.load_folder(str(root), {"seed": 0, "val_split": 0.25, "test_split": 0.25})
+    assert (len(splits.train.y), len(splits.val.y), len(splits.test.y)) == (12, 6, 6)
+    assert "a train folder only" in splits.source["split"]
+    shutil.rmtree(root / "TEST")
+
+    write_digit_pngs(tmp_path / "src_test2", per_class=5, classes=2)  # train and test: validation carved from train
+    _move_classes(tmp_path / "src_test2", root / "test", ["digit_0", "digit_1"])
     splits = solution.load_folder(str(root), {"seed": 0, "val_split": 0.25, "test_split": 0.15})
     assert (len(splits.train.y), len(splits.val.y), len(splits.test.y)) == (18, 6, 10)
     assert "validation 25% of train" in splits.source["split"]
@@ -184,11 +197,16 @@ def test_class_folders_named_like_splits_stay_classes_unless_they_all_are(tmp_pa
     ({"train": ["digit_0", "digit_1"], "test": ["digit_0", "digit_2"]}, r"\['digit_2'\] .* no training images"),
     ({"train": ["digit_0", "digit_1"], "val": ["digit_0"], "validation": ["digit_1"]}, "both name the val split"),
     ({"dataset": ["digit_0", "digit_1"]}, r"pass --data .*dataset"),
+    ({"train": None, "test": None}, r"holds its files directly: put them in one sub-folder per class"),
 ])
 def test_split_and_wrapper_folder_mistakes_are_clear_errors(tmp_path, layout, message):
     root = tmp_path / "data"
     for top, classes in layout.items():
         write_digit_pngs(tmp_path / f"src_{top}", per_class=3, classes=3)
-        _move_classes(tmp_path / f"src_{top}", root / top, classes)
+        if classes is None:  # the images straight in the folder
+            (tmp_path / f"src_{top}" / "digit_0").rename(root / top) if root.exists() else (
+                root.mkdir(), (tmp_path / f"src_{top}" / "digit_0").rename(root / top))
+        else:
+            _move_classes(tmp_path / f"src_{top}", root / top, classes)
     with pytest.raises(UserError, match=message):
         scan_class_folders(root)

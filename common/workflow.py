@@ -367,8 +367,10 @@ def _tflite_variant(run: Run, variant: str, convert, metadata, score, *,
         if variant == "float32":
             raise
         # A quantizer limitation (e.g. int8 LSTM, tensorflow/tensorflow#76672) costs one variant,
-        # not the run: the reason is recorded and the other variants still ship.
+        # not the run: the reason is recorded and the other variants still ship. A file of that
+        # variant from an earlier export is removed: it is not what this export's metrics describe.
         print(f"  skipped: {exc}")
+        (run / ex.TFLITE_FILES[variant]).unlink(missing_ok=True)
         return {variant: {"skipped": str(exc)}}
     write_bytes_atomic(run / ex.TFLITE_FILES[variant], content)
     result["input_shape"] = [int(v) for v in tfl.input["shape_signature"]]

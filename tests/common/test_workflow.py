@@ -95,6 +95,29 @@ def test_a_float_tflite_that_disagrees_with_keras_is_not_shipped(fast_options, t
     assert list(tmp_path.rglob("saved_model"))  # the SavedModel, checked first, did match
 
 
+def test_a_variant_skipped_on_re_export_leaves_no_stale_file(fast_options, tmp_path, monkeypatch):
+    """A re-export whose int8 quantizer fails must not leave the earlier export's int8 file beside
+    metrics that say the variant was skipped."""
+    from solutions.common import export as ex
+    from solutions.common.errors import ExportError
+    from solutions.common.workflow import export
+
+    run = train(SOLUTION, {**fast_options, "epochs": 1, "quantize": "int8"})
+    assert (run.path / "model_int8.tflite").exists()
+    honest = ex.convert_tflite
+
+    def int8_fails(source, variant, *args, **kwargs):
+        if variant == "int8":
+            raise ExportError("the quantizer gave up")
+        return honest(source, variant, *args, **kwargs)
+
+    monkeypatch.setattr(ex, "convert_tflite", int8_fails)
+    results = export(str(run.path), formats="tflite", quantize="int8")
+    assert results["int8"] == {"skipped": "the quantizer gave up"}
+    assert not (run.path / "model_int8.tflite").exists() and (run.path / "model.tflite").exists()
+    assert run.read_json("metrics.json")["export"]["int8"] == {"skipped": "the quantizer gave up"}
+
+
 def test_same_seed_same_run(fast_options, tmp_path):
     options = {**fast_options, "epochs": 2, "no_export": True}
     first = train(SOLUTION, {**options, "output": str(tmp_path / "a")})

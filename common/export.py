@@ -164,6 +164,28 @@ def check_float_parity(what: str, output: np.ndarray, reference: np.ndarray, *,
     return diff
 
 
+# A quantized file may lose a little of its model's score, not this much (of the Keras model's
+# headline, or 0.02 if more): beyond it the file is broken for its use (a conv1d volatility model's
+# int8 file scored QLIKE 6.5e9 against Keras' 0.73), and it is not shipped.
+QUANTIZED_LOSS = 0.10
+
+
+def check_quantized_score(what: str, metric: str, value: float, keras_value: float, *, lower_is_better: bool,
+                          tolerance: float = QUANTIZED_LOSS) -> None:
+    """An ExportError when a quantized export's test headline falls more than `tolerance` behind the
+    Keras model's (or is not a number); the other variants still ship."""
+    import math
+
+    if not isinstance(keras_value, (int, float)) or not math.isfinite(keras_value):
+        return
+    gap = max(tolerance * abs(keras_value), 0.02)
+    fine = isinstance(value, (int, float)) and math.isfinite(value) and (
+        value <= keras_value + gap if lower_is_better else value >= keras_value - gap)
+    if not fine:
+        raise ExportError(f"{what} scores test {metric} {value:.4g} against the Keras model's {keras_value:.4g}: "
+                          f"quantization lost more than {tolerance:.0%} of it, so it was not written")
+
+
 class TFLiteRunner:
     """Runs a .tflite model with the LiteRT interpreter on float inputs, (de)quantizing as needed."""
 

@@ -262,18 +262,25 @@ def export_run(
     y_true = splits.test.y
     reference = predict_keras(model, x_test)
     results: dict[str, dict] = {}
+    head = solution.headline(options)
+    keras_head = solution.test_metrics(y_true, reference, fitted).get(head)
 
     def entry(output: np.ndarray, size: int, latency: float, against: np.ndarray = reference,
-              exact: str | None = None) -> dict:
-        """`exact` names a float export that must match its Keras model (`check_float_parity`)."""
+              exact: str | None = None, quantized: str | None = None, keras_value: float | None = None) -> dict:
+        """`exact` names a float export that must match its Keras model (`check_float_parity`),
+        `quantized` one whose headline must stay near the Keras model's (`check_quantized_score`)."""
         if exact:
             ex.check_float_parity(exact, output, against)
+        test = solution.test_metrics(y_true, output, fitted)
+        if quantized:
+            ex.check_quantized_score(quantized, head, test.get(head), keras_head if keras_value is None else keras_value,
+                                     lower_is_better=solution.lower_is_better(head))
         return {
             "bytes": size,
             "max_abs_diff": float(np.max(np.abs(output - against))),
             "agreement": solution.agreement(against, output, fitted),
             "latency_ms": round(latency, 4),
-            "test": solution.test_metrics(y_true, output, fitted),
+            "test": test,
         }
 
     sm_dir = run / "saved_model"
@@ -297,7 +304,8 @@ def export_run(
             results.update(_tflite_variant(
                 run, variant, lambda v=variant: convert(source, v, representative), describe(variant),
                 lambda tfl, v=variant: entry(tfl(x_test), tfl.bytes, tfl.latency_ms(x_test[:1]),
-                                             exact=f"TFLite {v}" if v == "float32" else None)))
+                                             exact=f"TFLite {v}" if v == "float32" else None,
+                                             quantized=None if v == "float32" else f"TFLite {v}")))
         for edge in solution.edge_models(model, splits, fitted, options, list(variants)):
             edge_source = ex.export_fixed_batch(edge.model, Path(workdir) / edge.variant, batch=1)
             result = _tflite_variant(
@@ -306,7 +314,9 @@ def export_run(
                                                                   integer_io=e.io_dtype),
                 describe(edge.variant, edge.tensors),
                 lambda tfl, e=edge: {**entry(tfl(e.x_test), tfl.bytes, tfl.latency_ms(e.x_test[:1]), e.reference,
-                                             exact=f"TFLite {e.variant}" if e.quantize == "float32" else None),
+                                             exact=f"TFLite {e.variant}" if e.quantize == "float32" else None,
+                                             quantized=None if e.quantize == "float32" else f"TFLite {e.variant}",
+                                             keras_value=(e.keras_test or {}).get(head, keras_head)),
                                      **({"keras_test": e.keras_test} if e.keras_test else {})},
                 input_quantization=edge.input_quantization)
             if edge.keras_test is not None and "skipped" not in result[edge.variant]:

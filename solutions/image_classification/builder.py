@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 
 class ImageModelBuilder:
     """Build the chosen model and lay out its training phases."""
@@ -32,6 +34,19 @@ class ImageModelBuilder:
             model=options["model"], width=options["width"], depth=options["depth"],
             dropout=options["dropout"], bn_momentum=self.bn_momentum(splits, options), weights=weights,
         )
+
+    def epoch_callbacks(self, splits, options: dict[str, Any]) -> list:
+        """A keras.applications backbone gets its BatchNorm statistics recomputed before each
+        validation (a no-op while pretrained ones are frozen); the residual CNN keeps its moving
+        averages, with which every default figure was measured."""
+        from solutions.image_classification.model import BACKBONES, BatchNormRecalibration
+
+        if options["model"] not in BACKBONES:
+            return super().epoch_callbacks(splits, options)
+        # one batch of 8 training batches' images (512 at the default batch of 64; batches are
+        # sized by pixels, so 32 at 224 px): one pass, little memory
+        sample = np.random.default_rng(options["seed"]).permutation(len(splits.train.y))[:8 * options["batch_size"]]
+        return [BatchNormRecalibration(splits.train.x[np.sort(sample)])]
 
     def phases(self, model, options: dict[str, Any]):
         """Pretrained backbone: frozen for a quarter of the epochs, then its top fine-tuned at lr/10."""

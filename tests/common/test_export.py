@@ -96,3 +96,19 @@ def test_float_parity_allows_rounding_and_refuses_a_wrong_file():
         check_float_parity("x", np.full_like(reference, np.nan), reference)
     with pytest.raises(ExportError, match="inf"):
         check_float_parity("x", reference[:1], reference)  # a different shape is not the same answer
+
+
+def test_a_quantized_file_that_lost_its_score_is_refused():
+    """A conv1d volatility model's int8 file scored QLIKE 6.5e9 against Keras' 0.73, and shipped."""
+    from solutions.common.export import check_quantized_score
+
+    check_quantized_score("TFLite int8", "qlike", 0.78, 0.73, lower_is_better=True)  # within 10%
+    check_quantized_score("TFLite int8", "accuracy", 0.965, 0.99, lower_is_better=False)
+    check_quantized_score("TFLite int8", "recall_at_10", 0.01, 0.025, lower_is_better=False)  # within 0.02
+    with pytest.raises(ExportError, match=r"TFLite int8 scores test qlike 6.476e\+09 against the Keras model's 0.7295"):
+        check_quantized_score("TFLite int8", "qlike", 6476102355.3, 0.7295, lower_is_better=True)
+    with pytest.raises(ExportError, match="lost more than 10%"):
+        check_quantized_score("TFLite dynamic", "auc", 0.85, 0.98, lower_is_better=False)
+    with pytest.raises(ExportError, match="nan"):
+        check_quantized_score("TFLite float16", "rmse", float("nan"), 0.9, lower_is_better=True)
+    check_quantized_score("TFLite int8", "rmse", 5.0, float("nan"), lower_is_better=True)  # nothing to compare with

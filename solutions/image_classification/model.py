@@ -9,6 +9,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from solutions.common.errors import UserError
 from solutions.common.vision_models import classifier_head, residual_cnn
 
 BACKBONES = {
@@ -55,7 +56,7 @@ def transfer_model(
     """
     height, width, channels = input_shape
     if min(height, width) < 32:
-        raise ValueError(f"{name} needs images of at least 32x32 (got {height}x{width}); pass --image-size 32 or more")
+        raise UserError(f"{name} needs images of at least 32x32 (got {height}x{width}); pass --image-size 32 or more")
     inputs = keras.Input(shape=input_shape, name="pixels")
     x = keras.layers.Concatenate(name="gray_to_rgb")([inputs] * 3) if channels == 1 else inputs
     backbone = BACKBONES[name](include_top=False, weights=weights, input_shape=(height, width, 3), pooling=None)

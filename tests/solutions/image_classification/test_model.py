@@ -33,7 +33,9 @@ def test_backbones_build_with_random_weights_on_grayscale(name, tmp_path):
 
 
 def test_backbones_refuse_tiny_images():
-    with pytest.raises(ValueError, match="at least 32x32"):
+    from solutions.common.errors import UserError
+
+    with pytest.raises(UserError, match="at least 32x32"):  # one line on stderr, not a traceback
         build_model(input_shape=(16, 16, 1), num_classes=3, model="mobilenet_v3_small")
 
 

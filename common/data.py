@@ -79,11 +79,31 @@ def split_off_validation(train: Split, *, val_fraction: float, seed: int) -> tup
 def given_splits(parts: dict[str, Split], *, val_fraction: float, test_fraction: float, seed: int
                  ) -> tuple[Split, Split, Split, str]:
     """(train, val, test, how) from the splits a dataset comes in ("train", optional "val" and
-    "test"), as the TFDS and text paths take them: a given test split is the test; with only a
+    "test"), as the text path takes TFDS's: a given test split is the test; with only a
     validation split, that one is the test (the held-out data the user set aside is what the
     score is measured on), and validation is carved, stratified and seeded, out of train; with
-    neither, train is split as a folder of classes is (`stratified_split`)."""
+    neither, train is split as a folder of classes is (`stratified_split`). A given validation
+    split under `MIN_GIVEN_VALIDATION` of train joins it and counts as not given."""
+    parts, note = dict(parts), ""
     train = parts["train"]
+    if "val" in parts and len(parts["val"].y) < MIN_GIVEN_VALIDATION * len(train.y):
+        # Kaggle's chest_xray val/ holds 16 images beside 5,216: too few to stop early, calibrate
+        # or set a threshold on, so they join train/ and validation is carved as if none were given
+        small = parts.pop("val")
+        train = Split(np.concatenate([train.x, small.x]), np.concatenate([train.y, small.y]))
+        note = (f"; the validation folder's {len(small.y)} examples (under {MIN_GIVEN_VALIDATION:.0%} of train) "
+                "joined train")
+    train, val, test, how = _given_splits(train, parts, val_fraction=val_fraction, test_fraction=test_fraction,
+                                          seed=seed)
+    return train, val, test, how + note
+
+
+# A given validation split smaller than this share of the training split is merged into it.
+MIN_GIVEN_VALIDATION = 0.02
+
+
+def _given_splits(train: Split, parts: dict[str, Split], *, val_fraction: float, test_fraction: float, seed: int
+                  ) -> tuple[Split, Split, Split, str]:
     if "test" in parts and "val" in parts:
         return train, parts["val"], parts["test"], "train, validation and test folders as given"
     if "test" in parts or "val" in parts:

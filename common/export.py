@@ -182,7 +182,8 @@ def check_quantized_score(what: str, metric: str, value: float, keras_value: flo
     fine = isinstance(value, (int, float)) and math.isfinite(value) and (
         value <= keras_value + gap if lower_is_better else value >= keras_value - gap)
     if not fine:
-        raise ExportError(f"{what} scores test {metric} {value:.4g} against the Keras model's {keras_value:.4g}: "
+        shown = f"{value:.4g}" if isinstance(value, (int, float)) else str(value)
+        raise ExportError(f"{what} scores test {metric} {shown} against the Keras model's {keras_value:.4g}: "
                           f"quantization lost more than {tolerance:.0%} of it, so it was not written")
 
 

@@ -40,7 +40,16 @@ def split_folders(root: Path) -> dict[str, Path]:
     test/): it is left out here and its files are counted by `unlabeled_splits`."""
     dirs = data_dirs(root)
     named = {p: SPLIT_FOLDERS.get(p.name.lower()) for p in dirs}
-    if not dirs or not all(named.values()) or "train" not in named.values():
+    if not dirs or "train" not in named.values():
+        return {}
+    if not all(named.values()):
+        splits = [p for p, split in named.items() if split]
+        train = next(p for p, split in named.items() if split == "train")
+        if len(splits) >= 2 and data_dirs(train):  # Kaggle's chest_xray/ holds chest_xray/ beside train/ test/ val/
+            others = ", ".join(p.name + "/" for p, split in named.items() if not split)
+            raise UserError(f"{', '.join(p.name + '/' for p in splits)} under {root} look like split folders of "
+                            f"classes, beside {others}: move or remove those (a copy of the data?), or pass --data "
+                            f"to a folder that holds only the splits, or only the classes")
         return {}
     parts: dict[str, Path] = {}
     for path, split in named.items():

@@ -68,6 +68,7 @@ def _scan_given_splits(root: Path, given: dict[str, Path], suffixes: set[str]) -
             continue
         part = _scan_classes(given[split], suffixes)
         if not part.files:  # an empty test/ is carved from train/ like a missing one
+            train.skipped.update(part.skipped)
             continue
         unknown = sorted(set(part.class_names) - set(train.class_names))
         if unknown:

@@ -51,6 +51,8 @@ def write_report(run: Run, *, title: str, metrics: dict, config: dict, plots: li
     checks = metrics.get("checks")
     if checks:
         parts += ["", "## Checks", "", *(f"- {k}: {v}" for k, v in checks.items())]
+    if metrics.get("export_failed"):
+        parts += ["", "## Export failed", "", f"{metrics['export_failed']}. Retry with `solutions export`."]
     export = metrics.get("export", {})
     skipped = {name: e["skipped"] for name, e in export.items() if "skipped" in e}
     export = {name: e for name, e in export.items() if "skipped" not in e}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -151,14 +152,23 @@ def _train(solution: Solution, options: dict[str, Any], lock: DirectoryLock, *, 
         except KeyboardInterrupt:
             print(f"\nInterrupted. Continue with: solutions train {solution.name} --output {final} --resume")
             raise
-    checks = solution.run_checks(run, splits, model, options)
-    if checks:
-        metrics["checks"] = checks
-    if options.get("no_export"):
-        metrics["export"] = {}
-    else:
-        variants = ex.tflite_variants(options.get("quantize", "all"))
-        metrics["export"] = export_run(solution, run, model, splits, fitted, options, variants=variants)
+    # A file that fails its check (a converter bug) must not cost the trained model: the run is
+    # finished without it, the reason recorded, and the error raised once the run is in place, so
+    # the command still fails and `solutions export` can be retried (`--resume` would repeat it).
+    export_failure: ex.ExportError | None = None
+    try:
+        checks = solution.run_checks(run, splits, model, options)
+        if checks:
+            metrics["checks"] = checks
+        if options.get("no_export"):
+            metrics["export"] = {}
+        else:
+            variants = ex.tflite_variants(options.get("quantize", "all"))
+            metrics["export"] = export_run(solution, run, model, splits, fitted, options, variants=variants)
+    except ex.ExportError as exc:
+        export_failure = exc
+        metrics.setdefault("export", {})
+        metrics["export_failed"] = str(exc)
     head = solution.headline(options)
     plots = [training_curves(rows, run / "training_curves.png").name] if rows else []
     if "cross_validation" in metrics:
@@ -171,6 +181,9 @@ def _train(solution: Solution, options: dict[str, Any], lock: DirectoryLock, *, 
     run.write_json("metrics.json", metrics)
     run = finish_run(run, final)
     print_summary(solution, run, metrics, head, verdict)
+    if export_failure is not None:
+        raise ex.ExportError(f"the run finished at {run.path} without its exported files: {export_failure} "
+                             f"(retry with: solutions export {run.path})")
     return run
 
 
@@ -288,8 +301,12 @@ def export_run(
         print("Exporting SavedModel ...")
         solution.export_saved_model(model, sm_dir, splits)
         runner = ex.SavedModelRunner(sm_dir)
-        results["saved_model"] = entry(runner(served), ex.dir_bytes(sm_dir), runner.latency_ms(served[:1]),
-                                       exact="the SavedModel")
+        try:
+            results["saved_model"] = entry(runner(served), ex.dir_bytes(sm_dir), runner.latency_ms(served[:1]),
+                                           exact="the SavedModel")
+        except ex.ExportError:
+            shutil.rmtree(sm_dir, ignore_errors=True)  # not left for a client to load
+            raise
     if serving:
         results["serving"] = _serving(solution, run, model, splits, fitted, options, reference, entry)
     if not variants:
@@ -375,6 +392,7 @@ def _tflite_variant(run: Run, variant: str, convert, metadata, score, *,
         result = score(tfl)
     except ex.ExportError as exc:
         if variant == "float32":
+            (run / ex.TFLITE_FILES[variant]).unlink(missing_ok=True)  # an earlier export's file is not this run's
             raise
         # A quantizer limitation (e.g. int8 LSTM, tensorflow/tensorflow#76672) costs one variant,
         # not the run: the reason is recorded and the other variants still ship. A file of that
@@ -483,6 +501,8 @@ def print_summary(solution: Solution, run: Run, metrics: dict[str, Any], headlin
                   f"+/- {head['std']:.4f} (min {head['min']:.4f}, max {head['max']:.4f})")
     print(f"  trained {metrics['epochs_run']} epochs in {metrics['train_seconds']:.1f} s "
           f"({metrics['train_samples_per_second']:.0f} samples/s)")
+    if metrics.get("export_failed"):
+        print(f"  export failed: {metrics['export_failed']}")
     for name, e in metrics.get("export", {}).items():
         if "skipped" in e:
             print(f"  {name:<12} skipped: {e['skipped']}")

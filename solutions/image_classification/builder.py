@@ -43,9 +43,13 @@ class ImageModelBuilder:
 
         if options["model"] not in BACKBONES:
             return super().epoch_callbacks(splits, options)
-        # one batch of 8 training batches' images (512 at the default batch of 64; batches are
-        # sized by pixels, so 32 at 224 px): one pass, little memory
-        sample = np.random.default_rng(options["seed"]).permutation(len(splits.train.y))[:8 * options["batch_size"]]
+        from solutions.common.image_classifier import BATCH_PIXELS
+
+        # one pass over as many images as 8 default batches hold pixels (512 at 64x64x3, 40 at
+        # 224x224x3), whatever --batch-size says: little memory
+        height, width, channels = splits.train.x.shape[1:]
+        count = max(16, 8 * BATCH_PIXELS // (height * width * 3))
+        sample = np.random.default_rng(options["seed"]).permutation(len(splits.train.y))[:count]
         return [BatchNormRecalibration(splits.train.x[np.sort(sample)])]
 
     def phases(self, model, options: dict[str, Any]):

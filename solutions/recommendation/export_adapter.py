@@ -191,9 +191,9 @@ class RankingExport(RecommenderExport):
     def load_model(self, run):
         """The run's model, its tower `frozen` as training leaves it now: a run saved before the
         catalogue was folded in NumPy re-exports correctly too (README, "Reliability")."""
+        model = super().load_model(run)  # TensorFlow imported quietly first
         from solutions.recommendation.retrieval import serving_model, tower_of
 
-        model = super().load_model(run)
         tower = tower_of(model)
         return model if tower.catalogue is not None else serving_model(tower)
 

@@ -183,8 +183,10 @@ def load_folder(root: Path) -> dict[str, TextData]:
     for split, key in (("val", "validation"), ("test", "test")):
         if split in given:
             part = load_class_folders(given[split], classes=train.class_names)
-            if part.texts:  # an empty one is carved from train/ like a missing one
+            if part.texts:
                 parts[key] = part
+            else:  # an empty one is carved from train/ like a missing one
+                train.skipped.update(part.skipped)
     return parts
 
 

@@ -198,6 +198,8 @@ def test_class_folders_named_like_splits_stay_classes_unless_they_all_are(tmp_pa
     ({"train": ["digit_0", "digit_1"], "val": ["digit_0"], "validation": ["digit_1"]}, "both name the val split"),
     ({"dataset": ["digit_0", "digit_1"]}, r"pass --data .*dataset"),
     ({"train": None, "test": None}, r"holds its files directly: put them in one sub-folder per class"),
+    ({"train": ["digit_0", "digit_1"], "test": ["digit_0", "digit_1"], "chest_xray": ["digit_0", "digit_1"]},
+     r"test/, train/ under .* look like split folders of classes, beside chest_xray/"),
 ])
 def test_split_and_wrapper_folder_mistakes_are_clear_errors(tmp_path, layout, message):
     root = tmp_path / "data"
@@ -210,3 +212,19 @@ def test_split_and_wrapper_folder_mistakes_are_clear_errors(tmp_path, layout, me
             _move_classes(tmp_path / f"src_{top}", root / top, classes)
     with pytest.raises(UserError, match=message):
         scan_class_folders(root)
+
+
+def test_a_tiny_given_validation_folder_joins_train(tmp_path):
+    """Kaggle's chest X-ray val/ holds 16 images beside 5,216: too few to select an epoch on."""
+    from solutions.common.data import Split, given_splits
+
+    rng = np.random.default_rng(0)
+    parts = {"train": Split(rng.random((500, 2)), np.repeat([0, 1], 250)),
+             "val": Split(rng.random((4, 2)), np.array([0, 1, 0, 1])),
+             "test": Split(rng.random((60, 2)), np.repeat([0, 1], 30))}
+    train, val, test, how = given_splits(parts, val_fraction=0.1, test_fraction=0.15, seed=0)
+    assert len(train.y) + len(val.y) == 504 and len(val.y) == 51 and len(test.y) == 60
+    assert "validation folder's 4 examples" in how and "val" in parts  # the caller's dict is left as it was
+    parts["val"] = Split(rng.random((20, 2)), np.repeat([0, 1], 10))  # 4% of train: kept as given
+    train, val, test, how = given_splits(parts, val_fraction=0.1, test_fraction=0.15, seed=0)
+    assert (len(train.y), len(val.y)) == (500, 20) and how == "train, validation and test folders as given"

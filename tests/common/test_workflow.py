@@ -89,10 +89,14 @@ def test_a_float_tflite_that_disagrees_with_keras_is_not_shipped(fast_options, t
 
     honest = ex.TFLiteRunner.__call__
     monkeypatch.setattr(ex.TFLiteRunner, "__call__", lambda self, x, **kw: honest(self, x, **kw) + 0.01)
-    with pytest.raises(ExportError, match=r"TFLite float32 disagrees with the Keras model .*max \|diff\| 0.01"):
+    with pytest.raises(ExportError, match=r"the run finished at .* without its exported files: TFLite float32 "
+                                          r"disagrees with the Keras model .*max \|diff\| 0.01"):
         train(SOLUTION, {**fast_options, "epochs": 1, "quantize": "none"})
+    run = open_finished(tmp_path / "run")  # the trained model is not lost: export can be retried
+    assert "TFLite float32 disagrees" in run.read_json("metrics.json")["export_failed"]
+    assert "Export failed" in (run.path / "report.md").read_text()
     assert not list(tmp_path.rglob("*.tflite"))
-    assert list(tmp_path.rglob("saved_model"))  # the SavedModel, checked first, did match
+    assert (run.path / "saved_model").exists()  # the SavedModel, checked first, did match
 
 
 def test_a_variant_skipped_on_re_export_leaves_no_stale_file(fast_options, tmp_path, monkeypatch):

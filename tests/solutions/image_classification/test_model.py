@@ -87,4 +87,7 @@ def test_backbones_recalibrate_before_validation_and_the_resnet_does_not():
         callbacks = solution.epoch_callbacks(splits, options)
         assert [type(c) for c in callbacks] == expected
         if callbacks:
-            assert len(callbacks[0].images) == 128 and callbacks[0].images.dtype == splits.train.x.dtype
+            # as many images as 8 default batches of 64x64 RGB hold pixels, whatever the batch size
+            side = splits.train.x.shape[1]
+            assert len(callbacks[0].images) == min(len(splits.train.y), 8 * 64 * 64 * 64 * 3 // (side * side * 3))
+            assert callbacks[0].images.dtype == splits.train.x.dtype

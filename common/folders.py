@@ -37,7 +37,9 @@ def split_folders(root: Path) -> dict[str, Path]:
     as a split (train, training, val, valid, validation, dev, test, testing; any case) and the
     training one holds class folders; else {} (a class may well be called "train" beside "bus"
     and "car"). A validation or test folder without class folders holds unlabelled files (Kaggle's
-    test/): it is left out here and its files are counted by `unlabeled_splits`."""
+    test/): it is left out here and its files are counted by `unlabeled_splits`. Split folders of
+    classes beside other folders, two folders for one split, or a train/ holding its files
+    directly beside other split folders are errors that say what to pass instead."""
     dirs = data_dirs(root)
     named = {p: SPLIT_FOLDERS.get(p.name.lower()) for p in dirs}
     if not dirs or "train" not in named.values():

@@ -182,7 +182,7 @@ def _train(solution: Solution, options: dict[str, Any], lock: DirectoryLock, *, 
     run = finish_run(run, final)
     print_summary(solution, run, metrics, head, verdict)
     if export_failure is not None:
-        raise ex.ExportError(f"the run finished at {run.path} without its exported files: {export_failure} "
+        raise ex.ExportError(f"the run finished at {run.path}, its export did not: {export_failure} "
                              f"(retry with: solutions export {run.path})")
     return run
 

@@ -89,7 +89,7 @@ def test_a_float_tflite_that_disagrees_with_keras_is_not_shipped(fast_options, t
 
     honest = ex.TFLiteRunner.__call__
     monkeypatch.setattr(ex.TFLiteRunner, "__call__", lambda self, x, **kw: honest(self, x, **kw) + 0.01)
-    with pytest.raises(ExportError, match=r"the run finished at .* without its exported files: TFLite float32 "
+    with pytest.raises(ExportError, match=r"the run finished at .*, its export did not: TFLite float32 "
                                           r"disagrees with the Keras model .*max \|diff\| 0.01"):
         train(SOLUTION, {**fast_options, "epochs": 1, "quantize": "none"})
     run = open_finished(tmp_path / "run")  # the trained model is not lost: export can be retried

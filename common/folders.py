@@ -37,7 +37,7 @@ def split_folders(root: Path) -> dict[str, Path]:
     as a split (train, training, val, valid, validation, dev, test, testing; any case) and the
     training one holds class folders; else {} (a class may well be called "train" beside "bus"
     and "car"). A validation or test folder without class folders holds unlabelled files (Kaggle's
-    test/): it is left out here and its files are counted by `unlabeled_splits`. Split folders of
+    test/): it is left out here and its files are counted by `unlabeled_files`. Split folders of
     classes beside other folders, two folders for one split, or a train/ holding its files
     directly beside other split folders are errors that say what to pass instead."""
     dirs = data_dirs(root)
@@ -68,10 +68,19 @@ def split_folders(root: Path) -> dict[str, Path]:
     return {split: path for split, path in parts.items() if split == "train" or data_dirs(path)}
 
 
-def unlabeled_splits(root: Path, given: dict[str, Path]) -> int:
-    """Files of the split folders `split_folders` left out (no class folders: no labels)."""
-    left = [p for p in data_dirs(root) if p not in given.values()]
-    return sum(1 for folder in left for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+def data_files(folder: Path) -> list[Path]:
+    """Every non-hidden file under `folder`, at any depth, in path order."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def unlabeled_files(root: Path, given: dict[str, Path] | None = None) -> int:
+    """How many files hold no label under `root`: in its unlabelled folders (unsup/), or, with
+    `given`, in the split folders `split_folders` left out (no class folders)."""
+    if given is None:
+        folders = class_dirs(root)[1]
+    else:
+        folders = [p for p in data_dirs(root) if p not in given.values()]
+    return sum(len(data_files(folder)) for folder in folders)
 
 
 def one_class_hint(root: Path, only: str) -> str:

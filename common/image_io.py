@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from solutions.common.errors import UserError, check_class_names
-from solutions.common.folders import class_dirs, one_class_hint, split_folders, unlabeled_splits
+from solutions.common.folders import class_dirs, data_files, one_class_hint, split_folders, unlabeled_files
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
 
@@ -76,7 +76,7 @@ def _scan_given_splits(root: Path, given: dict[str, Path], suffixes: set[str]) -
         index = {name: train.class_names.index(name) for name in part.class_names}
         parts[split] = FolderScan(train.class_names, [(p, index[part.class_names[label]]) for p, label in part.files],
                                   part.skipped)
-    parts["train"].skipped["unlabeled"] += unlabeled_splits(root, given)
+    parts["train"].skipped["unlabeled"] += unlabeled_files(root, given)
     parts["train"].skipped = +parts["train"].skipped  # no zero counts
     skipped = sum((part.skipped for part in parts.values()), Counter())
     files = [item for part in parts.values() for item in part.files]
@@ -87,11 +87,10 @@ def _scan_classes(root: Path, suffixes: set[str]) -> FolderScan:
     """Each data sub-folder that holds usable files is a class, in name order; the files of an
     unlabelled folder (unsup/) are counted as `unlabeled`."""
     scan = FolderScan(class_names=[], files=[])
-    classes, unlabeled = class_dirs(root)
-    for folder in unlabeled:
-        scan.skipped["unlabeled"] += sum(1 for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
-    for class_dir in classes:
-        members = sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+    scan.skipped.update(unlabeled=unlabeled_files(root))
+    scan.skipped = +scan.skipped  # no zero counts
+    for class_dir in class_dirs(root)[0]:
+        members = data_files(class_dir)
         usable = [p for p in members if p.suffix.lower() in suffixes]
         scan.skipped["not_an_image"] += len(members) - len(usable)
         if not usable:

@@ -17,7 +17,7 @@ import numpy as np
 
 from solutions.common.catalogue import RemoteFile, data_dir, fetch
 from solutions.common.errors import UserError, check_class_names
-from solutions.common.folders import class_dirs, one_class_hint, split_folders, unlabeled_splits
+from solutions.common.folders import class_dirs, data_files, one_class_hint, split_folders, unlabeled_files
 
 RT_POLARITY = RemoteFile(
     relpath="rt-polaritydata.tar.gz",
@@ -177,7 +177,7 @@ def load_folder(root: Path) -> dict[str, TextData]:
     if not given:
         return {"all": load_class_folders(root)}
     train = load_class_folders(given["train"])
-    train.skipped["unlabeled"] += unlabeled_splits(root, given)
+    train.skipped["unlabeled"] += unlabeled_files(root, given)
     train.skipped = +train.skipped  # no zero counts
     parts = {"train": train}
     for split, key in (("val", "validation"), ("test", "test")):
@@ -194,10 +194,8 @@ def load_class_folders(root: Path, classes: list[str] | None = None) -> TextData
     """The .txt files of each class folder under `root`. With `classes` (a training split's), the
     folders must be among them and are labelled by their index there; without, at least two
     folders, each with a readable text. An unlabelled folder (aclImdb's unsup/) is counted, not read."""
-    folders, unlabeled = class_dirs(root)
-    skipped: Counter = Counter()
-    for folder in unlabeled:
-        skipped["unlabeled"] += sum(1 for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    folders = class_dirs(root)[0]
+    skipped: Counter = +Counter(unlabeled=unlabeled_files(root))  # no zero count
     if classes is None and len(folders) < 2:
         raise UserError(f"{root} needs at least two class sub-folders of .txt files; found {len(folders)}"
                         f"{one_class_hint(root, folders[0].name) if folders else ''}")
@@ -208,9 +206,7 @@ def load_class_folders(root: Path, classes: list[str] | None = None) -> TextData
     texts, labels, files = [], [], []
     latin1 = 0
     for folder in folders:
-        for path in sorted(folder.rglob("*")):
-            if not path.is_file() or path.name.startswith("."):
-                continue
+        for path in data_files(folder):
             if path.suffix.lower() != ".txt":
                 skipped["not_a_txt_file"] += 1
                 continue

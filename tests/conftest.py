@@ -10,6 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# Before any test module imports Keras: the test processes get the process-wide setup (Keras
+# backend, oneDNN on every x86 CPU) that the kit's own processes get.
+import solutions.common.runtime  # noqa: F401,E402
+
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("SOLUTIONS_DATA_DIR", str(ROOT.parent / "shared" / "datasets"))
 

@@ -76,14 +76,15 @@ def split_off_validation(train: Split, *, val_fraction: float, seed: int) -> tup
     return Split(train.x[tr], train.y[tr]), Split(train.x[va], train.y[va])
 
 
-def given_splits(parts: dict[str, Split], *, val_fraction: float, test_fraction: float, seed: int
-                 ) -> tuple[Split, Split, Split, str]:
+def given_splits(parts: dict[str, Split], *, val_fraction: float, test_fraction: float, seed: int,
+                 unit: str = "folder") -> tuple[Split, Split, Split, str]:
     """(train, val, test, how) from the splits a dataset comes in ("train", optional "val" and
     "test"), as the text path takes TFDS's: a given test split is the test; with only a
     validation split, that one is the test (the held-out data the user set aside is what the
     score is measured on), and validation is carved, stratified and seeded, out of train; with
     neither, train is split as a folder of classes is (`stratified_split`). A given validation
-    split under `MIN_GIVEN_VALIDATION` of train joins it and counts as not given."""
+    split under `MIN_GIVEN_VALIDATION` of train joins it and counts as not given. `unit` names the
+    parts in the rule that is recorded ("folder", or "split" for a library's)."""
     parts, note = dict(parts), ""
     train = parts["train"]
     if "val" in parts and len(parts["val"].y) < MIN_GIVEN_VALIDATION * len(train.y):
@@ -91,10 +92,10 @@ def given_splits(parts: dict[str, Split], *, val_fraction: float, test_fraction:
         # or set a threshold on, so they join train/ and validation is carved as if none were given
         small = parts.pop("val")
         train = Split(np.concatenate([train.x, small.x]), np.concatenate([train.y, small.y]))
-        note = (f"; the validation folder's {len(small.y)} examples (under {MIN_GIVEN_VALIDATION:.0%} of train) "
+        note = (f"; the validation {unit}'s {len(small.y)} examples (under {MIN_GIVEN_VALIDATION:.0%} of train) "
                 "joined train")
     train, val, test, how = _given_splits(train, parts, val_fraction=val_fraction, test_fraction=test_fraction,
-                                          seed=seed)
+                                          seed=seed, unit=unit)
     return train, val, test, how + note
 
 
@@ -102,18 +103,18 @@ def given_splits(parts: dict[str, Split], *, val_fraction: float, test_fraction:
 MIN_GIVEN_VALIDATION = 0.02
 
 
-def _given_splits(train: Split, parts: dict[str, Split], *, val_fraction: float, test_fraction: float, seed: int
-                  ) -> tuple[Split, Split, Split, str]:
+def _given_splits(train: Split, parts: dict[str, Split], *, val_fraction: float, test_fraction: float, seed: int,
+                  unit: str) -> tuple[Split, Split, Split, str]:
     if "test" in parts and "val" in parts:
-        return train, parts["val"], parts["test"], "train, validation and test folders as given"
+        return train, parts["val"], parts["test"], f"train, validation and test {unit}s as given"
     if "test" in parts or "val" in parts:
         held = "test" if "test" in parts else "validation"
         train, val = split_off_validation(train, val_fraction=val_fraction, seed=seed)
         return (train, val, parts["test" if "test" in parts else "val"],
-                f"train and {held} folders ({held} as the test); validation {val_fraction:.0%} of train, seed {seed}")
+                f"train and {held} {unit}s ({held} as the test); validation {val_fraction:.0%} of train, seed {seed}")
     train, val, test = stratified_split(train.x, train.y, val_fraction=val_fraction, test_fraction=test_fraction,
                                         seed=seed)
-    return train, val, test, (f"a train folder only, split as a class folder is: stratified "
+    return train, val, test, (f"a train {unit} only, split as a class folder is: stratified "
                               f"{1 - val_fraction - test_fraction:.0%}/{val_fraction:.0%}/{test_fraction:.0%}, seed {seed}")
 
 

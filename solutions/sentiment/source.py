@@ -52,8 +52,8 @@ class TextSource:
         from solutions.common.data import (
             Split,
             Splits,
+            given_splits,
             kfold_split,
-            split_off_validation,
             stratified_split,
         )
 
@@ -67,16 +67,13 @@ class TextSource:
             tr, va, te = kfold_split(labels, folds=options["cv"], fold=fold, val_fraction=val_fraction, seed=seed)
             rule = f"{options['cv']}-fold stratified CV, fold {fold} is the test; validation {val_fraction:.0%} of the rest, seed {seed}"
             train, val, test = (Split(texts[i], labels[i]) for i in (tr, va, te))
-        elif "train" in parts and ("test" in parts or "validation" in parts):
-            test_part = "test" if "test" in parts else "validation"
-            train = Split(np.asarray(parts["train"].texts, dtype=object), parts["train"].labels)
-            test = Split(np.asarray(parts[test_part].texts, dtype=object), parts[test_part].labels)
-            if "validation" in parts and test_part == "test":
-                val = Split(np.asarray(parts["validation"].texts, dtype=object), parts["validation"].labels)
-                rule = "the data's own train/validation/test"
-            else:
-                train, val = split_off_validation(train, val_fraction=val_fraction, seed=seed)
-                rule = f"the data's own train and {test_part} (as the test); validation {val_fraction:.0%} of train, seed {seed}"
+        elif "train" in parts:  # a folder or library split into train/ [validation/] [test/]: kept as given
+            given = {key: parts[part] for key, part in (("train", "train"), ("val", "validation"), ("test", "test"))
+                     if part in parts}
+            train, val, test, rule = given_splits(
+                {key: Split(np.asarray(part.texts, dtype=object), part.labels) for key, part in given.items()},
+                val_fraction=val_fraction, test_fraction=options["test_split"], seed=seed,
+                unit="folder" if name.startswith("folder:") else "split")
         else:
             train, val, test = stratified_split(texts, labels, val_fraction=val_fraction,
                                                 test_fraction=options["test_split"], seed=seed)

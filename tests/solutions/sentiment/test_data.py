@@ -103,8 +103,25 @@ def test_an_already_split_folder_keeps_its_splits_and_skips_unlabelled_texts(tmp
     options = train_options("sentiment", data=str(tmp_path / "aclImdb"), val_split=0.1)
     splits = get_solution("sentiment").for_plan(options).load_splits(options)
     assert len(splits.test.y) == 30 and len(splits.train.y) + len(splits.val.y) == 60
-    assert splits.class_names == ["neg", "pos"] and "own train and test" in splits.source["split"]
+    assert splits.class_names == ["neg", "pos"] and "train and test folders (test as the test)" in splits.source["split"]
     assert splits.source["skipped"] == {"unlabeled": 5}
+
+
+def test_a_tiny_validation_folder_joins_train_as_for_images(tmp_path):
+    """The rule images and medical folders follow (`given_splits`): a val/ under 2% of train/ (the
+    chest X-ray archive's 16 images) is too small to stop early on; it joins train/ and validation
+    is carved from the whole, while a given test/ stays the test."""
+    write_reviews(tmp_path / "train", {"neg": 200, "pos": 200})
+    write_reviews(tmp_path / "val", {"neg": 2, "pos": 2})
+    write_reviews(tmp_path / "test", {"neg": 20, "pos": 20})
+    from solutions.api import train_options
+    from solutions.common.solution import get_solution
+
+    options = train_options("sentiment", data=str(tmp_path), val_split=0.1)
+    splits = get_solution("sentiment").for_plan(options).load_splits(options)
+    assert len(splits.train.y) + len(splits.val.y) == 404 and len(splits.val.y) >= 40
+    assert len(splits.test.y) == 40
+    assert "validation folder's 4 examples (under 2% of train) joined train" in splits.source["split"]
 
 
 def test_a_test_folder_with_an_unknown_class_is_refused(tmp_path):

@@ -102,6 +102,26 @@ def fingerprint_files(paths: list[Path]) -> str:
     return "sha256:" + h.hexdigest()
 
 
+def fingerprint_layout(paths: list[Path], root: Path) -> str:
+    """sha256 over the files' paths relative to `root`: which class (and split) folder holds each
+    file. `fingerprint_files` hashes base names and bytes only (kept so, so that older runs still
+    match), which misses an image moved into another class folder when the sorted order stays."""
+    h = hashlib.sha256()
+    top = os.path.abspath(root)  # no symlink resolution: the paths as the scan walked them
+    for relative in sorted(Path(os.path.relpath(os.path.abspath(path), top)).as_posix() for path in paths):
+        h.update(os.fsencode(relative) + b"\0")
+    return "sha256:" + h.hexdigest()
+
+
+def source_difference(saved: dict, now: dict) -> str | None:
+    """What differs between a run's recorded data and the data read again ("fingerprint" or
+    "layout"), or None. Each is compared when both sides have it (runs from before `layout` lack it)."""
+    for key in ("fingerprint", "layout"):
+        if saved.get(key) and now.get(key) and saved[key] != now[key]:
+            return "its files differ" if key == "fingerprint" else "its files sit in other folders"
+    return None
+
+
 def fingerprint_arrays(*arrays) -> str:
     """sha256 over in-memory arrays (datasets shipped inside a package)."""
     h = hashlib.sha256()

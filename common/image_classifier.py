@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from solutions.common import ranges
-from solutions.common.catalogue import fingerprint_files
+from solutions.common.catalogue import fingerprint_files, fingerprint_layout
 from solutions.common.data import Split, Splits, given_splits, stratified_split
 from solutions.common.errors import UserError
 from solutions.common.hooks import ReportText
@@ -170,6 +170,7 @@ class ImageClassifierSolution(ClassifierSolution):
             "notes": notes,
             "name": f"folder:{Path(root).expanduser().resolve()}",
             "fingerprint": fingerprint_files([p for p, _ in scan.files]),
+            "layout": fingerprint_layout([p for p, _ in scan.files], Path(root).expanduser()),
             "split": rule,
             "skipped": dict(scan.skipped),
             "images_read": int(len(train.y) + len(val.y) + len(test.y)),

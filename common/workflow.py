@@ -13,6 +13,7 @@ import numpy as np
 
 from solutions.common.files import write_text_atomic
 from solutions.common import export as ex
+from solutions.common.catalogue import source_difference
 from solutions.common.checkpoints import save_model_atomic
 from solutions.common.files import write_bytes_atomic
 from solutions.common.data import Splits
@@ -75,8 +76,10 @@ def _train(solution: Solution, options: dict[str, Any], lock: DirectoryLock, *, 
     solution = solution.for_plan(plan)  # a domain with several tasks: the task's own object, chosen once
     splits = solution.load_splits(plan)
     options = plan = with_data(plan, splits)  # every later hook reads the frozen plan
-    if saved is not None and saved["source"].get("fingerprint") != splits.source.get("fingerprint"):
-        raise UserError(f"the data changed since {run.path} started (fingerprint differs); start a new run")
+    if saved is not None and (saved["source"].get("fingerprint") != splits.source.get("fingerprint")
+                              or source_difference(saved["source"], splits.source)):
+        raise UserError(f"the data changed since {run.path} started "
+                        f"({source_difference(saved['source'], splits.source) or 'its files differ'}); start a new run")
     unit = splits.source.get("skipped_unit", "file(s)")
     for reason, count in splits.source.get("skipped", {}).items():
         if count:
@@ -412,10 +415,10 @@ def _tflite_variant(run: Run, variant: str, convert, metadata, score, *,
 
 def check_same_data(run: Run, config: dict[str, Any], splits: Splits) -> None:
     """The run's own data, read again, must be what it was trained on (its files' fingerprint)."""
-    saved, now = config.get("source", {}).get("fingerprint"), splits.source.get("fingerprint")
-    if saved and now and saved != now:
+    difference = source_difference(config.get("source", {}), splits.source)
+    if difference:
         where = config["options"].get("data") or config["options"].get("dataset")
-        raise UserError(f"the data at {where} is not what {run.path} was trained on (its fingerprint differs); "
+        raise UserError(f"the data at {where} is not what {run.path} was trained on ({difference}); "
                         "restore the run's data (evaluate also takes other data with --data or --dataset)")
 
 

@@ -48,7 +48,7 @@ class TextSource:
         return load_tfds_text(name, options.get("data_dir")), f"tfds:{TFDS_TEXT[name][0]}", []
 
     def load_splits(self, options: dict[str, Any]):
-        from solutions.common.catalogue import fingerprint_files, fingerprint_texts
+        from solutions.common.catalogue import fingerprint_files, fingerprint_layout, fingerprint_texts
         from solutions.common.data import (
             Split,
             Splits,
@@ -88,6 +88,7 @@ class TextSource:
         source = {
             "name": name,
             "fingerprint": fingerprint_files(files) if files else fingerprint_texts(texts, labels),
+            **({"layout": fingerprint_layout(files, Path(name.removeprefix("folder:")))} if name.startswith("folder:") else {}),
             "split": rule,
             "skipped": skipped,
             "skipped_unit": "text(s)",

@@ -80,6 +80,20 @@ def test_a_relative_data_path_is_stored_resolved(tmp_path):
     _one_line(_run("evaluate", str(tmp_path / "run"), cwd=elsewhere), "not what")
 
 
+def test_an_image_moved_into_another_class_folder_is_not_the_run_s_data(tmp_path):
+    """A relabelling that keeps every file name, byte and the sorted order of the paths (digit_0's
+    last file moved into digit_1, whose names sort after it) left the content fingerprint as it was;
+    evaluate then scored the run on labels it was not trained on. The layout catches it."""
+    root = write_digit_pngs(tmp_path / "mine", per_class=12, classes=2)
+    for i in range(12):
+        os.rename(root / "digit_1" / f"{i}.png", root / "digit_1" / f"z{i}.png")
+    result = _run("train", "image-classification", "--data", str(root), "--epochs", "1", "--width", "8",
+                  "--no-export", "--output", str(tmp_path / "run"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    os.rename(root / "digit_0" / "9.png", root / "digit_1" / "9.png")
+    _one_line(_run("evaluate", str(tmp_path / "run"), cwd=tmp_path), "sit in other folders")
+
+
 def test_a_class_folder_with_a_line_break_is_refused(tmp_path):
     root = write_digit_pngs(tmp_path / "data", per_class=3, classes=2)
     os.rename(root / "digit_1", root / "digit\n1")

@@ -2,7 +2,8 @@ import hashlib
 
 import pytest
 
-from solutions.common.catalogue import RemoteFile, data_dir, fetch, fingerprint_files
+from solutions.common.catalogue import (RemoteFile, data_dir, fetch, fingerprint_files, fingerprint_layout,
+                                        source_difference)
 from solutions.common.errors import UserError
 
 
@@ -52,3 +53,25 @@ def test_fingerprint_changes_with_content(tmp_path):
     first = fingerprint_files([a])
     a.write_text("2")
     assert fingerprint_files([a]) != first
+
+
+def test_the_layout_catches_a_file_moved_into_another_class_folder(tmp_path):
+    """Relabelling by moving cat/a.png to dog/a.png keeps every base name, byte and the sorted
+    order, so the content fingerprint stays the same; the layout (relative paths) does not."""
+    for folder in ("cat", "dog"):
+        (tmp_path / folder).mkdir()
+    a, b = tmp_path / "cat" / "a.png", tmp_path / "dog" / "b.png"
+    a.write_bytes(b"A")
+    b.write_bytes(b"B")
+    before = {"fingerprint": fingerprint_files([a, b]), "layout": fingerprint_layout([a, b], tmp_path)}
+    moved = a.rename(tmp_path / "dog" / "a.png")
+    after = {"fingerprint": fingerprint_files([moved, b]), "layout": fingerprint_layout([moved, b], tmp_path)}
+    assert after["fingerprint"] == before["fingerprint"] and after["layout"] != before["layout"]
+    assert source_difference(before, after) == "its files sit in other folders"
+    assert source_difference(before, before) is None
+    # a run recorded before layouts existed is compared by its fingerprint alone
+    assert source_difference({"fingerprint": before["fingerprint"]}, after) is None
+    b.write_bytes(b"C")
+    assert source_difference(before, {**after, "fingerprint": fingerprint_files([moved, b])}) == "its files differ"
+    # the same folder reached through another spelling of its path has the same layout
+    assert fingerprint_layout([moved, b], tmp_path / "dog" / "..") == after["layout"]

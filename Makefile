@@ -29,7 +29,7 @@ test: $(STAMP)  ## fast suite, two tests at a time (TEST_WORKERS=1 for one)
 test-slow: $(STAMP)  ## real-data runs at default settings, checked against the acceptance targets
 	$(BIN)/python -m pytest -q -m slow
 
-test-ci-slow: $(STAMP)  ## the part of test-slow that CI takes: real-data runs of each domain, 14 minutes on an AVX2-only EPYC
+test-ci-slow: $(STAMP)  ## the part of test-slow that CI takes: real-data runs of each domain, 6-14 minutes on AVX2-only EPYCs
 	$(BIN)/python -m pytest -q -m "slow and ci"
 
 bench: $(STAMP)  ## each domain's default on seeds 0 1 2, one table (ARGS="--cases digits --seeds 0")

@@ -77,17 +77,19 @@ def split_off_validation(train: Split, *, val_fraction: float, seed: int) -> tup
 
 
 def given_splits(parts: dict[str, Split], *, val_fraction: float, test_fraction: float, seed: int,
-                 unit: str = "folder") -> tuple[Split, Split, Split, str]:
+                 unit: str = "folder", merge_tiny_validation: bool = True) -> tuple[Split, Split, Split, str]:
     """(train, val, test, how) from the splits a dataset comes in ("train", optional "val" and
     "test"), as the text path takes TFDS's: a given test split is the test; with only a
     validation split, that one is the test (the held-out data the user set aside is what the
     score is measured on), and validation is carved, stratified and seeded, out of train; with
     neither, train is split as a folder of classes is (`stratified_split`). A given validation
-    split under `MIN_GIVEN_VALIDATION` of train joins it and counts as not given. `unit` names the
-    parts in the rule that is recorded ("folder", or "split" for a library's)."""
+    split under `MIN_GIVEN_VALIDATION` of train joins it and counts as not given, unless
+    `merge_tiny_validation` is off (a library's published split, such as SST-2's validation split,
+    stays what the published figures are measured on). `unit` names the parts in the rule that is
+    recorded ("folder", or "split" for a library's)."""
     parts, note = dict(parts), ""
     train = parts["train"]
-    if "val" in parts and len(parts["val"].y) < MIN_GIVEN_VALIDATION * len(train.y):
+    if merge_tiny_validation and "val" in parts and len(parts["val"].y) < MIN_GIVEN_VALIDATION * len(train.y):
         # Kaggle's chest_xray val/ holds 16 images beside 5,216: too few to stop early, calibrate
         # or set a threshold on, so they join train/ and validation is carved as if none were given
         small = parts.pop("val")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 import sys
 from typing import Iterator
 
@@ -15,13 +16,15 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # Level 3: TensorFlow's C++ runtime logs harmless "errors" during tf.data graph setup (NodeDef
 # attribute notices); real failures still surface as Python exceptions. Set it lower to debug.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-# TensorFlow turns its oneDNN kernels on by itself only on CPUs with AVX-512 VNNI, AVX-VNNI or AMX;
-# every other x86 CPU (AVX2 only: most laptops, AMD EPYC before Zen 4) gets Eigen's convolutions,
+# TensorFlow turns its oneDNN kernels on by itself only on CPUs with AVX-512 VNNI or BF16, AVX-VNNI or
+# AMX; every other x86 CPU (AVX2: most laptops, AMD EPYC before Zen 4) gets Eigen's convolutions,
 # whose backward passes took 3.5-4.4x the forward pass here. With oneDNN the residual CNN trains
 # 1.2-1.4x faster on a 2-core AVX2 EPYC, and every CPU runs the kernels (and the crash workarounds
 # of `vision_models`) that the AVX-512 machines run. Read once, at TensorFlow's import, so it is set
-# here, before anything imports TensorFlow; a user's own TF_ENABLE_ONEDNN_OPTS=0 is kept.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+# here, before anything imports TensorFlow; a user's own TF_ENABLE_ONEDNN_OPTS (or legacy
+# TF_DISABLE_MKL=1) is kept. x86 only: on Arm it would turn on an experimental path nobody measured.
+if platform.machine().lower() in ("x86_64", "amd64") and os.environ.get("TF_DISABLE_MKL") != "1":
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
 @contextlib.contextmanager

@@ -70,10 +70,11 @@ class TextSource:
         elif "train" in parts:  # a folder or library split into train/ [validation/] [test/]: kept as given
             given = {key: parts[part] for key, part in (("train", "train"), ("val", "validation"), ("test", "test"))
                      if part in parts}
+            folder = name.startswith("folder:")  # a library's splits (sst2's 872 validation texts) stay as published
             train, val, test, rule = given_splits(
                 {key: Split(np.asarray(part.texts, dtype=object), part.labels) for key, part in given.items()},
                 val_fraction=val_fraction, test_fraction=options["test_split"], seed=seed,
-                unit="folder" if name.startswith("folder:") else "split")
+                unit="folder" if folder else "split", merge_tiny_validation=folder)
         else:
             train, val, test = stratified_split(texts, labels, val_fraction=val_fraction,
                                                 test_fraction=options["test_split"], seed=seed)

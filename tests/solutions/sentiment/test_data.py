@@ -166,3 +166,27 @@ def test_a_csv_mixing_utf8_and_latin1_lines_is_decoded_per_line(tmp_path):
     assert data.texts[0] == "un café parfait" and data.texts[1] == "naïve and dull"  # no mojibake
     assert data.texts[-1] == "une crème brûlée"
     assert data.read_as_latin1 == 1
+
+
+def test_a_library_s_small_validation_split_stays_the_test_split(monkeypatch):
+    """SST-2 (TFDS glue/sst2) publishes 67,349 training and 872 validation sentences (1.3%) and hides
+    its test labels: its validation split is the test every SST-2 figure is measured on, so it is
+    not merged into train as a tiny validation *folder* is."""
+    from solutions.api import train_options
+    from solutions.common.solution import get_solution
+    from solutions.sentiment.data import TextData
+    from solutions.sentiment.source import TextSource
+
+    rng = np.random.default_rng(0)
+    words = ["good", "bad", "fine", "dull", "great", "awful"]
+
+    def texts(n: int) -> TextData:
+        labels = np.arange(n) % 2
+        return TextData([" ".join(rng.choice(words, 5)) for _ in range(n)], labels, ["negative", "positive"])
+
+    parts = {"train": texts(1000), "validation": texts(12)}
+    monkeypatch.setattr(TextSource, "read_source", lambda self, options: (parts, "tfds:glue/sst2", []))
+    options = train_options("sentiment", dataset="sst2", val_split=0.1)
+    splits = get_solution("sentiment").for_plan(options).load_splits(options)
+    assert len(splits.test.y) == 12 and len(splits.train.y) + len(splits.val.y) == 1000
+    assert splits.source["split"].startswith("train and validation splits (validation as the test)")

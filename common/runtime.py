@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import platform
 import sys
 from typing import Iterator
 
@@ -16,14 +15,30 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # Level 3: TensorFlow's C++ runtime logs harmless "errors" during tf.data graph setup (NodeDef
 # attribute notices); real failures still surface as Python exceptions. Set it lower to debug.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def avx2_without_avx512(cpuinfo_path: str = "/proc/cpuinfo") -> bool:
+    """True on an x86 CPU with AVX2 and no AVX-512, from /proc/cpuinfo's flags; False where they
+    cannot be read (not Linux) or say otherwise."""
+    try:
+        with open(cpuinfo_path, encoding="ascii", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    flags = set(line.partition(":")[2].split())
+                    return "avx2" in flags and "avx512f" not in flags
+    except OSError:
+        pass
+    return False
+
+
 # TensorFlow turns its oneDNN kernels on by itself only on CPUs with AVX-512 VNNI or BF16, AVX-VNNI or
-# AMX; every other x86 CPU (AVX2: most laptops, AMD EPYC before Zen 4) gets Eigen's convolutions,
-# whose backward passes took 3.5-4.4x the forward pass here. With oneDNN the residual CNN trains
-# 1.2-1.4x faster on a 2-core AVX2 EPYC, and every CPU runs the kernels (and the crash workarounds
-# of `vision_models`) that the AVX-512 machines run. Read once, at TensorFlow's import, so it is set
-# here, before anything imports TensorFlow; a user's own TF_ENABLE_ONEDNN_OPTS (or legacy
-# TF_DISABLE_MKL=1) is kept. x86 only: on Arm it would turn on an experimental path nobody measured.
-if platform.machine().lower() in ("x86_64", "amd64") and os.environ.get("TF_DISABLE_MKL") != "1":
+# AMX; an AVX2-only CPU (most laptops, AMD EPYC before Zen 4) gets Eigen's convolutions, whose
+# backward passes took 3.5-4.4x the forward pass here; with oneDNN the residual CNN trains 1.2-1.4x
+# faster on a 2-core AVX2 EPYC. Only there: oneDNN's AVX-512 kernels are where the native crashes
+# of PITFALLS.md were seen (AVX2 avoided them), so an AVX-512 CPU keeps TensorFlow's own choice.
+# Read once, at TensorFlow's import, so it is set here, before anything imports TensorFlow; a user's
+# own TF_ENABLE_ONEDNN_OPTS (or legacy TF_DISABLE_MKL=1) is kept.
+if avx2_without_avx512() and os.environ.get("TF_DISABLE_MKL") != "1":
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 

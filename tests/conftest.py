@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 # Before any test module imports Keras: the test processes get the process-wide setup (Keras
-# backend, oneDNN on every x86 CPU) that the kit's own processes get.
+# backend, oneDNN on AVX2-only CPUs) that the kit's own processes get.
 import solutions.common.runtime  # noqa: F401,E402
 
 ROOT = Path(__file__).resolve().parents[1]

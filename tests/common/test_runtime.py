@@ -1,38 +1,61 @@
-"""The process-wide setup in `solutions.common.runtime`: oneDNN's kernels on every x86 CPU."""
+"""The process-wide setup in `solutions.common.runtime`: oneDNN's kernels on AVX2-only CPUs, and
+TensorFlow's own choice everywhere else (oneDNN's AVX-512 kernels are where native crashes were seen)."""
 
 import os
-import platform
 import subprocess
 import sys
 
 import pytest
 
+from solutions.common.runtime import avx2_without_avx512
 from tests.conftest import ROOT
 
-IS_MKL_ENABLED = ("from solutions.common.runtime import import_tensorflow; import_tensorflow(); "
-                  "from tensorflow.python.util import _pywrap_util_port as port; print(port.IsMklEnabled())")
+KIT = "from solutions.common.runtime import import_tensorflow; import_tensorflow(); "
+PLAIN = "import tensorflow; "
+IS_MKL_ENABLED = "from tensorflow.python.util import _pywrap_util_port as port; print(port.IsMklEnabled())"
+AVX2_ONLY = avx2_without_avx512()
 
 
-def _onednn_in_a_fresh_process(setting: str | None) -> str:
+def _onednn_in_a_fresh_process(setting: str | None, prefix: str = KIT) -> str:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("TF_ENABLE_ONEDNN_OPTS", None)
     if setting is not None:
         env["TF_ENABLE_ONEDNN_OPTS"] = setting
-    result = subprocess.run([sys.executable, "-c", IS_MKL_ENABLED], capture_output=True, text=True, env=env,
-                            cwd=ROOT, timeout=300)
+    result = subprocess.run([sys.executable, "-c", prefix + IS_MKL_ENABLED], capture_output=True, text=True,
+                            env=env, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout.strip().splitlines()[-1]
 
 
-@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="oneDNN is TensorFlow's x86 path")
-def test_the_kit_runs_onednn_kernels_even_where_tensorflow_would_not():
-    """TensorFlow's own default is off on AVX2-only CPUs (Eigen's convolutions, 1.2-1.4x slower to
-    train here); the kit turns it on before TensorFlow is imported, and keeps a user's own choice."""
+@pytest.mark.parametrize("flags, expected", [
+    ("fpu sse2 avx avx2 fma", True),                    # Zen 1-3, Haswell-Skylake client
+    ("fpu sse2 avx avx2 avx512f avx512bw", False),      # Skylake-SP (no VNNI: TensorFlow picks Eigen)
+    ("fpu sse2 avx avx2 avx512f avx512_vnni", False),   # Zen 4, Cascade Lake (TensorFlow picks oneDNN)
+    ("fpu sse2 avx", False),
+])
+def test_only_avx2_without_avx512_is_recognised(tmp_path, flags, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: x\nflags\t\t: {flags}\n\nprocessor\t: 1\nflags\t\t: {flags}\n")
+    assert avx2_without_avx512(str(cpuinfo)) is expected
+    assert avx2_without_avx512(str(tmp_path / "missing")) is False  # not Linux: TensorFlow's choice
+
+
+@pytest.mark.skipif(not AVX2_ONLY, reason="this CPU is not AVX2-only")
+def test_an_avx2_only_cpu_runs_onednn_kernels():
+    """TensorFlow's own default is off on such CPUs (Eigen's convolutions, 1.2-1.4x slower to train
+    here); the kit turns it on before TensorFlow is imported, and keeps a user's own choice."""
+    assert _onednn_in_a_fresh_process(None, PLAIN) == "False"  # what TensorFlow alone does here
     assert _onednn_in_a_fresh_process(None) == "True"
     assert _onednn_in_a_fresh_process("0") == "False"
 
 
-@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="oneDNN is TensorFlow's x86 path")
+@pytest.mark.skipif(AVX2_ONLY, reason="this CPU is AVX2-only")
+def test_other_cpus_keep_tensorflow_s_choice():
+    """AVX-512 CPUs (and CPUs whose flags cannot be read) run what TensorFlow picks by itself."""
+    assert _onednn_in_a_fresh_process(None) == _onednn_in_a_fresh_process(None, PLAIN)
+
+
+@pytest.mark.skipif(not AVX2_ONLY, reason="this CPU is not AVX2-only")
 def test_the_test_processes_run_what_the_kit_runs():
     """conftest imports the runtime before any test module imports Keras, so the suite trains with
     the kernels a user's run has (it would otherwise take TensorFlow's default on this CPU)."""

@@ -20,7 +20,9 @@ KERAS = "keras"
 
 def predict_keras(model: "keras.Model", x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Model outputs for a whole array, in batches, without a progress bar."""
-    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+    from solutions.common.pipeline import inference_dataset
+
+    return np.asarray(model.predict(inference_dataset(x, batch_size), verbose=0))
 
 
 def variant_names() -> tuple[str, ...]:

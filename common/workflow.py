@@ -19,7 +19,7 @@ from solutions.common.files import write_bytes_atomic
 from solutions.common.data import Splits
 from solutions.common.distribute import make_strategy, scope as distribute_scope, shard_by_data, synchronize_batch_norm
 from solutions.common.errors import UserError
-from solutions.common.pipeline import measure_throughput
+from solutions.common.pipeline import fit_pipelines, measure_throughput
 from solutions.common.plan import before_data, freeze, plain, with_data, with_model
 from solutions.common.prediction import predict_keras
 from solutions.common.plots import cv_folds_plot, training_curves
@@ -194,7 +194,7 @@ def _fit(solution: Solution, model: keras.Model, splits: Splits, options: dict[s
          extra_callbacks: Sequence[keras.callbacks.Callback] = (), *, distributed: bool = False
          ) -> tuple[Any, list[dict]]:
     """The domain's pipelines and phases through the shared resumable training loop."""
-    train_ds, val_ds = solution.training_datasets(splits, options)
+    train_ds, val_ds = fit_pipelines(solution.training_datasets(splits, options))
     if distributed:
         train_ds, val_ds = shard_by_data(train_ds), shard_by_data(val_ds)
     steps = solution.steps_per_epoch(splits, options)

@@ -10,6 +10,7 @@ from typing import Any
 
 import keras_tuner
 
+from solutions.common.pipeline import fit_pipelines
 from solutions.common.plan import before_data, with_data, with_model
 from solutions.common.solution import Solution
 from solutions.common.training import make_optimizer, run_phases
@@ -62,7 +63,7 @@ class SolutionHyperModel(SpaceHyperModel):
         turn, one history)."""
         options, splits = self.plan_for(hp)
         options = with_model(options, model)
-        train_ds, val_ds = self.solution.training_datasets(splits, options)
+        train_ds, val_ds = fit_pipelines(self.solution.training_datasets(splits, options))
         monitor, mode = self.solution.monitoring(options)
         stop = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=options["patience"],
                                              restore_best_weights=False)

@@ -37,16 +37,17 @@ class ScreeningModelBuilder:
             sensitivity_threshold,
             youden_threshold,
         )
+        from solutions.common.prediction import predict_keras
         from solutions.common.vision_models import logits_model, with_temperature
 
         val_x = self.model_inputs(splits.val)
-        logits = np.asarray(logits_model(model).predict(val_x, batch_size=256, verbose=0))
+        logits = predict_keras(logits_model(model), val_x)
         temperature = fit_temperature(logits, splits.val.y)
         calibrated = with_temperature(model, temperature)
         decision: dict[str, Any] = {"temperature": temperature, "threshold": None, "rule": "arg-max",
                                     "fitted_on": "validation split"}
         if len(splits.class_names) == 2:
-            score = np.asarray(calibrated.predict(val_x, batch_size=256, verbose=0))[:, 1]
+            score = predict_keras(calibrated, val_x)[:, 1]
             target = options.get("target_sensitivity")
             if target:
                 decision.update(threshold=sensitivity_threshold(splits.val.y, score, target),

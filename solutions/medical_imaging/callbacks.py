@@ -21,7 +21,9 @@ class ValidationAUC(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         from sklearn.metrics import roc_auc_score
 
-        probs = np.asarray(self.model.predict(self.x, batch_size=self.batch_size, verbose=0))
+        from solutions.common.prediction import predict_keras
+
+        probs = predict_keras(self.model, self.x, batch_size=self.batch_size)
         if probs.shape[-1] == 2:
             auc = roc_auc_score(self.y, probs[:, 1])
         else:

@@ -50,3 +50,40 @@ def test_throughput_and_representative_samples():
     assert measure_throughput(ds, epochs=1) > 0
     reps = representative_samples(ds, limit=40)
     assert reps.shape == (40, 8, 8, 1)
+
+
+def _autotuned(ds) -> bool:
+    return ds.options().autotune.enabled is not False
+
+
+def test_every_pipeline_runs_without_the_autotuner():
+    """tf.data's autotuner thread stalled each epoch's start for up to 10 s (pipeline.py)."""
+    import tensorflow as tf
+
+    from solutions.common.pipeline import fit_pipelines, inference_dataset
+
+    x, y = np.zeros((40, 4, 4, 1), np.uint8), np.arange(40)
+    assert _autotuned(tf.data.Dataset.from_tensor_slices(x))  # TensorFlow's default, which would stall
+    assert not _autotuned(make_dataset(x, y, batch_size=8, training=True, augment=image_augmenter("light")))
+    assert not _autotuned(make_dataset(x, y, batch_size=8))
+    assert not _autotuned(inference_dataset(x, 8))
+    by_hand = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)  # as a domain may build its own
+    assert not any(_autotuned(ds) for ds in fit_pipelines((by_hand, by_hand)))
+
+
+def test_inference_dataset_keeps_order_and_takes_several_inputs():
+    """A tuple of inputs is one model input, never Keras' (x, y); dicts by input name."""
+    import keras
+
+    from solutions.common.prediction import predict_keras
+
+    a = keras.Input((3,), name="a")
+    b = keras.Input((2,), name="b")
+    model = keras.Model([a, b], keras.layers.Dense(1)(keras.layers.Concatenate()([a, b])))
+    rng = np.random.default_rng(0)
+    xa, xb = rng.normal(size=(37, 3)).astype(np.float32), rng.normal(size=(37, 2)).astype(np.float32)
+    expected = np.asarray(model([xa, xb]))
+    np.testing.assert_allclose(predict_keras(model, (xa, xb), batch_size=8), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(predict_keras(model, {"a": xa, "b": xb}, batch_size=8), expected, rtol=1e-5, atol=1e-6)
+    single = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    np.testing.assert_allclose(predict_keras(single, xa, batch_size=5), np.asarray(single(xa)), rtol=1e-5, atol=1e-6)

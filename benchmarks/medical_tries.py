@@ -165,6 +165,7 @@ def one_seed(seed: int, args) -> dict:
 
     from solutions.api import train_options
     from solutions.common.plan import before_data, freeze, with_data
+    from solutions.common.prediction import predict_keras
     from solutions.common.runtime import make_deterministic
     from solutions.common.solution import get_solution
     from solutions.common.training import make_optimizer, warmup_cosine
@@ -220,8 +221,8 @@ def one_seed(seed: int, args) -> dict:
     curve, val_aucs, start = [], [], time.perf_counter()
     for epoch in range(epochs):
         model.fit(train, epochs=epoch + 1, initial_epoch=epoch, verbose=0, **fit_extra)
-        val = roc_auc_score(splits.val.y, model.predict(val_x, batch_size=512, verbose=0)[:, 1])
-        test = roc_auc_score(splits.test.y, model.predict(test_x, batch_size=512, verbose=0)[:, 1])
+        val = roc_auc_score(splits.val.y, predict_keras(model, val_x, batch_size=512)[:, 1])
+        test = roc_auc_score(splits.test.y, predict_keras(model, test_x, batch_size=512)[:, 1])
         curve.append((round(float(val), 4), round(float(test), 4)))
         val_aucs.append(float(val))
         if not (args.no_early_stop or args.refit) and stops_here(val_aucs, plan["patience"]):

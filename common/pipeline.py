@@ -6,8 +6,8 @@ the model that is exported.
 Every pipeline runs without tf.data's model-based autotuner (`without_autotune`): its background
 thread made dropping a used iterator wait, and Keras drops the training iterator at the start of
 each epoch. On a 2-core EPYC that wait took 0.5-2 s at most epoch starts and 8-10 s at some (a
-py-spy stack: `~RootDataset::Iterator` waiting on its thread), about 20 s of a 23-epoch image run's
-250 s; without the autotuner every epoch started within 0.1 s. The kit's pipelines are in-memory
+py-spy stack: `~RootDataset::Iterator` waiting on its thread), 20-24 s besides a 23-epoch image
+run's 200-220 s of training steps; without the autotuner every epoch started within 0.1 s. The kit's pipelines are in-memory
 arrays and one vectorised map a batch, which need no tuning: the map runs on every core, two
 batches ahead.
 """
@@ -41,11 +41,12 @@ def without_autotune(ds: tf.data.Dataset) -> tf.data.Dataset:
     return ds.with_options(options)
 
 
-def fit_pipelines(datasets: tuple[tf.data.Dataset, tf.data.Dataset]) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+def fit_pipelines(datasets: tuple[tf.data.Dataset, tf.data.Dataset | None]
+                  ) -> tuple[tf.data.Dataset, tf.data.Dataset | None]:
     """A domain's (train, validation) pipelines as training takes them: without the autotuner,
     whether the domain built them with `make_dataset` or by hand."""
     train, val = datasets
-    return without_autotune(train), without_autotune(val)
+    return without_autotune(train), None if val is None else without_autotune(val)
 
 
 def make_dataset(
@@ -80,11 +81,16 @@ def make_dataset(
 
 
 def inference_dataset(x: Any, batch_size: int) -> tf.data.Dataset:
-    """Model inputs (an array, or a tuple or dict of arrays) in order, batched, for `predict`:
+    """Model inputs (an array, or a list, tuple or dict of arrays) in order, batched, for `predict`:
     Keras would wrap arrays in its own autotuned pipeline. Each element is a 1-tuple, so Keras
-    never takes a tuple of inputs for (x, y)."""
-    ds = tf.data.Dataset.from_tensor_slices((x,)).batch(batch_size)
-    return without_autotune(ds.prefetch(PREFETCH_BATCHES))
+    never takes a tuple of inputs for (x, y); a list is a tuple here, as tf.data would stack it
+    into one tensor. Sharded by data under a multi-worker strategy, as Keras shards arrays."""
+    if isinstance(x, list):
+        x = tuple(x)
+    ds = without_autotune(tf.data.Dataset.from_tensor_slices((x,)).batch(batch_size).prefetch(PREFETCH_BATCHES))
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(options)
 
 
 def measure_throughput(ds: tf.data.Dataset, *, epochs: int = 2) -> float:

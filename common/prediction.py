@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 KERAS = "keras"
 
 
-def predict_keras(model: "keras.Model", x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Model outputs for a whole array, in batches, without a progress bar."""
+def predict_keras(model: "keras.Model", x: "np.ndarray | list | tuple | dict", batch_size: int = 256) -> np.ndarray:
+    """Model outputs for a whole array (or a list, tuple or dict of them, one per model input), in
+    batches, without a progress bar or tf.data's autotuner (common/pipeline.py)."""
     from solutions.common.pipeline import inference_dataset
 
     return np.asarray(model.predict(inference_dataset(x, batch_size), verbose=0))

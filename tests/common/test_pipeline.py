@@ -69,6 +69,7 @@ def test_every_pipeline_runs_without_the_autotuner():
     assert not _autotuned(inference_dataset(x, 8))
     by_hand = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)  # as a domain may build its own
     assert not any(_autotuned(ds) for ds in fit_pipelines((by_hand, by_hand)))
+    assert fit_pipelines((by_hand, None))[1] is None
 
 
 def test_inference_dataset_keeps_order_and_takes_several_inputs():
@@ -84,6 +85,7 @@ def test_inference_dataset_keeps_order_and_takes_several_inputs():
     xa, xb = rng.normal(size=(37, 3)).astype(np.float32), rng.normal(size=(37, 2)).astype(np.float32)
     expected = np.asarray(model([xa, xb]))
     np.testing.assert_allclose(predict_keras(model, (xa, xb), batch_size=8), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(predict_keras(model, [xa, xb], batch_size=8), expected, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(predict_keras(model, {"a": xa, "b": xb}, batch_size=8), expected, rtol=1e-5, atol=1e-6)
     single = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     np.testing.assert_allclose(predict_keras(single, xa, batch_size=5), np.asarray(single(xa)), rtol=1e-5, atol=1e-6)

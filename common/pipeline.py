@@ -7,9 +7,9 @@ Every pipeline runs without tf.data's model-based autotuner (`without_autotune`)
 thread made dropping a used iterator wait, and Keras drops the training iterator at the start of
 each epoch. On a 2-core EPYC that wait took 0.5-2 s at most epoch starts and 8-10 s at some (a
 py-spy stack: `~RootDataset::Iterator` waiting on its thread), 20-24 s besides a 23-epoch image
-run's 200-220 s of training steps; without the autotuner every epoch started within 0.1 s. The kit's pipelines are in-memory
-arrays and one vectorised map a batch, which need no tuning: the map runs on every core, two
-batches ahead.
+run's 200-220 s of training steps; without the autotuner every epoch started within 0.1 s. The
+kit's pipelines are in-memory arrays and one vectorised map a batch, which need no tuning: the map
+runs on every usable core, two batches ahead.
 """
 
 from __future__ import annotations

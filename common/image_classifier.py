@@ -67,6 +67,7 @@ class ImageClassifierSolution(ClassifierSolution):
     """A Solution for "which class is this image": raw uint8 pixels in, class probabilities out."""
     # No fixed batch size or epochs: without the flags they are chosen from the images
     # (`image_batch_size`; `default_epochs` for a named dataset, `folder_epochs` for the user's own).
+    # Patience None (a domain's choice): no early stop, every epoch of the schedule trained.
     train_defaults = {"batch_size": None, "epochs": None}
     default_epochs: int = 40
     # Datasets whose labels survive a horizontal mirror (digits and letters do not).
@@ -233,6 +234,11 @@ class ImageClassifierSolution(ClassifierSolution):
             else:
                 epochs = self.default_epochs
             splits.resolved["epochs"] = epochs
+        if "patience" in options and options["patience"] is None:  # the domain's default: every epoch
+            patience = splits.resolved.get("epochs") or options["epochs"]
+            splits.resolved["patience"] = patience
+            splits.source.setdefault("notes", []).append(
+                f"Patience {patience} (every epoch of the schedule is trained; the best validation epoch is kept)")
         return splits
 
     def bn_momentum(self, splits: Splits, options: dict[str, Any]) -> float:

@@ -48,7 +48,10 @@ def add_train_options(parser: argparse.ArgumentParser, solution: Solution) -> No
                         help=None if d["batch_size"] else "default: chosen from the data, printed and kept in "
                                                           "config.json")
     parser.add_argument("--learning-rate", type=ranges.POSITIVE_REAL, default=d["learning_rate"], help="peak learning rate")
-    parser.add_argument("--patience", type=ranges.NON_NEGATIVE, default=d["patience"], help="early-stopping patience (epochs)")
+    parser.add_argument("--patience", type=ranges.NON_NEGATIVE, default=d["patience"],
+                        help="early-stopping patience (epochs)" if d["patience"] is not None else
+                        "early-stopping patience (epochs; default: the number of epochs, i.e. every epoch is "
+                        "trained and the best validation epoch is kept)")
     parser.add_argument("--seed", type=ranges.SEED, default=d["seed"])
     parser.add_argument("--val-split", type=ranges.FRACTION, default=d["val_split"])
     parser.add_argument("--test-split", type=ranges.FRACTION, default=d["test_split"])

@@ -122,6 +122,34 @@ def test_a_large_folder_trains_for_fewer_epochs_and_a_named_dataset_for_its_own(
     assert splits.resolved["epochs"] == 40 and not any("Epochs" in n for n in splits.source.get("notes", []))
 
 
+def test_medical_imaging_trains_every_epoch_unless_a_patience_is_given(tmp_path):
+    """A patience of 10 ended PneumoniaMNIST runs while the learning rate was high (README)."""
+    from PIL import Image
+
+    from solutions.api import train_options
+
+    assert train_options("medical-imaging")["patience"] is None
+    assert train_options("medical-imaging", argv=["--patience", "4"])["patience"] == 4
+    assert train_options("image-classification", dataset="digits")["patience"] == 10  # unchanged
+    rng = np.random.default_rng(0)
+    root = tmp_path / "folder"
+    for label in ("a", "b"):
+        (root / label).mkdir(parents=True)
+        for i in range(60):
+            Image.fromarray(rng.integers(0, 256, (28, 28)).astype(np.uint8), "L").save(root / label / f"{i}.png")
+    solution = get_solution("medical-imaging")
+    options = {**OPTS, "dataset": None, "data": str(root), "image_size": None, "batch_size": None,
+               "epochs": None, "patience": None}
+    splits = solution.load_splits(options)
+    assert splits.resolved["epochs"] == 30 and splits.resolved["patience"] == 30  # the folder's epochs
+    assert any(note.startswith("Patience 30 (every epoch") for note in splits.source["notes"])
+    assert solution.load_splits({**options, "epochs": 7}).resolved["patience"] == 7
+    given = solution.load_splits({**options, "patience": 4})
+    assert "patience" not in given.resolved and not any("Patience" in n for n in given.source["notes"])
+    plain = get_solution("image-classification").load_splits({**options, "patience": 10})
+    assert "patience" not in plain.resolved
+
+
 def test_image_domains_leave_the_batch_size_to_the_data():
     from solutions.api import train_options
 

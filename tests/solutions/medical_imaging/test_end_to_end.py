@@ -41,6 +41,8 @@ def test_multiclass_medmnist_file_gives_multiclass_metrics(tmp_path, capsys):
     assert metrics["test"]["threshold"] is None and 0 <= metrics["test"]["auc"] <= 1
     assert metrics["monitor"] == "val_auc" and "val_auc" in (out / "history.csv").read_text().splitlines()[0]
     assert (out / "labels.txt").read_text().split() == ["class_0", "class_1", "class_2"]
+    config = json.loads((out / "config.json").read_text())  # no --patience: every epoch is trained
+    assert config["options"]["patience"] is None and config["plan"]["patience"] == 2
     for plot in ("roc_pr.png", "reliability.png", "gradcam.png", "confusion_matrix.png"):
         assert (out / plot).exists()
 

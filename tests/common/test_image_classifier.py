@@ -122,7 +122,7 @@ def test_a_large_folder_trains_for_fewer_epochs_and_a_named_dataset_for_its_own(
     assert splits.resolved["epochs"] == 40 and not any("Epochs" in n for n in splits.source.get("notes", []))
 
 
-def test_medical_imaging_trains_every_epoch_unless_a_patience_is_given(tmp_path):
+def test_medical_imaging_patience_defaults_to_the_runs_epochs_unless_given(tmp_path):
     """A patience of 10 ended PneumoniaMNIST runs while the learning rate was high (README)."""
     from PIL import Image
 

@@ -18,9 +18,20 @@ def pneumonia():
         return {k: f[k] for k in f.files}
 
 
-def test_multiclass_medmnist_file_gives_multiclass_metrics(tmp_path, capsys):
+def test_multiclass_medmnist_file_gives_multiclass_metrics(tmp_path, capsys, monkeypatch):
     """Three classes made from real digits (a small MedMNIST-format file)."""
     from sklearn.datasets import load_digits
+
+    from solutions.common import workflow
+
+    patiences = []  # what the training loop is given (no --patience: the run's epochs)
+
+    def fit_phases(*args, patience, **kwargs):
+        patiences.append(patience)
+        return real_fit_phases(*args, patience=patience, **kwargs)
+
+    real_fit_phases = workflow.fit_phases
+    monkeypatch.setattr(workflow, "fit_phases", fit_phases)
 
     digits = load_digits()
     keep = digits.target < 3
@@ -42,7 +53,7 @@ def test_multiclass_medmnist_file_gives_multiclass_metrics(tmp_path, capsys):
     assert metrics["monitor"] == "val_auc" and "val_auc" in (out / "history.csv").read_text().splitlines()[0]
     assert (out / "labels.txt").read_text().split() == ["class_0", "class_1", "class_2"]
     config = json.loads((out / "config.json").read_text())  # no --patience: every epoch is trained
-    assert config["options"]["patience"] is None and config["plan"]["patience"] == 2
+    assert config["options"]["patience"] is None and config["plan"]["patience"] == 2 and patiences == [2]
     for plot in ("roc_pr.png", "reliability.png", "gradcam.png", "confusion_matrix.png"):
         assert (out / plot).exists()
 

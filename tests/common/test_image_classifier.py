@@ -88,16 +88,21 @@ def test_the_batch_size_follows_the_images():
     assert image_batch_size(5000, 128, 1)[0] == 32
 
 
-def test_a_run_without_batch_size_gets_one_from_its_images_and_keeps_a_given_one(tmp_path):
+def noise_folder(root, per_class: int):
+    """Class folders "a" and "b" of random 28x28 grayscale PNGs."""
     from PIL import Image
 
-    solution = get_solution("image-classification")
     rng = np.random.default_rng(0)
-    root = tmp_path / "folder"
     for label in ("a", "b"):
         (root / label).mkdir(parents=True)
-        for i in range(100):
+        for i in range(per_class):
             Image.fromarray(rng.integers(0, 256, (28, 28)).astype(np.uint8), "L").save(root / label / f"{i}.png")
+    return root
+
+
+def test_a_run_without_batch_size_gets_one_from_its_images_and_keeps_a_given_one(tmp_path):
+    solution = get_solution("image-classification")
+    root = noise_folder(tmp_path / "folder", 100)
     options = {**OPTS, "dataset": None, "data": str(root), "image_size": None, "batch_size": None}
     splits = solution.load_splits(options)
     n_train = len(splits.train)
@@ -124,19 +129,12 @@ def test_a_large_folder_trains_for_fewer_epochs_and_a_named_dataset_for_its_own(
 
 def test_medical_imaging_patience_defaults_to_the_runs_epochs_unless_given(tmp_path):
     """A patience of 10 ended PneumoniaMNIST runs while the learning rate was high (README)."""
-    from PIL import Image
-
     from solutions.api import train_options
 
     assert train_options("medical-imaging")["patience"] is None
     assert train_options("medical-imaging", argv=["--patience", "4"])["patience"] == 4
     assert train_options("image-classification", dataset="digits")["patience"] == 10  # unchanged
-    rng = np.random.default_rng(0)
-    root = tmp_path / "folder"
-    for label in ("a", "b"):
-        (root / label).mkdir(parents=True)
-        for i in range(60):
-            Image.fromarray(rng.integers(0, 256, (28, 28)).astype(np.uint8), "L").save(root / label / f"{i}.png")
+    root = noise_folder(tmp_path / "folder", 60)
     solution = get_solution("medical-imaging")
     options = {**OPTS, "dataset": None, "data": str(root), "image_size": None, "batch_size": None,
                "epochs": None, "patience": None}

@@ -213,10 +213,11 @@ class ImageClassifierSolution(ClassifierSolution):
             splits = self.load_tfds(options["dataset"][5:], options)
         else:
             splits = self.load_named(options["dataset"], options)
-        return self._resize(splits, options)
+        return self._resize_and_resolve(splits, options)
 
-    def _resize(self, splits: Splits, options: dict[str, Any]) -> Splits:
-        """Bring every split to the model's input size (recorded as `image_shape`)."""
+    def _resize_and_resolve(self, splits: Splits, options: dict[str, Any]) -> Splits:
+        """Bring every split to the model's input size (recorded as `image_shape`), and resolve what
+        was not given from the images: batch size, epochs, and a domain's patience of None (every epoch)."""
         size = splits.resolved.get("image_size") or self.image_size(options)  # a folder's own, or the option's
         splits.resolved["image_size"] = size  # in the plan (config.json); evaluate/export reuse it
         for split in (splits.train, splits.val, splits.test):

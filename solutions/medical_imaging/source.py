@@ -22,7 +22,7 @@ class MedicalSource:
             from solutions.medical_imaging.data import read_medmnist_npz
 
             path = Path(data).expanduser().resolve()
-            return self._resize(read_medmnist_npz(path, None, f"npz:{path}"), options)
+            return self._resize_and_resolve(read_medmnist_npz(path, None, f"npz:{path}"), options)
         return super().load_splits(options)
 
     def read_file(self, path: Path, size: int, channels: int) -> np.ndarray:

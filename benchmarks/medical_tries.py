@@ -8,7 +8,7 @@ balanced class weights, splits, early stopping on the validation AUC) through th
 hooks, and leaves out calibration, threshold and export, which do not change the AUC.
 
     python -m benchmarks.medical_tries --seeds 0 1 2 [--mixup 0.3] [--per-image-std] [--width 48]
-                                       [--label-smoothing 0.1] [--photometric 0.2] [--blur 0.5]
+                                       [--label-smoothing 0.1] [--photometric 0.2] [--blur 0.5] [--gamma 0.5]
                                        [--flat-head] [--no-class-weight] [--weight-decay 0.05]
                                        [--sgd 0.9 --sgd-learning-rate 0.05]
                                        [--stages 4] [--antialias] [--refit] [--set image_size=42 --set depth=2 --set cutout=0.3 ...]
@@ -113,6 +113,25 @@ def with_blur(dataset, probability: float, seed: int):
     return dataset.map(blur)
 
 
+def with_gamma(dataset, strength: float, seed: int):
+    """Each training image's intensities bent by a random gamma: 255 * (x / 255) ** g with
+    log g drawn uniformly from [-log(1 + strength), log(1 + strength)]. A scanner's or a
+    hospital's look-up table bends intensities non-linearly, which the linear contrast and
+    brightness of `with_photometric` do not cover. The draws come from a generator that keeps
+    its state across epochs."""
+    import tensorflow as tf
+
+    generator = tf.random.Generator.from_seed(seed + 14)
+    bound = float(np.log1p(strength))
+
+    def bend(x, y):
+        n = tf.shape(x)[0]
+        gamma = tf.exp(generator.uniform([n, 1, 1, 1], -bound, bound))
+        return 255.0 * tf.pow(tf.clip_by_value(x, 0.0, 255.0) / 255.0, gamma), y
+
+    return dataset.map(bend)
+
+
 def with_stages(solution, model, plan, splits, stages: int, antialias: bool = False):
     """The default model rebuilt with `stages` residual stages (3 by default) and, with
     `antialias`, a blur before each strided convolution and an averaged shortcut; all else kept."""
@@ -207,6 +226,8 @@ def one_seed(seed: int, args) -> dict:
         train = with_photometric(train, args.photometric, seed)
     if args.blur:
         train = with_blur(train, args.blur, seed)
+    if args.gamma:
+        train = with_gamma(train, args.gamma, seed)
     if args.mixup or args.label_smoothing:
         n_classes = len(splits.class_names)
         train = (with_mixup(train, args.mixup, n_classes, class_weight, seed) if args.mixup
@@ -229,7 +250,7 @@ def one_seed(seed: int, args) -> dict:
             break
     best = int(np.argmax(val_aucs))
     return {"seed": seed, "width": plan["width"], "mixup": args.mixup, "per_image_std": args.per_image_std,
-            "photometric": args.photometric, "blur": args.blur,
+            "photometric": args.photometric, "blur": args.blur, "gamma": args.gamma,
             "cutout": plan["cutout"], "label_smoothing": args.label_smoothing, "flat_head": args.flat_head,
             "class_weight": class_weight, "logits_inputs": logits_inputs,
             "loss_label_smoothing": float(getattr(model.loss, "label_smoothing", 0.0)),
@@ -254,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="random contrast and brightness of up to this fraction; 0 = off")
     parser.add_argument("--blur", type=UNIT, default=0.0,
                         help="blur this share of the training images by a random amount; 0 = off")
+    parser.add_argument("--gamma", type=UNIT, default=0.0,
+                        help="bend each training image's intensities by a random gamma within 1 / (1 + this) "
+                             "and 1 + this; 0 = off")
     parser.add_argument("--label-smoothing", type=UNIT, default=0.0, help="smooth the one-hot labels by this much")
     parser.add_argument("--flat-head", action="store_true", help="Flatten the last map instead of averaging it")
     parser.add_argument("--no-class-weight", action="store_true", help="every image weighs 1 (default: balanced)")

@@ -246,7 +246,7 @@ class ImageClassifierSolution(ClassifierSolution):
         """BatchNorm statistics averaged over about one epoch: 1 - 1/steps, within [0.9, 0.99].
 
         Keras' 0.99 needs hundreds of steps to settle (a small dataset's eval-mode model can output
-        a constant, PITFALLS.md); 0.9 on a large dataset follows the last ~10 augmented batches and
+        a constant: AUC 0.5); 0.9 on a large dataset follows the last ~10 augmented batches and
         makes validation metrics jump from epoch to epoch.
         """
         if options.get("bn_momentum"):

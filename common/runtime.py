@@ -35,7 +35,7 @@ def avx2_without_avx512(cpuinfo_path: str = "/proc/cpuinfo") -> bool:
 # AMX; an AVX2-only CPU (most laptops, AMD EPYC before Zen 4) gets Eigen's convolutions, whose
 # backward passes took 3.5-4.4x the forward pass here; with oneDNN the residual CNN trains 1.2-1.4x
 # faster on a 2-core AVX2 EPYC. Only there: oneDNN's AVX-512 kernels are where the native crashes
-# of PITFALLS.md were seen (AVX2 avoided them), so an AVX-512 CPU keeps TensorFlow's own choice.
+# of distributed training were seen (AVX2 avoided them), so an AVX-512 CPU keeps TensorFlow's own choice.
 # Read once, at TensorFlow's import, so it is set here, before anything imports TensorFlow; a user's
 # own TF_ENABLE_ONEDNN_OPTS (or legacy TF_DISABLE_MKL=1) is kept.
 if avx2_without_avx512() and os.environ.get("TF_DISABLE_MKL") != "1":

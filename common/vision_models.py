@@ -72,7 +72,7 @@ def residual_trunk(inputs, *, width: int, depth: int, stages: int, bn_momentum: 
     that double the width and halve the resolution.
 
     BatchNorm momentum 0.9 by default (not Keras' 0.99): a few thousand images give only a few
-    hundred steps, too few for slow moving averages to settle (PITFALLS.md: AUC 0.5 otherwise).
+    hundred steps, too few for slow moving averages to settle (AUC 0.5 otherwise).
     `antialias` blurs before each strided convolution and averages the shortcut (off by default).
     """
     x = keras.layers.Rescaling(1.0 / 255)(inputs)

@@ -55,9 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub = tune_domains.add_parser(solution.name, help=solution.summary,
                                       description="--output names the search directory; the best configuration "
                                                   "is retrained into <search>/best")
-        opts.add_train_options(sub, solution)
+        opts.add_train_options(sub, solution, "tune")
         opts.add_tune_options(sub)
-        opts.add_run_flags(sub)
+        opts.add_run_flags(sub, "tune")
 
     predict = verbs.add_parser("predict", help="answer for new inputs with a run's model", add_help=False)
     predict.add_argument("run_dir")

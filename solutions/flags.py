@@ -34,8 +34,17 @@ class Parser(argparse.ArgumentParser):
         raise UserError(f"{self.prog}: {message}")
 
 
-def add_train_options(parser: argparse.ArgumentParser, solution: Solution) -> None:
-    """The flags every domain's `train` has, with the domain's defaults, then the domain's own."""
+OUTPUT_HELP = {"train": "the run directory (default saved_models/<domain>/<run-id>)",
+               "tune": "the search directory (default saved_models/<domain>/tuning/<time>-<dataset>); the best "
+                       "configuration is retrained into <search>/best"}
+RESUME_HELP = {"train": "continue the interrupted run (--output, else the newest)",
+               "tune": "continue the interrupted search (--output, else the newest unfinished one under "
+                       "saved_models/<domain>/tuning/)"}
+
+
+def add_train_options(parser: argparse.ArgumentParser, solution: Solution, verb: str = "train") -> None:
+    """The flags every domain's `train` (and `tune`) has, with the domain's defaults, then the
+    domain's own; `verb` words what --output names (a run, or a search)."""
     d = {**TRAIN_DEFAULTS, **solution.train_defaults}
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--dataset", default=None, help=f"a named dataset (default: {solution.default_dataset})")
@@ -55,7 +64,7 @@ def add_train_options(parser: argparse.ArgumentParser, solution: Solution) -> No
     parser.add_argument("--seed", type=ranges.SEED, default=d["seed"])
     parser.add_argument("--val-split", type=ranges.FRACTION, default=d["val_split"])
     parser.add_argument("--test-split", type=ranges.FRACTION, default=d["test_split"])
-    parser.add_argument("--output", default=None, help="the run directory (default saved_models/<domain>/<run-id>)")
+    parser.add_argument("--output", default=None, help=OUTPUT_HELP[verb])
     parser.add_argument("--quantize", choices=QUANTIZE, default="all",
                         help="TFLite variants to build besides float32 (none: float32 only)")
     parser.add_argument("--no-export", action="store_true", help="skip SavedModel/TFLite export")
@@ -80,9 +89,9 @@ def add_tune_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--worker-id", default=None, help="a worker's name in the trial table (default host-pid)")
 
 
-def add_run_flags(parser: argparse.ArgumentParser) -> None:
+def add_run_flags(parser: argparse.ArgumentParser, verb: str = "train") -> None:
     """Flags of the command itself, not options of the run (not in config.json)."""
-    parser.add_argument("--resume", action="store_true", help="continue the interrupted run (--output, else the newest)")
+    parser.add_argument("--resume", action="store_true", help=RESUME_HELP[verb])
     parser.add_argument("--config", default=None, metavar="FILE",
                         help="a run's config.json (or a YAML/JSON file of options): re-run it; flags given here "
                              "override the file's values")
@@ -91,7 +100,7 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
 def domain_parser(solution: Solution, verb: str = "train") -> Parser:
     """The option parser of `solutions <verb> <domain>` alone (what the Python API parses with)."""
     parser = Parser(prog=f"solutions {verb} {solution.name}", add_help=False)
-    add_train_options(parser, solution)
+    add_train_options(parser, solution, verb)
     if verb == "tune":
         add_tune_options(parser)
     return parser

@@ -59,6 +59,22 @@ def test_blur_softens_about_the_asked_share_of_images_keeps_their_mean_and_chang
     assert first.min() >= 0 and first.max() <= 255 and not np.allclose(first, second)
 
 
+def test_gamma_bends_intensities_within_the_asked_range_keeps_black_and_white_and_changes_each_epoch():
+    import tensorflow as tf
+
+    x = np.tile(np.linspace(0, 255, 16, dtype=np.float32).reshape(1, 4, 4, 1), (64, 1, 1, 1))
+    ds = medical_tries.with_gamma(tf.data.Dataset.from_tensor_slices((x, np.zeros(64))).batch(64), 0.5, 0)
+    first, second = (next(iter(ds))[0].numpy() for _ in range(2))  # a new iterator per epoch, as fit makes
+    # each image's gamma, read back from one mid-grey pixel: log g = log(out) / log(in) on the unit scale
+    gammas = np.log(first[:, 1, 1, 0] / 255.0) / np.log(x[:, 1, 1, 0] / 255.0)
+    assert gammas.min() >= 1 / 1.5 - 1e-4 and gammas.max() <= 1.5 + 1e-4
+    assert gammas.min() < 0.8 and gammas.max() > 1.25  # both darker and brighter images
+    np.testing.assert_allclose(first[:, 0, 0, 0], 0.0, atol=1e-4)
+    np.testing.assert_allclose(first[:, 3, 3, 0], 255.0, atol=1e-2)
+    assert np.all(np.diff(first.reshape(64, 16), axis=1) >= 0)  # the order of intensities is kept
+    assert not np.allclose(first, second)
+
+
 def test_one_hot_batches_carry_each_class_weight():
     import tensorflow as tf
 
@@ -103,6 +119,7 @@ def test_a_short_run_logs_validation_and_test_auc_each_epoch(capsys, monkeypatch
 
     monkeypatch.setattr(medical_tries, "with_photometric", spy("photometric", medical_tries.with_photometric))
     monkeypatch.setattr(medical_tries, "with_blur", spy("blur", medical_tries.with_blur))
+    monkeypatch.setattr(medical_tries, "with_gamma", spy("gamma", medical_tries.with_gamma))
     monkeypatch.setattr(augment, "Cutout", spy("cutout", augment.Cutout))
     from solutions.common import training
 
@@ -114,13 +131,13 @@ def test_a_short_run_logs_validation_and_test_auc_each_epoch(capsys, monkeypatch
                                "--per-image-std", "--stages", "4", "--set", "batch_size=32",
                                "--set", "augment=strong"]) == 0
     row = json.loads(capsys.readouterr().out.splitlines()[0])
-    assert calls == []  # none of the three by default
+    assert calls == []  # none of the four by default
     built = []  # the model the second run trains: its flat head on an anti-aliased trunk
     real_flat_head = medical_tries.with_flat_head
     monkeypatch.setattr(medical_tries, "with_flat_head", lambda *a, **k: built.append(real_flat_head(*a, **k)) or built[-1])
     assert medical_tries.main(["--seeds", "0", "--epochs", "1", "--limit", "128", "--set", "cutout=0.3",
                                "--label-smoothing", "0.1", "--flat-head", "--no-class-weight", "--photometric", "0.2",
-                               "--blur", "0.5", "--weight-decay", "0.05", "--antialias", "--refit"]) == 0
+                               "--blur", "0.5", "--gamma", "0.4", "--weight-decay", "0.05", "--antialias", "--refit"]) == 0
     other = json.loads(capsys.readouterr().out.splitlines()[0])
     assert sum(isinstance(layer, keras.layers.DepthwiseConv2D) for layer in built[0].layers) == 2
     assert other["antialias"] is True and row["antialias"] is False
@@ -130,7 +147,8 @@ def test_a_short_run_logs_validation_and_test_auc_each_epoch(capsys, monkeypatch
     assert decays == [training.WEIGHT_DECAY, 0.05]  # the kit's own by default
     assert (row["weight_decay"], other["weight_decay"]) == (training.WEIGHT_DECAY, 0.05)
     assert row["optimizer"] == other["optimizer"] == "AdamW" and row["sgd_learning_rate"] is None
-    assert sorted(calls) == [("blur", 0.5), ("cutout", 0.3), ("photometric", 0.2)]
+    assert sorted(calls) == [("blur", 0.5), ("cutout", 0.3), ("gamma", 0.4), ("photometric", 0.2)]
+    assert other["gamma"] == 0.4 and row["gamma"] == 0.0
     assert other["photometric"] == 0.2 and row["photometric"] == 0.0
     assert other["blur"] == 0.5 and row["blur"] == 0.0
     assert row["cutout"] == 0.0 and other["cutout"] == 0.3  # the kit's default (off), and --set turns it on

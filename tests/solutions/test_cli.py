@@ -99,6 +99,20 @@ def test_predict_help_exits_zero(capsys):
     assert code == 0 and "usage: solutions predict RUN_DIR" in out
 
 
+@pytest.mark.parametrize("verb, output, resume", [
+    ("train", "the run directory (default saved_models/<domain>/", "the interrupted run"),
+    ("tune", "the search directory (default saved_models/<domain>/tuning/", "the interrupted search"),
+])
+def test_output_and_resume_help_say_what_each_verb_writes(capsys, verb, output, resume):
+    from solutions.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main([verb, "sentiment", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps help text at the terminal's width
+    assert exit_.value.code == 0 and output in text and resume in text
+    assert ("search directory" in text) == (verb == "tune")
+
+
 def test_oracle_port_out_of_range(capsys, tmp_path):
     code, _, err = _main(capsys, "tune", "image-classification", "--oracle", "127.0.0.1:99999", "--role", "chief",
                          "--output", str(tmp_path / "search"))

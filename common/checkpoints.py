@@ -5,6 +5,11 @@ interrupt during the write (Ctrl-C at an epoch end, kill -9, a full disk) left a
 file that `--resume` could not read. Here every file is written under a temporary name and renamed
 into place, and the resume state names the weights file it belongs to, so the state and its
 weights are committed together by one rename.
+
+The per-epoch commit is written by a background thread from a copy of the state taken at the
+epoch's end, so the next epoch trains while it is written: on the default u1 rating run (a 32 MB
+state with AdamW's moments) the writes took 21 s of 194 s of training when the training thread
+waited for them.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import json
 import os
 import shutil
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import keras
@@ -40,17 +46,26 @@ def _state_variables(model: keras.Model) -> list:
     return list(model.variables) + (list(optimizer.variables) if optimizer is not None and optimizer.built else [])
 
 
+def state_arrays(model: keras.Model) -> tuple[list[str], list[np.ndarray]]:
+    """The names and a copy of the values of what `save_state_atomic` writes, as they are now
+    (the copy stays as it is while training goes on)."""
+    variables = _state_variables(model)
+    return [v.path for v in variables], [np.asarray(v).copy() for v in variables]
+
+
+def write_state_atomic(path: str | os.PathLike, names: list[str], arrays: list[np.ndarray]) -> Path:
+    """`state_arrays` as one .npz, written then renamed (numpy and files only: any thread)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, names=np.array(names, dtype=str), **{f"v{i:05d}": a for i, a in enumerate(arrays)})
+    return write_bytes_atomic(path, buffer.getvalue())
+
+
 def save_state_atomic(model: keras.Model, path: str | os.PathLike) -> Path:
     """The model's and its optimizer's variables as one .npz with their names, written then renamed.
 
-    The per-epoch backup pays this every epoch: an HDF5 `save_weights` of the digits model took
-    65 ms, this 13 ms (about 2 s of a 40-epoch, 55 s run).
+    An HDF5 `save_weights` of the digits model took 65 ms, this 13 ms.
     """
-    variables = _state_variables(model)
-    buffer = io.BytesIO()
-    np.savez(buffer, names=np.array([v.path for v in variables], dtype=str),
-             **{f"v{i:05d}": np.asarray(v) for i, v in enumerate(variables)})
-    return write_bytes_atomic(path, buffer.getvalue())
+    return write_state_atomic(path, *state_arrays(model))
 
 
 def load_state(model: keras.Model, path: str | os.PathLike) -> None:
@@ -79,6 +94,12 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     before the metadata rename resumes from the previous epoch with the previous weights. The
     backup is kept after `fit` (the caller removes it once the phase's result is saved).
 
+    The state file, the metadata and the removals are written by one background thread from a copy
+    taken at the epoch's end (module docstring); the next epoch's commit, and the end of `fit`,
+    first wait for the one in flight, and a failed write (a full disk) is raised there, on the
+    training thread. A kill lands before or after the metadata's rename as before; an interrupt
+    (Ctrl-C) lets the commit in flight finish before the process exits.
+
     The best weights so far (`best_path`, written by the checkpoint callback before this one runs)
     are committed with the epoch too, as a hard link `best-NNNN.weights.h5` named in the metadata:
     `restore_committed_best` puts them back, so a kill between the best file's rename and the
@@ -88,9 +109,20 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     def __init__(self, backup_dir: str | os.PathLike, best_path: Path | None = None):
         super().__init__(str(backup_dir), delete_checkpoint=False)
         self.best_path = best_path
+        self._in_flight: Future | None = None
 
     def on_train_begin(self, logs=None):
         self._load_model()
+
+    def on_train_end(self, logs=None):
+        self.wait_for_commit()
+        super().on_train_end(logs)
+
+    def wait_for_commit(self) -> None:
+        """Block until the epoch commit in flight is on disk; raise its error, if it failed."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            in_flight.result()
 
     def _load_model(self):
         meta = Path(self._training_metadata_path)
@@ -107,9 +139,11 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         self.model._initial_epoch = int(state["epoch"])
 
     def _save_model(self):
+        self.wait_for_commit()  # one commit at a time, in epoch order; the previous one's removals done
         directory = Path(self.backup_dir)
         directory.mkdir(parents=True, exist_ok=True)
-        weights = save_state_atomic(self.model, directory / f"epoch-{self._current_epoch:04d}.state.npz")
+        weights = directory / f"epoch-{self._current_epoch:04d}.state.npz"
+        names, arrays = state_arrays(self.model)
         state = {"epoch": self._current_epoch, "batch": 0, "weights": weights.name, "best": None}
         keep = {weights}
         if self.best_path is not None and self.best_path.exists():
@@ -118,10 +152,23 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             _link_or_copy(self.best_path, best)  # the file as it is now, whatever replaces best_path later
             state["best"] = best.name
             keep.add(best)
-        write_text_atomic(self._training_metadata_path, json.dumps(state))
-        for old in [*directory.glob("*.weights.h5"), *directory.glob("*.state.npz")]:
-            if old not in keep:
-                old.unlink(missing_ok=True)
+        self._in_flight = _COMMITS.submit(_commit, directory, Path(self._training_metadata_path), weights,
+                                          names, arrays, state, keep)
+
+
+# One writer for every backup: commits land in the order they were asked for.
+_COMMITS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint-commit")
+
+
+def _commit(directory: Path, metadata: Path, weights: Path, names: list[str], arrays: list[np.ndarray],
+            state: dict, keep: set[Path]) -> None:
+    """An epoch's commit (see `AtomicBackupAndRestore`): the state file, then the metadata that
+    names it, then the removal of what the previous commit named."""
+    write_state_atomic(weights, names, arrays)
+    write_text_atomic(metadata, json.dumps(state))
+    for old in [*directory.glob("*.weights.h5"), *directory.glob("*.state.npz")]:
+        if old not in keep:
+            old.unlink(missing_ok=True)
 
 
 def restore_committed_best(backup_dir: Path, best_path: Path) -> None:

@@ -70,3 +70,91 @@ def test_the_training_state_round_trips_and_refuses_another_model(tmp_path):
     damaged.write_bytes(path.read_bytes()[:100])
     with pytest.raises(UserError, match="cannot be read"):
         load_state(fresh, damaged)
+
+
+def _trained_model(width: int = 4):
+    import keras
+    import numpy as np
+
+    m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(width), keras.layers.Dense(1)])
+    m.compile(optimizer=keras.optimizers.AdamW(1e-2), loss="mse")
+    m.fit(np.random.default_rng(0).random((32, 3)), np.ones((32, 1)), epochs=1, verbose=0)
+    return m
+
+
+def _backup(tmp_path, model, best=None):
+    from solutions.common.checkpoints import AtomicBackupAndRestore
+
+    callback = AtomicBackupAndRestore(tmp_path / "backup", best)
+    callback.set_model(model)
+    return callback
+
+
+def test_an_epoch_is_committed_in_the_background_as_it_was_at_the_epochs_end(tmp_path, monkeypatch):
+    """The epoch's end returns before its state is written, from a copy taken then: weights that
+    change meanwhile (the next epoch training) do not reach it; the metadata names the newest epoch
+    and older files go once it is committed."""
+    import threading
+
+    import numpy as np
+
+    from solutions.common import checkpoints
+    from solutions.common.checkpoints import load_state
+
+    model = _trained_model()
+    best = tmp_path / "phase.best.weights.h5"
+    model.save_weights(best)
+    callback = _backup(tmp_path, model, best)
+    callback.on_epoch_end(0)
+    callback.wait_for_commit()
+    assert sorted(p.name for p in (tmp_path / "backup").iterdir()) == [
+        "best-0001.weights.h5", "epoch-0001.state.npz", "training_metadata.json"]
+    at_epoch_end = [np.asarray(v).copy() for v in model.variables]
+    trained_on, real_write = threading.Event(), checkpoints.write_state_atomic
+
+    def held_write(*args):
+        assert trained_on.wait(timeout=60), "the epoch's end waited for its own commit"
+        return real_write(*args)
+
+    monkeypatch.setattr(checkpoints, "write_state_atomic", held_write)
+    callback.on_epoch_end(1)  # returns while its write is held
+    for v in model.trainable_variables:  # the next epoch trains on
+        v.assign(np.full(v.shape, 7.0, np.float32))
+    meta = json.loads((tmp_path / "backup" / "training_metadata.json").read_text())
+    assert meta["epoch"] == 1  # not committed yet
+    trained_on.set()
+    callback.on_train_end()
+    meta = json.loads((tmp_path / "backup" / "training_metadata.json").read_text())
+    assert meta == {"epoch": 2, "batch": 0, "weights": "epoch-0002.state.npz", "best": "best-0002.weights.h5"}
+    assert sorted(p.name for p in (tmp_path / "backup").iterdir()) == [
+        "best-0002.weights.h5", "epoch-0002.state.npz", "training_metadata.json"]
+    fresh = _trained_model()
+    load_state(fresh, tmp_path / "backup" / "epoch-0002.state.npz")
+    for saved, restored in zip(at_epoch_end, fresh.variables):
+        np.testing.assert_array_equal(saved, np.asarray(restored))
+
+
+def test_a_failed_background_commit_is_raised_on_the_training_thread_and_leaves_the_last_one(tmp_path, monkeypatch):
+    import errno
+
+    import pytest
+
+    from solutions.common import checkpoints
+
+    model = _trained_model()
+    callback = _backup(tmp_path, model)
+    callback.on_epoch_end(0)
+    callback.wait_for_commit()
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoints, "write_state_atomic", full_disk)
+    callback.on_epoch_end(1)  # returns: the write runs in the background
+    with pytest.raises(OSError, match="No space left"):
+        callback.on_epoch_end(2)  # the next commit first waits for this one, and raises its error
+    meta = json.loads((tmp_path / "backup" / "training_metadata.json").read_text())
+    assert meta["epoch"] == 1 and (tmp_path / "backup" / meta["weights"]).exists()
+    callback.on_epoch_end(3)
+    with pytest.raises(OSError, match="No space left"):
+        callback.on_train_end()  # the end of fit waits too

@@ -8,6 +8,7 @@ only, restores the best weights, and rebuilds its state from the CSV log after a
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -178,6 +179,7 @@ def fit_phases(
         restore_committed_best(backup_dir, best_path)
         past = [r[monitor] for r in read_history(history_path) if monitor in r]
         best_so_far = (min(past) if mode == "min" else max(past)) if past else None
+        backup = AtomicBackupAndRestore(backup_dir, best_path)
         callbacks = [
             *metric_callbacks,
             keras.callbacks.CSVLogger(str(history_path), append=True),
@@ -185,7 +187,7 @@ def fit_phases(
                 str(best_path), monitor=monitor, mode=mode, save_best_only=True,
                 save_weights_only=True, initial_value_threshold=best_so_far,
             ),
-            AtomicBackupAndRestore(backup_dir, best_path),  # after the log and best weights: commits the epoch
+            backup,  # after the log and best weights: commits the epoch
             ResumableEarlyStopping(
                 history_path=history_path, best_weights_path=best_path, monitor=monitor, mode=mode,
                 patience=patience, restore_best_weights=True, verbose=1,
@@ -193,8 +195,15 @@ def fit_phases(
             keras.callbacks.TensorBoard(str(run / "logs" / phase.name), write_graph=False),
             *extra_callbacks,
         ]
-        model.fit(train_ds, validation_data=val_ds, epochs=phase.epochs, callbacks=callbacks,
-                  verbose=verbose, shuffle=False, **(fit_kwargs or {}))  # the pipeline shuffles, seeded
+        try:
+            model.fit(train_ds, validation_data=val_ds, epochs=phase.epochs, callbacks=callbacks,
+                      verbose=verbose, shuffle=False, **(fit_kwargs or {}))  # the pipeline shuffles, seeded
+        except BaseException:
+            # Keras skips on_train_end when fit raises: the epoch commit in flight lands before the
+            # error reaches the caller, who may release the run's lock or resume in this process.
+            with contextlib.suppress(Exception):  # the error that stopped training is the one to report
+                backup.wait_for_commit()
+            raise
         save_weights_atomic(model, ckpt / f"{phase.name}.done.weights.h5")
         remove_tree(backup_dir)
 

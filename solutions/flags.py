@@ -99,6 +99,8 @@ def add_run_flags(parser: argparse.ArgumentParser, verb: str = "train") -> None:
 
 def domain_parser(solution: Solution, verb: str = "train") -> Parser:
     """The option parser of `solutions <verb> <domain>` alone (what the Python API parses with)."""
+    if verb not in OUTPUT_HELP:
+        raise UserError(f"verb {verb!r}: expected one of {', '.join(OUTPUT_HELP)}")
     parser = Parser(prog=f"solutions {verb} {solution.name}", add_help=False)
     add_train_options(parser, solution, verb)
     if verb == "tune":

@@ -1,5 +1,7 @@
 """The kit's learning-rate schedule and optimizer (`common/training.py`)."""
 
+import json
+
 import pytest
 
 from solutions.common import training
@@ -20,3 +22,43 @@ def test_make_optimizer_is_adamw_on_that_schedule_with_the_kits_decay():
     assert type(optimizer).__name__ == "AdamW" and optimizer.weight_decay == training.WEIGHT_DECAY
     assert float(optimizer._learning_rate(5)) == pytest.approx(0.003)
     assert training.make_optimizer(0.003, steps=100, weight_decay=0.05).weight_decay == 0.05
+
+
+def test_a_fit_that_raises_waits_for_the_epoch_commit_in_flight(tmp_path, monkeypatch):
+    """Keras skips on_train_end when fit raises (an interrupt, an error in a callback): the epoch
+    already committed in the background is on disk before the error reaches the caller, who may
+    then release the run's lock or resume in the same process."""
+    import time
+
+    import keras
+    import numpy as np
+    import pytest
+    import tensorflow as tf
+
+    from solutions.common import checkpoints
+    from solutions.common.rundir import Run
+    from solutions.common.training import Phase, fit_phases
+
+    real_write = checkpoints.write_state_atomic
+
+    def slow_write(*args):
+        time.sleep(1.5)  # a large state on a slow disk: still in flight when the next epoch fails
+        return real_write(*args)
+
+    class FailsInSecondEpoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:
+                raise RuntimeError("a callback failed")
+
+    monkeypatch.setattr(checkpoints, "write_state_atomic", slow_write)
+    rng = np.random.default_rng(0)
+    data = tf.data.Dataset.from_tensor_slices((rng.random((32, 3), np.float32), rng.random((32, 1), np.float32)))
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    (tmp_path / "run").mkdir()
+    with pytest.raises(RuntimeError, match="a callback failed"):
+        fit_phases(model, lambda m, optimizer: m.compile(optimizer=optimizer, loss="mse"), data.batch(8),
+                   data.batch(8), [Phase("train", 3, 1e-2)], run=Run(tmp_path / "run"), monitor="val_loss",
+                   mode="min", patience=5, steps_per_epoch=4, extra_callbacks=[FailsInSecondEpoch()])
+    backup = tmp_path / "run" / "checkpoints" / "backup-train"
+    meta = json.loads((backup / "training_metadata.json").read_text())
+    assert meta["epoch"] == 1 and (backup / meta["weights"]).exists()

@@ -236,6 +236,10 @@ def test_options_are_checked_like_flags():
         solutions.options("weather")
     table = solutions.options("sentiment")
     assert table["epochs"]["default"] == 15 and table["model"]["choices"] == ["bow", "cnn", "bilstm", "transformer"]
+    assert "the search directory" in solutions.options("sentiment", verb="tune")["output"]["help"]
+    assert "max_trials" in solutions.options("sentiment", verb="tune") and "max_trials" not in table
+    with pytest.raises(solutions.UserError, match="verb 'evaluate': expected one of train, tune"):
+        solutions.options("sentiment", verb="evaluate")
 
 
 def test_config_files_yaml_and_overrides(tmp_path):

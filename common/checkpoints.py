@@ -47,29 +47,22 @@ def _state_variables(model: keras.Model) -> list:
 
 
 def state_arrays(model: keras.Model) -> tuple[list[str], list[np.ndarray]]:
-    """The names and a copy of the values of what `save_state_atomic` writes, as they are now
-    (the copy stays as it is while training goes on)."""
+    """The names and a copy of the values of the model's and its optimizer's variables, as they
+    are now (the copy stays as it is while training goes on)."""
     variables = _state_variables(model)
     return [v.path for v in variables], [np.asarray(v).copy() for v in variables]
 
 
 def write_state_atomic(path: str | os.PathLike, names: list[str], arrays: list[np.ndarray]) -> Path:
-    """`state_arrays` as one .npz, written then renamed (numpy and files only: any thread)."""
+    """`state_arrays` as one .npz, written then renamed (numpy and files only: any thread). An HDF5
+    `save_weights` of the digits model took 65 ms, this 13 ms."""
     buffer = io.BytesIO()
     np.savez(buffer, names=np.array(names, dtype=str), **{f"v{i:05d}": a for i, a in enumerate(arrays)})
     return write_bytes_atomic(path, buffer.getvalue())
 
 
-def save_state_atomic(model: keras.Model, path: str | os.PathLike) -> Path:
-    """The model's and its optimizer's variables as one .npz with their names, written then renamed.
-
-    An HDF5 `save_weights` of the digits model took 65 ms, this 13 ms.
-    """
-    return write_state_atomic(path, *state_arrays(model))
-
-
 def load_state(model: keras.Model, path: str | os.PathLike) -> None:
-    """Put back what `save_state_atomic` wrote, in order (the names are kept for a person reading the
+    """Put back what `write_state_atomic` wrote, in order (the names are kept for a person reading the
     file); a damaged file, or one of another model, is one clear error."""
     variables = _state_variables(model)
     try:
@@ -88,7 +81,7 @@ def load_state(model: keras.Model, path: str | os.PathLike) -> None:
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     """BackupAndRestore whose state is committed by one rename after each epoch.
 
-    The state (weights and optimizer) goes to `epoch-NNNN.state.npz` (`save_state_atomic`: written,
+    The state (weights and optimizer) goes to `epoch-NNNN.state.npz` (`write_state_atomic`: written,
     then renamed; a backup of an older version names an HDF5 file, still read), then `training_metadata.json`,
     which names that file, is replaced; only then is the previous epoch's file removed. A kill
     before the metadata rename resumes from the previous epoch with the previous weights. The

@@ -43,7 +43,7 @@ def test_the_training_state_round_trips_and_refuses_another_model(tmp_path):
     import keras
     import pytest
 
-    from solutions.common.checkpoints import load_state, save_state_atomic
+    from solutions.common.checkpoints import load_state, state_arrays, write_state_atomic
     from solutions.common.errors import UserError
 
     def model(width):
@@ -54,7 +54,7 @@ def test_the_training_state_round_trips_and_refuses_another_model(tmp_path):
     x, y = np.random.default_rng(0).random((32, 3)), np.ones((32, 1))
     trained = model(4)
     trained.fit(x, y, epochs=2, verbose=0)
-    path = save_state_atomic(trained, tmp_path / "epoch-0002.state.npz")
+    path = write_state_atomic(tmp_path / "epoch-0002.state.npz", *state_arrays(trained))
     fresh = model(4)
     fresh.optimizer.build(fresh.trainable_variables)
     load_state(fresh, path)

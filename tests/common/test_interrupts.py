@@ -177,3 +177,34 @@ def test_a_read_only_output_directory_is_one_error_line(tmp_path):
         subprocess.run(["umount", "-l", str(mount)], capture_output=True)
     lines = [line for line in err.splitlines() if line.startswith(("error:", "Traceback"))]
     assert process.returncode == 2 and len(lines) == 1 and "not writable" in lines[0], err[-3000:]
+
+
+def test_a_full_disk_during_a_background_epoch_commit_is_one_error_line_and_the_run_resumes(tmp_path, monkeypatch,
+                                                                                            capsys):
+    """The second epoch's state fails to write (in the commit thread): the CLI reports it as one
+    line, the first epoch stays committed, and --resume finishes the run."""
+    import errno
+
+    from solutions.cli import main
+    from solutions.common import checkpoints
+
+    real_write, writes = checkpoints.write_state_atomic, []
+
+    def full_on_the_second(path, *args):
+        writes.append(path)
+        if len(writes) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_write(path, *args)
+
+    monkeypatch.setattr(checkpoints, "write_state_atomic", full_on_the_second)
+    out = tmp_path / "run"
+    args = ["train", "image-classification", "--dataset", "digits", "--epochs", "4", "--image-size", "8",
+            "--width", "16", "--batch-size", "256", "--patience", "100", "--quantize", "none", "--output", str(out)]
+    assert main(args) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith(("error:", "Traceback"))]
+    assert len(lines) == 1 and "no space left on device" in lines[0] and "epoch-0002.state.npz" in lines[0], lines
+    meta = json.loads(next(_partial(out).glob("checkpoints/backup-*/training_metadata.json")).read_text())
+    assert meta["epoch"] == 1
+    assert main([*args, "--resume"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["epochs_run"] == 4
+    assert len((out / "history.csv").read_text().splitlines()) == 5  # one header, one row per epoch

@@ -4,15 +4,21 @@ For each case: one kit run (resume state, logs, checkpoints and early stopping o
 so that every epoch runs) and one plain `model.fit` of the model the kit builds for that plan,
 compiled the same way, on the training split as in-memory float32 arrays with the validation
 split, the same batch size and epochs, first-epoch tracing included, no callbacks. Samples/s are
-training samples x epochs / wall seconds of the fit; the ratio is kit / plain.
+training samples x epochs / wall seconds of the fit; the ratio is kit / plain, of the medians.
 
-    python -m benchmarks.throughput [--epochs 10] [--cases digits pneumoniamnist]
+The CPU's own speed drifts by tens of percent within minutes on a shared machine (the digits
+plain fit gave 285 to 576 samples/s on one day), more than the kit's overhead, so each case runs
+`--repeats` pairs in alternating order (plain, kit; kit, plain; ...): a drift during the
+benchmark then weighs on both sides alike.
+
+    python -m benchmarks.throughput [--epochs 10] [--repeats 3] [--cases digits pneumoniamnist]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -61,29 +67,52 @@ def kit_fit(domain: str, options: dict, epochs: int, out: Path) -> dict:
             "epochs_run": m["epochs_run"]}
 
 
+def alternating(repeats: int) -> list[str]:
+    """plain, kit, kit, plain, plain, kit, ...: each pair in the other order from the last."""
+    pairs = [("plain", "kit") if i % 2 == 0 else ("kit", "plain") for i in range(repeats)]
+    return [side for pair in pairs for side in pair]
+
+
+def summarise(name: str, epochs: int, runs: dict[str, list[dict]]) -> dict:
+    """One case's row: every run, each side's median samples/s, and kit / plain of the medians."""
+    median = {side: statistics.median(r["samples_per_second"] for r in runs[side]) for side in runs}
+    return {"case": name, "epochs": epochs, "repeats": len(runs["kit"]), "kit": runs["kit"], "plain": runs["plain"],
+            "kit_median": median["kit"], "plain_median": median["plain"],
+            "ratio": round(median["kit"] / median["plain"], 3)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.throughput", description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3, help="kit/plain pairs per case, in alternating order")
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     args = parser.parse_args(argv)
+    if args.repeats < 1 or args.epochs < 1:
+        parser.error("--repeats and --epochs must be at least 1")
+    import keras
+
     rows = []
     with tempfile.TemporaryDirectory(prefix="throughput-") as tmp:
         for name in args.cases:
             domain, options = CASES[name]
-            plain = plain_fit(domain, options, args.epochs)
-            import keras
-
-            keras.backend.clear_session()  # the kit run starts from a clean graph, as in its own process
-            kit = kit_fit(domain, options, args.epochs, Path(tmp) / name)
-            rows.append({"case": name, "epochs": args.epochs, "kit": kit, "plain": plain,
-                         "ratio": round(kit["samples_per_second"] / plain["samples_per_second"], 3)})
+            runs: dict[str, list[dict]] = {"plain": [], "kit": []}
+            for i, side in enumerate(alternating(args.repeats)):
+                keras.backend.clear_session()  # each fit starts from a clean graph, as in its own process
+                if side == "plain":
+                    result = plain_fit(domain, options, args.epochs)
+                else:
+                    result = kit_fit(domain, options, args.epochs, Path(tmp) / f"{name}-{i}")
+                runs[side].append(result)
+                print(json.dumps({"case": name, "side": side, **result}), flush=True)
+            rows.append(summarise(name, args.epochs, runs))
             print(json.dumps(rows[-1]))
-    print("\n| case | epochs | kit samples/s | plain fit samples/s | kit / plain |\n|---|---|---|---|---|")
+    print("\n| case | epochs | repeats | kit samples/s (median; each) | plain fit samples/s (median; each) | kit / plain |"
+          "\n|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['case']} | {r['epochs']} | {r['kit']['samples_per_second']:.0f} | "
-              f"{r['plain']['samples_per_second']:.0f} | {r['ratio']:.2f} |")
+        each = {side: " ".join(f"{x['samples_per_second']:.0f}" for x in r[side]) for side in ("kit", "plain")}
+        print(f"| {r['case']} | {r['epochs']} | {r['repeats']} | {r['kit_median']:.0f} ({each['kit']}) | "
+              f"{r['plain_median']:.0f} ({each['plain']}) | {r['ratio']:.2f} |")
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

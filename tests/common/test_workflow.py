@@ -181,3 +181,28 @@ def test_every_domain_trains_on_pipelines_without_the_autotuner(package, overrid
     with pytest.raises(_Fitted):
         train(get_solution(name), options)
     assert seen == [[False, False]]
+
+
+def test_the_edge_variants_of_one_model_share_one_batch_1_saved_model(trained_run, tmp_path, monkeypatch):
+    """edge and edge_uint8 are one Keras model converted twice: its batch-1 SavedModel is written
+    once (3 s of every image run's export on 2 cores), and both files still ship and are checked."""
+    import shutil
+
+    from solutions.common import export as ex
+    from solutions.common.workflow import export
+
+    run_path = tmp_path / "run"
+    shutil.copytree(trained_run.path, run_path)
+    written = []
+    honest = ex.export_fixed_batch
+
+    def counted(model, path, *, batch):
+        written.append((model.name, path.name, batch))
+        return honest(model, path, batch=batch)
+
+    monkeypatch.setattr(ex, "export_fixed_batch", counted)
+    results = export(str(run_path), formats="tflite", quantize="int8")
+    assert [w[2] for w in written] == [1], written
+    for variant in ("edge", "edge_uint8"):
+        assert "skipped" not in results[variant] and (run_path / ex.TFLITE_FILES[variant]).exists()
+    assert results["edge_uint8"]["input_dtype"] == "uint8" and results["edge"]["input_dtype"] == "float32"

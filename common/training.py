@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from solutions.common.checkpoints import (AtomicBackupAndRestore, AtomicModelCheckpoint, restore_committed_best,
-                                 save_weights_atomic)
+from solutions.common.checkpoints import (AtomicBackupAndRestore, BestWeightsCheckpoint, load_weights_file,
+                                         restore_committed_best, save_weights_atomic)
 from solutions.common.files import remove_tree, write_text_atomic
 from solutions.common.rundir import Run
 from solutions.common.runtime import import_tensorflow
@@ -109,9 +109,18 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
             if self._is_improvement(value, self.best):
                 self.best, self.best_epoch, self.wait = value, int(row["epoch"]), 0
         current = self.model.get_weights()
-        self.model.load_weights(self.best_weights_path)
+        load_weights_file(self.model, self.best_weights_path)
         self.best_weights = self.model.get_weights()
         self.model.set_weights(current)
+
+
+class EpochTensorBoard(keras.callbacks.TensorBoard):
+    """TensorBoard logs per epoch (its default `update_freq`), without the per-batch work Keras 3
+    still does then: a `summary.scalar` per logged value after every batch, written nowhere since no
+    writer is set between epochs, 3.6 ms a batch (2% of a digits epoch on 2 cores)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, logs if self.update_freq != "epoch" else None)
 
 
 def run_phases(
@@ -175,24 +184,21 @@ def fit_phases(
         meta = backup_dir / "training_metadata.json"
         # The log keeps exactly the epochs the backup committed (a kill can land between the two).
         _truncate_history(history_path, json.loads(meta.read_text())["epoch"] if meta.exists() else 0)
-        best_path = ckpt / f"{phase.name}.best.weights.h5"
-        restore_committed_best(backup_dir, best_path)
+        best_path = ckpt / f"{phase.name}.best.weights.npz"
+        restore_committed_best(backup_dir, best_path, model)
         past = [r[monitor] for r in read_history(history_path) if monitor in r]
         best_so_far = (min(past) if mode == "min" else max(past)) if past else None
         backup = AtomicBackupAndRestore(backup_dir, best_path)
         callbacks = [
             *metric_callbacks,
             keras.callbacks.CSVLogger(str(history_path), append=True),
-            AtomicModelCheckpoint(
-                str(best_path), monitor=monitor, mode=mode, save_best_only=True,
-                save_weights_only=True, initial_value_threshold=best_so_far,
-            ),
+            BestWeightsCheckpoint(best_path, monitor=monitor, mode=mode, initial_value_threshold=best_so_far),
             backup,  # after the log and best weights: commits the epoch
             ResumableEarlyStopping(
                 history_path=history_path, best_weights_path=best_path, monitor=monitor, mode=mode,
                 patience=patience, restore_best_weights=True, verbose=1,
             ),
-            keras.callbacks.TensorBoard(str(run / "logs" / phase.name), write_graph=False),
+            EpochTensorBoard(str(run / "logs" / phase.name), write_graph=False),
             *extra_callbacks,
         ]
         try:

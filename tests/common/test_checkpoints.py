@@ -158,3 +158,78 @@ def test_a_failed_background_commit_is_raised_on_the_training_thread_and_leaves_
     callback.on_epoch_end(3)
     with pytest.raises(OSError, match="No space left"):
         callback.on_train_end()  # the end of fit waits too
+
+
+def _with_batch_norm():
+    import keras
+    import numpy as np
+
+    m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.BatchNormalization(), keras.layers.Dense(1)])
+    m.compile(optimizer="adam", loss="mse")
+    m.fit(np.random.default_rng(0).random((32, 3)), np.ones((32, 1)), epochs=1, verbose=0)
+    return m
+
+
+def test_best_weights_are_written_only_on_a_strict_improvement_and_read_back_exactly(tmp_path):
+    """The .npz best weights: written when the monitored value beats every earlier epoch and the
+    initial threshold (never for NaN), and read back with BatchNorm statistics."""
+    import numpy as np
+
+    from solutions.common.checkpoints import BestWeightsCheckpoint, load_weights_file
+
+    model = _with_batch_norm()
+    path = tmp_path / "main.best.weights.npz"
+    checkpoint = BestWeightsCheckpoint(path, monitor="val_auc", mode="max", initial_value_threshold=0.5)
+    checkpoint.set_model(model)
+    written = []
+    for epoch, value in enumerate([0.4, 0.6, 0.6, float("nan"), 0.7, 0.65]):
+        before = path.stat().st_mtime_ns if path.exists() else None
+        checkpoint.on_epoch_end(epoch, {"val_auc": value, "loss": 1.0})
+        if path.exists() and path.stat().st_mtime_ns != before:
+            written.append(epoch)
+            saved = [np.asarray(w).copy() for w in model.weights]
+        for w in model.weights:  # the model moves on after every epoch
+            w.assign(np.asarray(w) + 1.0)
+    assert written == [1, 4] and checkpoint.best == 0.7
+    load_weights_file(model, path)
+    for expected, restored in zip(saved, model.weights):
+        np.testing.assert_array_equal(expected, np.asarray(restored))
+    assert len(saved) == 8  # two Dense kernels and biases, BatchNorm's gamma, beta, mean and variance
+
+
+def test_best_weights_refuse_a_metric_the_training_does_not_log(tmp_path):
+    import pytest
+
+    from solutions.common.checkpoints import BestWeightsCheckpoint
+    from solutions.common.errors import UserError
+
+    checkpoint = BestWeightsCheckpoint(tmp_path / "b.weights.npz", monitor="val_auc", mode="max")
+    checkpoint.set_model(_with_batch_norm())
+    with pytest.raises(UserError, match="monitors 'val_auc'.*logs loss, val_loss"):
+        checkpoint.on_epoch_end(0, {"loss": 1.0, "val_loss": 2.0})
+
+
+def test_hdf5_best_weights_committed_by_an_older_version_are_converted_for_the_resume(tmp_path):
+    """A run interrupted under the HDF5 format resumes with its committed best weights, as .npz; the
+    model's own weights are left as they were."""
+    import numpy as np
+
+    from solutions.common.checkpoints import load_weights_file
+
+    model = _with_batch_norm()
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    model.save_weights(backup / "best-0002.weights.h5")
+    best = [np.asarray(w).copy() for w in model.weights]
+    (backup / "training_metadata.json").write_text(json.dumps({"epoch": 2, "weights": "epoch-0002.state.npz",
+                                                               "best": "best-0002.weights.h5"}))
+    for w in model.weights:
+        w.assign(np.asarray(w) - 3.0)
+    current = [np.asarray(w).copy() for w in model.weights]
+    target = tmp_path / "main.best.weights.npz"
+    restore_committed_best(backup, target, model)
+    for expected, now in zip(current, model.weights):
+        np.testing.assert_array_equal(expected, np.asarray(now))
+    load_weights_file(model, target)
+    for expected, restored in zip(best, model.weights):
+        np.testing.assert_array_equal(expected, np.asarray(restored))

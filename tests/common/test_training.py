@@ -62,3 +62,30 @@ def test_a_fit_that_raises_waits_for_the_epoch_commit_in_flight(tmp_path, monkey
     backup = tmp_path / "run" / "checkpoints" / "backup-train"
     meta = json.loads((backup / "training_metadata.json").read_text())
     assert meta["epoch"] == 1 and (backup / meta["weights"]).exists()
+
+
+def test_epoch_tensorboard_skips_the_per_batch_scalars_that_nothing_records(tmp_path, monkeypatch):
+    """With epoch updates, Keras 3's TensorBoard still calls summary.scalar for every logged value
+    after every batch; none is written (no writer is set then). The epoch summaries still are."""
+    import numpy as np
+
+    import keras
+
+    from solutions.common.training import EpochTensorBoard
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    board = EpochTensorBoard(str(tmp_path / "logs"), write_graph=False)
+    calls = []
+    real = board.summary.scalar
+
+    def counted(name, *args, **kwargs):
+        calls.append(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(board.summary, "scalar", counted)
+    x = np.random.default_rng(0).random((64, 3))
+    model.fit(x, np.ones((64, 1)), batch_size=8, epochs=2, validation_data=(x[:8], np.ones((8, 1))),
+              callbacks=[board], verbose=0)
+    assert not [c for c in calls if c.startswith("batch_")], calls
+    assert "epoch_loss" in calls and list((tmp_path / "logs" / "train").glob("events.out.tfevents.*"))

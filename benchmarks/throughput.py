@@ -4,7 +4,7 @@ For each case: one kit run (resume state, logs, checkpoints and early stopping o
 so that every epoch runs) and one plain `model.fit` of the model the kit builds for that plan,
 compiled the same way, on the training split as in-memory float32 arrays with the validation
 split, the same batch size and epochs, first-epoch tracing included, no callbacks. Samples/s are
-training samples x epochs / wall seconds of the fit; the ratio is kit / plain, of the medians.
+training samples x epochs / wall seconds of the fit; the ratio is kit / plain, the median over pairs.
 
 The CPU's own speed drifts by tens of percent within minutes on a shared machine (the digits
 plain fit gave 285 to 576 samples/s on one day), more than the kit's overhead, so each case runs
@@ -74,11 +74,13 @@ def alternating(repeats: int) -> list[str]:
 
 
 def summarise(name: str, epochs: int, runs: dict[str, list[dict]]) -> dict:
-    """One case's row: every run, each side's median samples/s, and kit / plain of the medians."""
+    """One case's row: every run, each side's median samples/s, and the median of the pairs'
+    kit / plain ratios (pair i: the i-th kit run and the i-th plain run, next to each other in time)."""
     median = {side: statistics.median(r["samples_per_second"] for r in runs[side]) for side in runs}
+    pairs = [k["samples_per_second"] / p["samples_per_second"] for k, p in zip(runs["kit"], runs["plain"])]
     return {"case": name, "epochs": epochs, "repeats": len(runs["kit"]), "kit": runs["kit"], "plain": runs["plain"],
             "kit_median": median["kit"], "plain_median": median["plain"],
-            "ratio": round(median["kit"] / median["plain"], 3)}
+            "pair_ratios": [round(r, 3) for r in pairs], "ratio": round(statistics.median(pairs), 3)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,12 +108,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps({"case": name, "side": side, **result}), flush=True)
             rows.append(summarise(name, args.epochs, runs))
             print(json.dumps(rows[-1]))
-    print("\n| case | epochs | repeats | kit samples/s (median; each) | plain fit samples/s (median; each) | kit / plain |"
-          "\n|---|---|---|---|---|---|")
+    print("\n| case | epochs | repeats | kit samples/s (median; each) | plain fit samples/s (median; each) | "
+          "kit / plain (median; each pair) |\n|---|---|---|---|---|---|")
     for r in rows:
         each = {side: " ".join(f"{x['samples_per_second']:.0f}" for x in r[side]) for side in ("kit", "plain")}
         print(f"| {r['case']} | {r['epochs']} | {r['repeats']} | {r['kit_median']:.0f} ({each['kit']}) | "
-              f"{r['plain_median']:.0f} ({each['plain']}) | {r['ratio']:.2f} |")
+              f"{r['plain_median']:.0f} ({each['plain']}) | {r['ratio']:.2f} "
+              f"({' '.join(f'{x:.2f}' for x in r['pair_ratios'])}) |")
     return 0
 
 if __name__ == "__main__":

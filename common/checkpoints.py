@@ -202,12 +202,16 @@ def restore_committed_best(backup_dir: Path, best_path: Path, model: keras.Model
         best_path.unlink(missing_ok=True)  # nothing committed: any best file is from a lost epoch
         return
     state = json.loads(meta.read_text())
-    if "best" not in state:  # a backup written before best weights were committed with it
-        return
-    if state["best"] is None:
+    if "best" not in state:  # a backup written before best weights were committed with it: the file as it is
+        legacy = best_path.with_name(best_path.name.removesuffix(_weights_suffix(best_path)) + ".weights.h5")
+        if legacy == best_path or not legacy.exists():
+            return
+        committed = legacy
+    elif state["best"] is None:
         best_path.unlink(missing_ok=True)
         return
-    committed = backup_dir / state["best"]
+    else:
+        committed = backup_dir / state["best"]
     if _weights_suffix(committed) != _weights_suffix(best_path):
         if model is None:
             raise ValueError(f"{committed} is not in the format of {best_path}; pass the model to convert it")
@@ -243,7 +247,8 @@ class BestWeightsCheckpoint(keras.callbacks.Callback):
             raise ValueError(f"mode must be 'min' or 'max', not {mode!r}")
         self.path, self.monitor, self.mode = Path(path), monitor, mode
         worst = np.inf if mode == "min" else -np.inf
-        self.best = worst if initial_value_threshold is None else float(initial_value_threshold)
+        threshold = None if initial_value_threshold is None else float(initial_value_threshold)
+        self.best = worst if threshold is None or np.isnan(threshold) else threshold
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)

@@ -106,7 +106,7 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
             if value is None:
                 continue
             self.wait += 1
-            if self._is_improvement(value, self.best):
+            if not math.isnan(value) and self._is_improvement(value, self.best):  # NaN: never the best
                 self.best, self.best_epoch, self.wait = value, int(row["epoch"]), 0
         current = self.model.get_weights()
         load_weights_file(self.model, self.best_weights_path)
@@ -186,7 +186,7 @@ def fit_phases(
         _truncate_history(history_path, json.loads(meta.read_text())["epoch"] if meta.exists() else 0)
         best_path = ckpt / f"{phase.name}.best.weights.npz"
         restore_committed_best(backup_dir, best_path, model)
-        past = [r[monitor] for r in read_history(history_path) if monitor in r]
+        past = [r[monitor] for r in read_history(history_path) if monitor in r and not math.isnan(r[monitor])]
         best_so_far = (min(past) if mode == "min" else max(past)) if past else None
         backup = AtomicBackupAndRestore(backup_dir, best_path)
         callbacks = [

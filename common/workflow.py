@@ -326,11 +326,12 @@ def export_run(
                 lambda tfl, v=variant: entry(tfl(x_test), tfl.bytes, tfl.latency_ms(x_test[:1]),
                                              exact=f"TFLite {v}" if v == "float32" else None,
                                              quantized=None if v == "float32" else f"TFLite {v}")))
-        edge_sources: dict[int, Path] = {}  # edge variants of one Keras model share its batch-1 SavedModel
+        edge_sources: list[tuple[keras.Model, Path]] = []  # edge variants of one Keras model share its batch-1 SavedModel
         for edge in solution.edge_models(model, splits, fitted, options, list(variants)):
-            if id(edge.model) not in edge_sources:
-                edge_sources[id(edge.model)] = ex.export_fixed_batch(edge.model, Path(workdir) / edge.variant, batch=1)
-            edge_source = edge_sources[id(edge.model)]
+            edge_source = next((path for m, path in edge_sources if m is edge.model), None)
+            if edge_source is None:
+                edge_source = ex.export_fixed_batch(edge.model, Path(workdir) / edge.variant, batch=1)
+                edge_sources.append((edge.model, edge_source))
             result = _tflite_variant(
                 run, edge.variant,
                 lambda e=edge, src=edge_source: ex.convert_tflite(src, e.quantize, e.representative,

@@ -3,6 +3,8 @@ an epoch that was lost (killed between the best file's rename and the epoch's co
 
 import json
 
+import pytest
+
 from solutions.common.checkpoints import restore_committed_best
 
 
@@ -90,7 +92,8 @@ def _backup(tmp_path, model, best=None):
     return callback
 
 
-def test_an_epoch_is_committed_in_the_background_as_it_was_at_the_epochs_end(tmp_path, monkeypatch):
+@pytest.mark.parametrize("suffix", [".weights.npz", ".weights.h5"])  # the kit's, and a run begun by an older version
+def test_an_epoch_is_committed_in_the_background_as_it_was_at_the_epochs_end(suffix, tmp_path, monkeypatch):
     """The epoch's end returns before its state is written, from a copy taken then: weights that
     change meanwhile (the next epoch training) do not reach it; the metadata names the newest epoch
     and older files go once it is committed."""
@@ -99,16 +102,16 @@ def test_an_epoch_is_committed_in_the_background_as_it_was_at_the_epochs_end(tmp
     import numpy as np
 
     from solutions.common import checkpoints
-    from solutions.common.checkpoints import load_state
+    from solutions.common.checkpoints import load_state, write_weights_atomic
 
     model = _trained_model()
-    best = tmp_path / "phase.best.weights.h5"
-    model.save_weights(best)
+    best = tmp_path / f"phase.best{suffix}"
+    model.save_weights(best) if suffix == ".weights.h5" else write_weights_atomic(model, best)
     callback = _backup(tmp_path, model, best)
     callback.on_epoch_end(0)
     callback.wait_for_commit()
     assert sorted(p.name for p in (tmp_path / "backup").iterdir()) == [
-        "best-0001.weights.h5", "epoch-0001.state.npz", "training_metadata.json"]
+        f"best-0001{suffix}", "epoch-0001.state.npz", "training_metadata.json"]
     at_epoch_end = [np.asarray(v).copy() for v in model.variables]
     trained_on, real_write = threading.Event(), checkpoints.write_state_atomic
 
@@ -125,9 +128,9 @@ def test_an_epoch_is_committed_in_the_background_as_it_was_at_the_epochs_end(tmp
     trained_on.set()
     callback.on_train_end()
     meta = json.loads((tmp_path / "backup" / "training_metadata.json").read_text())
-    assert meta == {"epoch": 2, "batch": 0, "weights": "epoch-0002.state.npz", "best": "best-0002.weights.h5"}
+    assert meta == {"epoch": 2, "batch": 0, "weights": "epoch-0002.state.npz", "best": f"best-0002{suffix}"}
     assert sorted(p.name for p in (tmp_path / "backup").iterdir()) == [
-        "best-0002.weights.h5", "epoch-0002.state.npz", "training_metadata.json"]
+        f"best-0002{suffix}", "epoch-0002.state.npz", "training_metadata.json"]
     fresh = _trained_model()
     load_state(fresh, tmp_path / "backup" / "epoch-0002.state.npz")
     for saved, restored in zip(at_epoch_end, fresh.variables):
@@ -170,22 +173,26 @@ def _with_batch_norm():
     return m
 
 
-def test_best_weights_are_written_only_on_a_strict_improvement_and_read_back_exactly(tmp_path):
+def test_best_weights_are_written_only_on_a_strict_improvement_and_read_back_exactly(tmp_path, monkeypatch):
     """The .npz best weights: written when the monitored value beats every earlier epoch and the
     initial threshold (never for NaN), and read back with BatchNorm statistics."""
     import numpy as np
 
+    from solutions.common import checkpoints
     from solutions.common.checkpoints import BestWeightsCheckpoint, load_weights_file
 
     model = _with_batch_norm()
     path = tmp_path / "main.best.weights.npz"
     checkpoint = BestWeightsCheckpoint(path, monitor="val_auc", mode="max", initial_value_threshold=0.5)
     checkpoint.set_model(model)
+    writes = []
+    monkeypatch.setattr(checkpoints, "write_weights_atomic",
+                        lambda m, p, real=checkpoints.write_weights_atomic: writes.append(p) or real(m, p))
     written = []
     for epoch, value in enumerate([0.4, 0.6, 0.6, float("nan"), 0.7, 0.65]):
-        before = path.stat().st_mtime_ns if path.exists() else None
+        before = len(writes)
         checkpoint.on_epoch_end(epoch, {"val_auc": value, "loss": 1.0})
-        if path.exists() and path.stat().st_mtime_ns != before:
+        if len(writes) > before:
             written.append(epoch)
             saved = [np.asarray(w).copy() for w in model.weights]
         for w in model.weights:  # the model moves on after every epoch
@@ -230,6 +237,38 @@ def test_hdf5_best_weights_committed_by_an_older_version_are_converted_for_the_r
     restore_committed_best(backup, target, model)
     for expected, now in zip(current, model.weights):
         np.testing.assert_array_equal(expected, np.asarray(now))
+    load_weights_file(model, target)
+    for expected, restored in zip(best, model.weights):
+        np.testing.assert_array_equal(expected, np.asarray(restored))
+
+
+def test_a_nan_threshold_from_the_log_never_blocks_the_best_weights(tmp_path):
+    from solutions.common.checkpoints import BestWeightsCheckpoint
+
+    checkpoint = BestWeightsCheckpoint(tmp_path / "b.weights.npz", monitor="val_loss", mode="min",
+                                       initial_value_threshold=float("nan"))
+    checkpoint.set_model(_with_batch_norm())
+    checkpoint.on_epoch_end(0, {"val_loss": 3.0})
+    assert checkpoint.best == 3.0 and (tmp_path / "b.weights.npz").exists()
+
+
+def test_best_weights_of_a_backup_older_than_committed_best_weights_are_converted(tmp_path):
+    """A backup whose metadata names no best weights (the oldest format) resumes with the HDF5 best
+    file that stood beside it, now as .npz."""
+    import numpy as np
+
+    from solutions.common.checkpoints import load_weights_file
+
+    model = _with_batch_norm()
+    (tmp_path / "backup").mkdir()
+    (tmp_path / "backup" / "training_metadata.json").write_text(json.dumps({"epoch": 2, "batch": 0}))
+    model.save_weights(tmp_path / "main.best.weights.h5")
+    best = [np.asarray(w).copy() for w in model.weights]
+    for w in model.weights:
+        w.assign(np.asarray(w) + 2.0)
+    target = tmp_path / "main.best.weights.npz"
+    restore_committed_best(tmp_path / "backup", target, model)
+    assert target.exists()
     load_weights_file(model, target)
     for expected, restored in zip(best, model.weights):
         np.testing.assert_array_equal(expected, np.asarray(restored))

@@ -89,3 +89,23 @@ def test_epoch_tensorboard_skips_the_per_batch_scalars_that_nothing_records(tmp_
               callbacks=[board], verbose=0)
     assert not [c for c in calls if c.startswith("batch_")], calls
     assert "epoch_loss" in calls and list((tmp_path / "logs" / "train").glob("events.out.tfevents.*"))
+
+
+def test_early_stopping_rebuilt_from_a_log_with_nan_keeps_the_finite_best(tmp_path):
+    """A NaN epoch in the log (a diverged first epoch) is never the best one after a resume."""
+    import keras
+    import numpy as np
+
+    from solutions.common.checkpoints import write_weights_atomic
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    history = tmp_path / "history-main.csv"
+    history.write_text("epoch,loss,val_loss\n1,nan,nan\n2,1.0,0.5\n3,0.9,0.7\n")
+    best = tmp_path / "main.best.weights.npz"
+    write_weights_atomic(model, best)
+    stopping = training.ResumableEarlyStopping(history_path=history, best_weights_path=best, monitor="val_loss",
+                                               mode="min", patience=5, restore_best_weights=True)
+    stopping.set_model(model)
+    stopping.on_train_begin()
+    assert (stopping.best, stopping.best_epoch, stopping.wait) == (0.5, 2, 1)
+    assert np.isfinite(stopping.best) and stopping.best_weights is not None

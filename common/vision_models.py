@@ -67,9 +67,14 @@ def projection_shortcut(x, filters: int, stride: int):
     return keras.layers.Conv2D(filters, 1, strides=stride, use_bias=False)(x)
 
 
-def residual_trunk(inputs, *, width: int, depth: int, stages: int, bn_momentum: float, antialias: bool = False):
+def residual_trunk(inputs, *, width: int, depth: int, stages: int, bn_momentum: float, antialias: bool = False,
+                   first_stride: int = 1):
     """Raw pixels -> `features` map: a 3x3 stem, then `stages` stages of `depth` residual blocks
     that double the width and halve the resolution.
+
+    `first_stride` 2 halves the resolution in the first stage's first block too (the stem stays at
+    full resolution, so no pixel is skipped): the full-resolution stage is most of the work on
+    images of 28 px and up (digits at 28x28 trained 1.9x as fast here).
 
     BatchNorm momentum 0.9 by default (not Keras' 0.99): a few thousand images give only a few
     hundred steps, too few for slow moving averages to settle (AUC 0.5 otherwise).
@@ -81,7 +86,7 @@ def residual_trunk(inputs, *, width: int, depth: int, stages: int, bn_momentum: 
     x = keras.layers.ReLU()(x)
     for stage in range(stages):
         for block in range(depth):
-            stride = 2 if stage > 0 and block == 0 else 1
+            stride = (2 if stage > 0 else first_stride) if block == 0 else 1
             x = residual_block(x, width * 2**stage, stride, bn_momentum, antialias)
             last = stage == stages - 1 and block == depth - 1
             x = keras.layers.ReLU(name="features" if last else None)(x)
@@ -114,11 +119,12 @@ def residual_cnn(
     initial_bias: np.ndarray | None = None,
     name: str = "resnet",
     antialias: bool = False,
+    first_stride: int = 1,
 ) -> keras.Model:
     """A small ResNet classifier on raw pixels (0-255)."""
     inputs = keras.Input(shape=input_shape, name="pixels")
     features = residual_trunk(inputs, width=width, depth=depth, stages=stages, bn_momentum=bn_momentum,
-                              antialias=antialias)
+                              antialias=antialias, first_stride=first_stride)
     outputs = classifier_head(features, num_classes, dropout=dropout, initial_bias=initial_bias)
     return keras.Model(inputs, outputs, name=name)
 

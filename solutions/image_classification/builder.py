@@ -32,6 +32,7 @@ class ImageModelBuilder:
         return build_model(
             input_shape=tuple(splits.train.x.shape[1:]), num_classes=len(splits.class_names),
             model=options["model"], width=options["width"], depth=options["depth"],
+            first_stride=options.get("first_stride") or 1,
             dropout=options["dropout"], bn_momentum=self.bn_momentum(splits, options), weights=weights,
         )
 

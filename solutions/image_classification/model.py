@@ -30,11 +30,12 @@ def build_model(
     dropout: float = 0.2,
     bn_momentum: float = 0.9,
     weights: str | None = None,
+    first_stride: int = 1,
 ) -> keras.Model:
     """One builder for train, tune and tests. `weights` only applies to keras.applications backbones."""
     if model == "resnet":
         return residual_cnn(input_shape, num_classes, width=width, depth=depth, stages=stages,
-                            dropout=dropout, bn_momentum=bn_momentum)
+                            dropout=dropout, bn_momentum=bn_momentum, first_stride=first_stride)
     if model in BACKBONES:
         return transfer_model(model, input_shape, num_classes, weights=weights, dropout=dropout)
     raise ValueError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")

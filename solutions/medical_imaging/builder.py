@@ -17,6 +17,7 @@ class ScreeningModelBuilder:
         prior = np.bincount(splits.train.y, minlength=len(splits.class_names)) / len(splits.train)
         return residual_cnn(tuple(splits.train.x.shape[1:]), len(splits.class_names), width=options["width"],
                             depth=options["depth"], dropout=options["dropout"],
+                            first_stride=options.get("first_stride") or 1,
                             bn_momentum=self.bn_momentum(splits, options),
                             initial_bias=np.log(np.maximum(prior, 1e-6)), name="screen")
 

@@ -115,6 +115,44 @@ def test_a_run_without_batch_size_gets_one_from_its_images_and_keeps_a_given_one
     assert "epochs" not in given.resolved
 
 
+def test_a_folder_of_images_of_28_px_and_more_halves_the_first_stage_and_says_so(tmp_path):
+    """Own images of 28 px and up train with --first-stride 2 (the 5,000-digit folder 1.9x as fast,
+    README); smaller images, named datasets, backbones and a given --first-stride keep theirs."""
+    from solutions.common.image_classifier import default_first_stride
+
+    stride, why = default_first_stride(True, 28, "resnet")
+    assert stride == 2 and "14x14" in why
+    assert default_first_stride(True, 64, None)[0] == 2  # medical-imaging has no --model
+    assert default_first_stride(True, 27, "resnet")[0] == 1
+    assert default_first_stride(False, 32, "resnet") == (1, None)  # cifar10: as measured
+    assert default_first_stride(True, 64, "mobilenet_v3_small") == (1, None)
+    solution = get_solution("image-classification")
+    options = {**OPTS, "dataset": None, "data": str(noise_folder(tmp_path / "folder", 20)), "image_size": None,
+               "batch_size": None, "epochs": None, "model": "resnet"}
+    splits = solution.load_splits(options)
+    assert splits.resolved["first_stride"] == 2
+    assert any(note.startswith("First stride 2 (28x28 images") for note in splits.source["notes"])
+    small = solution.load_splits({**options, "image_size": 20})
+    assert small.resolved["first_stride"] == 1
+    given = solution.load_splits({**options, "first_stride": 1})
+    assert "first_stride" not in given.resolved and not any("First stride" in n for n in given.source["notes"])
+    named = solution.load_splits({**OPTS, "dataset": "digits", "image_size": None, "batch_size": None, "epochs": None})
+    assert named.resolved["first_stride"] == 1 and not any("First stride" in n for n in named.source.get("notes", []))
+
+
+def test_the_builders_pass_the_first_stride_to_the_model():
+    from solutions.common.data import Split, Splits
+
+    part = Split(np.zeros((8, 28, 28, 1), np.uint8), np.array([0, 1] * 4, np.int32))
+    splits = Splits(part, part, part, ["a", "b"])
+    base = {"width": 16, "depth": 1, "dropout": 0.2, "batch_size": 8, "model": "resnet", "weights": "none"}
+    for domain in ("image-classification", "medical-imaging"):
+        solution = get_solution(domain)
+        sides = {stride: solution.build_model({**base, "first_stride": stride}, splits)
+                 .get_layer("features").output.shape[1] for stride in (1, 2, None)}
+        assert sides == {1: 7, 2: 4, None: 7}, domain  # None: a plan from before the option
+
+
 def test_a_large_folder_trains_for_fewer_epochs_and_a_named_dataset_for_its_own():
     from solutions.common.image_classifier import folder_epochs
 

@@ -126,3 +126,19 @@ def test_antialiased_downsampling_blurs_then_subsamples_with_frozen_builtin_laye
     int8 = TFLiteRunner(convert_tflite(saved, "int8", representative=x))
     assert {"DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D"} <= set(int8.op_names())
     assert np.abs(int8(x) - expected).max() < 0.1
+
+
+@pytest.mark.parametrize("width", [8, 16, 32])
+def test_first_stride_2_halves_the_first_stage_with_the_safe_kernels_only(width):
+    """`first_stride=2`: the stem stays at full resolution and the first block downsamples, so the
+    `features` map is half the side of stride 1's (28 -> 14 -> 7 -> 4 against 28 -> 14 -> 7); the
+    extra projection is subsampled below oneDNN's channel block like the others."""
+    from solutions.common.vision_models import UNSAFE_STRIDED_1X1_CHANNELS, residual_cnn
+
+    full = residual_cnn((28, 28, 1), 10, width=width)
+    halved = residual_cnn((28, 28, 1), 10, width=width, first_stride=2)
+    assert full.get_layer("features").output.shape[1:3] == (7, 7)
+    assert halved.get_layer("features").output.shape[1:3] == (4, 4)
+    assert halved.layers[2].output.shape[1:3] == (28, 28)  # the stem convolution: every pixel read
+    assert [c for _, c in _strided_1x1_convs(halved) if c < UNSAFE_STRIDED_1X1_CHANNELS] == []
+    assert halved.count_params() > full.count_params()  # one more projection shortcut, nothing less

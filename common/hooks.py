@@ -40,6 +40,11 @@ class SourceHooks:
         dataset's default split); returned, never written into `options`."""
         return {}
 
+    def resume_pins(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Options an interrupted run keeps from its own config.json on --resume, whatever this
+        version would now resolve from its data: what shapes the model its checkpoints hold."""
+        return {}
+
     def pinned_options(self, run: "Run") -> dict[str, Any]:
         """What a trained run fixes for reading data with it (evaluate, export): the values it
         resolved from its own data (an image size and channels, a sequence length) and

@@ -27,3 +27,6 @@ class ImageOptions:
         weights = options.get("weights", "none")
         if weights not in ("imagenet", "none") and not Path(weights).expanduser().is_file():
             raise UserError(f"--weights {weights}: no such file (use imagenet, none, or a .h5 path)")
+        if options.get("first_stride") == 2 and options.get("model", "resnet") != "resnet":
+            raise UserError(f"--first-stride 2 shapes the residual CNN (--model resnet); {options['model']} "
+                            "keeps its own stem")

@@ -2,6 +2,8 @@
 
 import csv
 
+import numpy as np
+
 import keras
 import pytest
 
@@ -9,6 +11,7 @@ from solutions.common.errors import UserError
 from solutions.common.rundir import open_finished, partial_path
 from solutions.common.solution import get_solution
 from solutions.common.workflow import train
+from tests.conftest import FAST
 
 SOLUTION = get_solution("image-classification")
 
@@ -206,3 +209,32 @@ def test_the_edge_variants_of_one_model_share_one_batch_1_saved_model(trained_ru
     for variant in ("edge", "edge_uint8"):
         assert "skipped" not in results[variant] and (run_path / ex.TFLITE_FILES[variant]).exists()
     assert results["edge_uint8"]["input_dtype"] == "uint8" and results["edge"]["input_dtype"] == "float32"
+
+
+def test_a_folder_run_interrupted_before_first_stride_resumes_with_its_own_model(tmp_path):
+    """A 28 px folder now resolves --first-stride 2; a run interrupted under a version without the
+    option (no `first_stride` in its config.json) must resume the stride-1 model its checkpoints hold."""
+    import json
+
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for label in ("a", "b"):
+        (tmp_path / "data" / label).mkdir(parents=True)
+        for i in range(24):
+            Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)).save(tmp_path / "data" / label / f"{i}.png")
+    final = tmp_path / "run"
+    options = {**FAST, "dataset": None, "data": str(tmp_path / "data"), "epochs": 3, "no_export": True,
+               "width": 16, "image_size": None, "output": str(final)}
+    with pytest.raises(KeyboardInterrupt):
+        train(SOLUTION, {**options, "first_stride": 1}, extra_callbacks=[StopAfterEpoch(1)])
+    config_path = partial_path(final) / "config.json"
+    config = json.loads(config_path.read_text())
+    assert config["plan"]["first_stride"] == 1
+    del config["plan"]["first_stride"], config["options"]["first_stride"]  # as the older version wrote it
+    config_path.write_text(json.dumps(config))
+    resumed = train(SOLUTION, {"output": str(final)}, resume=True)
+    assert _epochs(final) == [1, 2, 3]
+    model = keras.saving.load_model(final / "model.keras", compile=False)
+    assert model.get_layer("features").output.shape[1] == 7  # 28 -> 28 -> 14 -> 7: stride 1
+    assert resumed.finished

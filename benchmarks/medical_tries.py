@@ -140,7 +140,8 @@ def with_stages(solution, model, plan, splits, stages: int, antialias: bool = Fa
     return residual_cnn(tuple(splits.train.x.shape[1:]), len(splits.class_names), width=plan["width"],
                         depth=plan["depth"], stages=stages, dropout=plan["dropout"],
                         bn_momentum=solution.bn_momentum(splits, plan),
-                        initial_bias=model.get_layer("logits").bias.numpy(), name=model.name, antialias=antialias)
+                        initial_bias=model.get_layer("logits").bias.numpy(), name=model.name, antialias=antialias,
+                        first_stride=plan.get("first_stride") or 1)
 
 
 def with_flat_head(solution, model, plan, splits, stages: int = 3, antialias: bool = False):
@@ -152,7 +153,8 @@ def with_flat_head(solution, model, plan, splits, stages: int = 3, antialias: bo
 
     pixels = keras.Input(shape=tuple(splits.train.x.shape[1:]), name="pixels")
     features = residual_trunk(pixels, width=plan["width"], depth=plan["depth"], stages=stages,
-                              bn_momentum=solution.bn_momentum(splits, plan), antialias=antialias)
+                              bn_momentum=solution.bn_momentum(splits, plan), antialias=antialias,
+                              first_stride=plan.get("first_stride") or 1)
     x = keras.layers.Dropout(plan["dropout"])(keras.layers.Flatten()(features))
     bias = keras.initializers.Constant(model.get_layer("logits").bias.numpy())
     logits = keras.layers.Dense(len(splits.class_names), bias_initializer=bias, dtype="float32", name="logits")(x)
@@ -258,7 +260,8 @@ def one_seed(seed: int, args) -> dict:
             "training_images": len(splits.train), "weight_decay": args.weight_decay,
             "optimizer": type(optimizer).__name__,
             "sgd_learning_rate": args.sgd_learning_rate, "set": dict(args.set),
-            "plan": {k: plan[k] for k in ("image_size", "batch_size", "depth", "augment", "learning_rate", "patience")},
+            "plan": {**{k: plan[k] for k in ("image_size", "batch_size", "depth", "augment", "learning_rate", "patience")},
+                     "first_stride": plan.get("first_stride") or 1},
             "epochs": epochs, "trained_epochs": len(curve), "seconds": round(time.perf_counter() - start),
             "best_val_epoch": best + 1, "test_auc_at_best_val": curve[best][1], "test_auc_last": curve[-1][1],
             "val_test_auc_per_epoch": curve}

@@ -40,10 +40,15 @@ class SourceHooks:
         dataset's default split); returned, never written into `options`."""
         return {}
 
-    def resume_pins(self, config: dict[str, Any]) -> dict[str, Any]:
-        """Options an interrupted run keeps from its own config.json on --resume, whatever this
-        version would now resolve from its data: what shapes the model its checkpoints hold."""
-        return {}
+    # Options added after runs and searches were saved, with the value every earlier one had. A saved
+    # options dict (config.json, search.json) without such a key is read with that value, so
+    # --resume, a resumed search and --config replay rebuild the model those runs trained, not the
+    # one this version would resolve from their data.
+    legacy_defaults: ClassVar[Mapping[str, Any]] = {}
+
+    def with_legacy_options(self, saved: Mapping[str, Any]) -> dict[str, Any]:
+        """`saved` (a run's or search's options) with `legacy_defaults` for the keys it lacks."""
+        return {**{k: v for k, v in self.legacy_defaults.items() if k not in saved}, **saved}
 
     def pinned_options(self, run: "Run") -> dict[str, Any]:
         """What a trained run fixes for reading data with it (evaluate, export): the values it

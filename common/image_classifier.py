@@ -68,8 +68,8 @@ def folder_epochs(n_train: int, most: int) -> tuple[int, str]:
 
 def default_first_stride(own_images: bool, side: int, model: str | None) -> tuple[int, str | None]:
     """(stride, why) of the residual CNN's first stage when --first-stride is not given: 2 for a
-    user's own images of FIRST_STRIDE_SIDE px and more, else 1 (named datasets keep the stride
-    their published figures were measured with; smaller images have too few pixels to halve)."""
+    user's own images trained at `side` >= FIRST_STRIDE_SIDE px, else 1 (named datasets keep the
+    stride their published figures were measured with; smaller images have too few pixels to halve)."""
     if model not in (None, "resnet") or not own_images:
         return 1, None
     if side < FIRST_STRIDE_SIDE:
@@ -90,6 +90,8 @@ class ImageClassifierSolution(ClassifierSolution):
     # File types a class folder may hold (a domain may read more, e.g. DICOM).
     file_suffixes: frozenset[str] = frozenset(IMAGE_SUFFIXES)
     default_dropout: float = 0.2
+    # Runs from before --first-stride trained their first stage at full resolution.
+    legacy_defaults = {"first_stride": 1}
 
     # --- options -----------------------------------------------------------------------------
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -107,7 +109,7 @@ class ImageClassifierSolution(ClassifierSolution):
         parser.add_argument("--depth", type=ranges.POSITIVE, default=1, help="residual blocks per stage")
         parser.add_argument("--first-stride", type=int, choices=(1, 2), default=None,
                             help="stride of the residual CNN's first stage: 2 halves its resolution, about twice as "
-                                 f"fast (default: 2 for your own images of {FIRST_STRIDE_SIDE} px and more, else 1)")
+                                 f"fast (default: 2 for your own images trained at {FIRST_STRIDE_SIDE} px or more, else 1)")
         parser.add_argument("--dropout", type=ranges.DROPOUT, default=self.default_dropout)
         parser.add_argument("--bn-momentum", type=ranges.real(0.0, 1.0, high_open=True), default=None,
                             help="BatchNorm moving-average momentum (default: averages about one epoch of batches)")
@@ -362,12 +364,6 @@ class ImageClassifierSolution(ClassifierSolution):
             model_endpoint(model, "serve", "probabilities"),
             Endpoint("labels", lambda image_bytes: label_outputs(probabilities(image_bytes), names, threshold), files),
         ), track=(model,), instances=self.serving_instances(splits.test))
-
-    def resume_pins(self, config: dict[str, Any]) -> dict[str, Any]:
-        """The first stride the run started with; 1 for a run from before `--first-stride`, whose
-        checkpoints hold the full-resolution model even where its images now resolve to 2."""
-        stride = config.get("plan", {}).get("first_stride") or config["options"].get("first_stride")
-        return {"first_stride": stride or 1}
 
     def pinned_options(self, run: Run) -> dict[str, Any]:
         """Also the input shape the model takes (height and channels), for runs of any age."""

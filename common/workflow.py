@@ -59,7 +59,7 @@ def _train(solution: Solution, options: dict[str, Any], lock: DirectoryLock, *, 
         lock.path = run / LOCK_FILE
         lock.acquire()
         saved = run.config
-        options = {**saved["options"], **solution.resume_pins(saved), "output": str(final)}
+        options = {**solution.with_legacy_options(saved["options"]), "output": str(final)}
         print(f"Resuming {run.path} (options from its config.json)")
     else:
         if not source_checked:

@@ -173,8 +173,11 @@ def read_config(path: str | Path, parser: argparse.ArgumentParser, domain: str) 
     if isinstance(data.get("options"), dict):  # a run's config.json
         if data.get("domain", domain) != domain:
             raise UserError(f"--config {path} is a {data['domain']} run, not {domain}")
+        from solutions.common.solution import get_solution
+
         known = {a.dest for a in parser._actions if a.option_strings} - {"output"}
-        options = {k: v for k, v in data["options"].items() if k in known}
+        saved = get_solution(domain).with_legacy_options(data["options"])  # an older run: what it ran with
+        options = {k: v for k, v in saved.items() if k in known}
         return options if "plan" in data else without_resolved(options, data["options"])
     if data.get("domain", domain) != domain:
         raise UserError(f"--config {path} is for {data['domain']}, not {domain}")

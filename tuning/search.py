@@ -61,7 +61,7 @@ def prepare_search(solution: Solution, options: dict[str, Any], settings: dict[s
             if saved["domain"] != solution.name:
                 raise UserError(f"{path} is a {saved['domain']} search, not {solution.name}")
             own = {k: settings.get(k) for k in ("oracle", "worker_id")} if role == "worker" else {}
-            return path, saved["options"], {**saved["settings"], **own}, lock
+            return path, solution.with_legacy_options(saved["options"]), {**saved["settings"], **own}, lock
         if resume:
             raise UserError(f"{path} has no {SEARCH_FILE}: nothing to resume")
     label = options.get("dataset") or Path(options["data"]).name

@@ -161,6 +161,12 @@ def test_a_short_run_logs_validation_and_test_auc_each_epoch(capsys, monkeypatch
     assert row["epochs"] == 2 and len(row["val_test_auc_per_epoch"]) == 2
     assert all(0.0 <= v <= 1.0 for pair in row["val_test_auc_per_epoch"] for v in pair)
     assert row["test_auc_at_best_val"] == row["val_test_auc_per_epoch"][row["best_val_epoch"] - 1][1]
+    assert row["plan"]["first_stride"] == other["plan"]["first_stride"] == 1  # the named dataset's
+    # --set first_stride=2 reaches the rebuilt trunks too: a 4x4 map flattened, not 7x7
+    assert medical_tries.main(["--seeds", "0", "--epochs", "1", "--limit", "64", "--set", "first_stride=2",
+                               "--flat-head"]) == 0
+    halved = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert halved["plan"]["first_stride"] == 2 and halved["logits_inputs"] == 4 * 4 * 128
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")

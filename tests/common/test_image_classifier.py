@@ -122,7 +122,7 @@ def test_a_folder_of_images_of_28_px_and_more_halves_the_first_stage_and_says_so
 
     stride, why = default_first_stride(True, 28, "resnet")
     assert stride == 2 and "14x14" in why
-    assert default_first_stride(True, 64, None)[0] == 2  # medical-imaging has no --model
+    assert default_first_stride(True, 64, None)[0] == 2  # a plan without a model option
     assert default_first_stride(True, 27, "resnet")[0] == 1
     assert default_first_stride(False, 32, "resnet") == (1, None)  # cifar10: as measured
     assert default_first_stride(True, 64, "mobilenet_v3_small") == (1, None)
@@ -138,6 +138,46 @@ def test_a_folder_of_images_of_28_px_and_more_halves_the_first_stage_and_says_so
     assert "first_stride" not in given.resolved and not any("First stride" in n for n in given.source["notes"])
     named = solution.load_splits({**OPTS, "dataset": "digits", "image_size": None, "batch_size": None, "epochs": None})
     assert named.resolved["first_stride"] == 1 and not any("First stride" in n for n in named.source.get("notes", []))
+
+
+def test_medical_imaging_resolves_the_first_stride_from_its_images_too(tmp_path):
+    solution = get_solution("medical-imaging")
+    options = {**OPTS, "dataset": None, "data": str(noise_folder(tmp_path / "folder", 20)), "image_size": None,
+               "batch_size": None, "epochs": None, "patience": None, "model": "resnet"}
+    assert solution.load_splits(options).resolved["first_stride"] == 2
+    assert solution.load_splits({**options, "image_size": 24}).resolved["first_stride"] == 1
+
+
+def test_runs_and_searches_from_before_first_stride_replay_and_resume_at_stride_1(tmp_path):
+    """An older config.json or search.json has no first_stride: --config replay and a resumed search
+    read it as 1, what those runs trained; a newer one keeps its own (None: resolved from the data)."""
+    import json
+
+    from solutions.api import train_options
+    from tuning.search import SEARCH_FILE, prepare_search
+
+    for domain in ("image-classification", "medical-imaging"):
+        solution = get_solution(domain)
+        assert solution.with_legacy_options({"width": 8}) == {"width": 8, "first_stride": 1}
+        assert solution.with_legacy_options({"first_stride": None})["first_stride"] is None
+        assert solution.with_legacy_options({"first_stride": 2})["first_stride"] == 2
+    assert get_solution("sentiment").with_legacy_options({"width": 8}) == {"width": 8}
+    old = {"domain": "image-classification", "plan": {"image_size": 28},
+           "options": {"data": str(tmp_path), "dataset": None, "epochs": 3}}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    assert train_options("image-classification", config=tmp_path / "old.json")["first_stride"] == 1
+    new = {**old, "options": {**old["options"], "first_stride": None}}
+    (tmp_path / "new.json").write_text(json.dumps(new))
+    assert train_options("image-classification", config=tmp_path / "new.json")["first_stride"] is None
+    for saved, expected in ((old["options"], 1), (new["options"], None)):
+        search = tmp_path / f"search-{expected}"
+        search.mkdir()
+        (search / SEARCH_FILE).write_text(json.dumps({"domain": "image-classification", "options": saved,
+                                                      "settings": {}}))
+        path, options, _, lock = prepare_search(get_solution("image-classification"), {"output": str(search)}, {},
+                                                resume=True)
+        lock.release()
+        assert path == search and options["first_stride"] == expected
 
 
 def test_first_stride_2_with_a_backbone_is_refused_not_ignored(tmp_path):

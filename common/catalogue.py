@@ -92,14 +92,24 @@ def fetch(remote: RemoteFile, directory: Path, dataset: str) -> Path:
 
 
 def fingerprint_files(paths: list[Path]) -> str:
-    """sha256 over the files' names and bytes: identifies exactly which data a run saw."""
+    """sha256 over the files' names and bytes: identifies exactly which data a run saw. A file that
+    cannot be opened (no permission, gone) was skipped by the reader as `unreadable`, not read: it
+    is hashed by its name and a marker, so the run goes on and the fingerprint changes once it can
+    be read."""
     h = hashlib.sha256()
     for path in sorted(paths):
         h.update(os.fsencode(path.name))  # the bytes on disk, also for names that are not UTF-8
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
+        try:
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+        except OSError:
+            h.update(UNREADABLE)
     return "sha256:" + h.hexdigest()
+
+
+# What `fingerprint_files` hashes in place of the bytes of a file it cannot open.
+UNREADABLE = b"\0unreadable\0"
 
 
 def fingerprint_layout(paths: list[Path], root: Path) -> str:

@@ -43,11 +43,11 @@ class Splits:
 
 
 def stratified_split(
-    x: np.ndarray, y: np.ndarray, *, val_fraction: float, test_fraction: float, seed: int
+    x: np.ndarray, y: np.ndarray, *, val_fraction: float, test_fraction: float, seed: int,
+    class_names: list[str] | None = None,
 ) -> tuple[Split, Split, Split]:
-    """Seeded stratified train/val/test split (the test part is never used for early stopping)."""
-    from sklearn.model_selection import train_test_split
-
+    """Seeded stratified train/val/test split (the test part is never used for early stopping).
+    `class_names` (label order) name the classes in errors; without them they are named by index."""
     if not 0 < val_fraction < 1 or not 0 < test_fraction < 1 or val_fraction + test_fraction >= 1:
         raise UserError(
             f"--val-split {val_fraction} and --test-split {test_fraction} must be in (0, 1) and sum to less than 1"
@@ -55,13 +55,48 @@ def stratified_split(
     counts = np.bincount(y)
     rare = [c for c, n in enumerate(counts) if 0 < n < 3]
     if rare:
-        raise UserError(f"classes {rare} have fewer than 3 examples: too few to split into train/val/test")
-    idx = np.arange(len(y))
-    rest, test = train_test_split(idx, test_size=test_fraction, stratify=y, random_state=seed)
-    train, val = train_test_split(
-        rest, test_size=val_fraction / (1 - test_fraction), stratify=y[rest], random_state=seed
-    )
+        names = ", ".join(_class_name(c, class_names) for c in rare)
+        raise UserError(f"class(es) {names} have fewer than 3 examples: too few to split into train/val/test")
+    try:
+        train, val, test = _three_way(y, val_fraction, test_fraction, seed)
+    except ValueError:  # a split smaller than the number of classes: sklearn refuses it
+        raise UserError(_too_few_message(y, val_fraction, test_fraction, seed)) from None
     return Split(x[train], y[train]), Split(x[val], y[val]), Split(x[test], y[test])
+
+
+def _class_name(label: int, class_names: list[str] | None) -> str:
+    return repr(class_names[label]) if class_names and label < len(class_names) else str(label)
+
+
+def _three_way(y: np.ndarray, val_fraction: float, test_fraction: float,
+               seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices (train, val, test): the test part first, then validation out of the rest."""
+    from sklearn.model_selection import train_test_split
+
+    rest, test = train_test_split(np.arange(len(y)), test_size=test_fraction, stratify=y, random_state=seed)
+    train, val = train_test_split(rest, test_size=val_fraction / (1 - test_fraction), stratify=y[rest],
+                                  random_state=seed)
+    return train, val, test
+
+
+def _too_few_message(y: np.ndarray, val_fraction: float, test_fraction: float, seed: int) -> str:
+    """Why a small dataset cannot be split: every split must hold an example of every class, so
+    the error says how many examples per class would do (found by splitting a balanced stand-in)."""
+    classes = int(np.count_nonzero(np.bincount(y)))
+    need = next((m for m in range(3, 1001) if _splits(np.repeat(np.arange(classes), m), val_fraction,
+                                                          test_fraction, seed)), None)
+    rule = f"{1 - val_fraction - test_fraction:.0%}/{val_fraction:.0%}/{test_fraction:.0%}"
+    enough = f"about {need} per class ({need * classes} in all)" if need else "more"
+    return (f"{len(y)} examples in {classes} classes are too few for a stratified {rule} split (train, validation "
+            f"and test each need an example of every class): give {enough}, or raise --val-split / --test-split")
+
+
+def _splits(y: np.ndarray, val_fraction: float, test_fraction: float, seed: int) -> bool:
+    try:
+        _three_way(y, val_fraction, test_fraction, seed)
+    except ValueError:
+        return False
+    return True
 
 
 def split_off_validation(train: Split, *, val_fraction: float, seed: int) -> tuple[Split, Split]:

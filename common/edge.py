@@ -38,6 +38,7 @@ class EdgeModel:
     keras_test: dict[str, float] | None = None  # test metrics of `model` itself, when it is its own model
     tensors: tuple[list[TensorInfo], list[TensorInfo]] | None = None  # its metadata, when not the run's
     input_quantization: tuple[float, int] | None = None  # the (scale, zero point) its input must have
+    decision_threshold: float | None = None  # folded in (`DecisionScores`): its scores' argmax is the decision
 
 
 # uint8 pixels fed as they are: scale 1, zero point 0.
@@ -74,9 +75,43 @@ def labels_file(class_names: list[str]) -> AssociatedFile:
                           "Class names, line i is output index i.", "TENSOR_AXIS_LABELS")
 
 
-def probabilities_tensor(class_names: list[str], what: str = "class") -> TensorInfo:
-    return TensorInfo("probability", f"Probability of each {what}, in the order of labels.txt; they sum to 1.",
-                      value_range=(0.0, 1.0), dimension_names=("batch", "class"), files=(labels_file(class_names),))
+def probabilities_tensor(class_names: list[str], what: str = "class", threshold: float | None = None) -> TensorInfo:
+    if threshold is None:
+        words = f"Probability of each {what}, in the order of labels.txt; they sum to 1."
+    else:
+        words = (f"Score of each {what}, in the order of labels.txt; they sum to 1. The run's decision threshold "
+                 f"{threshold:.6g} on the calibrated probability of {class_names[1]!r} is folded in: "
+                 f"{class_names[1]!r} scores over 0.5 exactly when that probability is over the threshold, so the "
+                 f"top class is the run's decision. The probability p is s*t / (s*t + (1-s)*(1-t)) of its score s, "
+                 f"t the threshold.")
+    return TensorInfo("probability", words, value_range=(0.0, 1.0), dimension_names=("batch", "class"),
+                      files=(labels_file(class_names),))
+
+
+def decision_scores(probabilities: np.ndarray, threshold: float) -> np.ndarray:
+    """Two-class probabilities [p0, p1] -> scores whose argmax is "p1 > threshold":
+    [p0 t, p1 (1-t)] normalised, so p1 = t scores 0.5; monotone in p1."""
+    weighted = np.asarray(probabilities, np.float64) * np.array([threshold, 1.0 - threshold])
+    return (weighted / weighted.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def probabilities_from_scores(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """The inverse of `decision_scores`: the calibrated probabilities back from an edge file's scores."""
+    return decision_scores(scores, 1.0 - threshold)
+
+
+def decision_model(model: "keras.Model", threshold: float) -> "keras.Model":
+    """`model` (two-class probabilities) with `decision_scores` folded in (MUL, SUM and DIV: builtin ops)."""
+    import keras
+
+    weights = np.array([threshold, 1.0 - threshold], np.float32)
+
+    class DecisionScores(keras.layers.Layer):
+        def call(self, p):
+            weighted = p * keras.ops.convert_to_tensor(weights)
+            return weighted / keras.ops.sum(weighted, axis=-1, keepdims=True)
+
+    return keras.Model(model.inputs, DecisionScores(name="decision_scores")(model.outputs[0]), name=f"{model.name}_decision")
 
 
 def image_tensor(height: int, width: int, channels: int) -> TensorInfo:
@@ -117,20 +152,29 @@ def as_rgb(x: np.ndarray) -> np.ndarray:
 
 
 def image_edge_models(model: "keras.Model", x_test: np.ndarray, reference: np.ndarray,
-                      representative: np.ndarray | None, variants: list[str]) -> list[EdgeModel]:
+                      representative: np.ndarray | None, variants: list[str], threshold: float | None = None,
+                      tensors: tuple[list[TensorInfo], list[TensorInfo]] | None = None) -> list[EdgeModel]:
     """The run's image model on RGB frames, float32 and (when asked) int8 with uint8 pixels in
     and uint8 probabilities out, as on-device image classifiers take them.
+
+    A binary screen's `threshold` is folded in (`decision_model`): a device's classifier reports
+    the top class, which without it is "p > 0.5", not the run's decision (on a 1-epoch
+    PneumoniaMNIST run MediaPipe's top class differed from `solutions predict` on 115 of 200 scans).
 
     A device feeds the uint8 pixels as they are, so the uint8 input must be quantized with scale 1
     and zero point 0: a black and a white frame join the calibration samples so that their range
     is exactly 0..255 whatever the data's (checked after conversion, `UINT8_PIXELS`)."""
     rgb = rgb_input_model(model)
-    out = [EdgeModel("edge", rgb, as_rgb(x_test), reference)]
+    if threshold is not None:
+        rgb, reference = decision_model(rgb, threshold), decision_scores(reference, threshold)
+    common = {"tensors": tensors, "decision_threshold": threshold}
+    out = [EdgeModel("edge", rgb, as_rgb(x_test), reference, **common)]
     if "edge_uint8" in variants and representative is not None:
         frames = as_rgb(representative).astype(np.float32)
         extremes = np.stack([np.zeros_like(frames[0]), np.full_like(frames[0], 255.0)])
         out.append(EdgeModel("edge_uint8", rgb, as_rgb(x_test), reference, quantize="int8", io_dtype="uint8",
-                             representative=np.concatenate([extremes, frames]), input_quantization=UINT8_PIXELS))
+                             representative=np.concatenate([extremes, frames]), input_quantization=UINT8_PIXELS,
+                             **common))
     return out
 
 

@@ -69,8 +69,26 @@ def split_folders(root: Path) -> dict[str, Path]:
 
 
 def data_files(folder: Path) -> list[Path]:
-    """Every non-hidden file under `folder`, at any depth, in path order."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    """Every non-hidden file under `folder`, at any depth, in path order: a file inside a hidden
+    folder (.git/, .ipynb_checkpoints/, an editor's .backup/) is not data either."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not _hidden_below(p, folder))
+
+
+def broken_links(folder: Path) -> int:
+    """How many non-hidden symbolic links under `folder` lead nowhere (a moved or unmounted target):
+    `data_files` cannot list them, so they are counted where the scan reports its skips."""
+    return sum(1 for p in folder.rglob("*") if p.is_symlink() and not p.exists() and not _hidden_below(p, folder))
+
+
+def root_files(root: Path) -> int:
+    """How many non-hidden files lie directly in `root`, outside every class (or split) folder:
+    they have no label, and are counted rather than passed over without a word."""
+    return sum(1 for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def _hidden_below(path: Path, top: Path) -> bool:
+    """Whether any component of `path` below `top` is hidden (starts with a dot)."""
+    return any(part.startswith(".") for part in path.relative_to(top).parts)
 
 
 def unlabeled_files(root: Path, given: dict[str, Path] | None = None) -> int:

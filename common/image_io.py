@@ -7,6 +7,7 @@ raised before TensorFlow is even imported.
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +16,11 @@ from typing import Callable
 import numpy as np
 
 from solutions.common.errors import UserError, check_class_names
-from solutions.common.folders import class_dirs, data_files, one_class_hint, split_folders, unlabeled_files
+from solutions.common.folders import (broken_links, class_dirs, data_files, one_class_hint, root_files, split_folders,
+                                      unlabeled_files)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
+# TIFF too: scanners and microscopes write 16-bit TIFF, which `to_8bit` scales like a 16-bit PNG.
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
 @dataclass
@@ -30,6 +33,8 @@ class FolderScan:
     files: list[tuple[Path, int]]
     skipped: Counter = field(default_factory=Counter)
     parts: dict[str, "FolderScan"] = field(default_factory=dict)
+    # class folders left out for holding no usable file (named when the files are read)
+    dropped: list[str] = field(default_factory=list)
 
 
 def scan_class_folders(root: str | Path, suffixes: set[str] = IMAGE_SUFFIXES) -> FolderScan:
@@ -48,57 +53,90 @@ def scan_class_folders(root: str | Path, suffixes: set[str] = IMAGE_SUFFIXES) ->
     if not scan.files:
         raise UserError(
             f"no images found under {root}: expected one sub-folder per class holding "
-            f"{'/'.join(sorted(s.lstrip('.') for s in suffixes))} files"
+            f"{'/'.join(sorted(s.lstrip('.') for s in suffixes))} files{_outside_hint(scan)}"
         )
     if len(scan.class_names) < 2:
         raise UserError(
             f"only one class ({scan.class_names[0]!r}) under {root}: a classifier needs at least two "
-            f"class sub-folders{one_class_hint(root, scan.class_names[0])}"
+            f"class sub-folders{one_class_hint(root, scan.class_names[0])}{_dropped_hint(scan)}"
         )
     return scan
+
+
+def _outside_hint(scan: FolderScan) -> str:
+    """For an error about a folder without classes: the files that lie directly in it."""
+    outside = scan.skipped["outside_class_folders"]
+    return f" ({outside} file(s) lie directly in it, outside any class folder)" if outside else ""
+
+
+def _dropped_hint(scan: FolderScan) -> str:
+    """The class folders left out for holding no usable file, for an error about too few classes."""
+    if not scan.dropped:
+        return ""
+    return "; left out for holding no usable files: " + ", ".join(repr(name) for name in scan.dropped)
 
 
 def _scan_given_splits(root: Path, given: dict[str, Path], suffixes: set[str]) -> FolderScan:
     """Each split folder scanned for the classes of train/; a class only in val/ or test/ is an error
     (the model could never predict it), a class missing from them is allowed."""
     train = scan_class_folders(given["train"], suffixes)  # at least two classes, names checked
+    train.dropped = [f"{given['train'].name}/{name}" for name in train.dropped]
     parts = {"train": train}
     for split in ("val", "test"):
         if split not in given:
             continue
         part = _scan_classes(given[split], suffixes)
+        dropped = [f"{given[split].name}/{name}" for name in part.dropped]
         if not part.files:  # an empty test/ is carved from train/ like a missing one
             train.skipped.update(part.skipped)
+            train.dropped += dropped
             continue
         unknown = sorted(set(part.class_names) - set(train.class_names))
         if unknown:
             raise UserError(f"class folder(s) {unknown} in {given[split]} have no training images in {given['train']}")
         index = {name: train.class_names.index(name) for name in part.class_names}
         parts[split] = FolderScan(train.class_names, [(p, index[part.class_names[label]]) for p, label in part.files],
-                                  part.skipped)
-    parts["train"].skipped["unlabeled"] += unlabeled_files(root, given)
-    parts["train"].skipped = +parts["train"].skipped  # no zero counts
+                                  part.skipped, dropped=dropped)
+    train.skipped.update(unlabeled=unlabeled_files(root, given), outside_class_folders=root_files(root))
+    train.skipped = +train.skipped  # no zero counts
     skipped = sum((part.skipped for part in parts.values()), Counter())
     files = [item for part in parts.values() for item in part.files]
-    return FolderScan(train.class_names, files, skipped, parts)
+    dropped = [name for part in parts.values() for name in part.dropped]
+    return FolderScan(train.class_names, files, skipped, parts, dropped)
 
 
 def _scan_classes(root: Path, suffixes: set[str]) -> FolderScan:
-    """Each data sub-folder that holds usable files is a class, in name order; the files of an
-    unlabelled folder (unsup/) are counted as `unlabeled`."""
+    """Each data sub-folder that holds usable files is a class, in name order, named by its NFC
+    spelling (macOS writes names decomposed, NFD: one class must not become two that print alike).
+    The files of an unlabelled folder (unsup/), files directly in `root`, and broken links are
+    counted; a class folder without usable files is left out and named in `dropped`."""
     scan = FolderScan(class_names=[], files=[])
-    scan.skipped.update(unlabeled=unlabeled_files(root))
-    scan.skipped = +scan.skipped  # no zero counts
+    scan.skipped.update(unlabeled=unlabeled_files(root), outside_class_folders=root_files(root))
+    spelled: dict[str, str] = {}
     for class_dir in class_dirs(root)[0]:
+        name = _class_label(class_dir.name, spelled, root)
         members = data_files(class_dir)
         usable = [p for p in members if p.suffix.lower() in suffixes]
-        scan.skipped["not_an_image"] += len(members) - len(usable)
+        scan.skipped.update(not_an_image=len(members) - len(usable), broken_link=broken_links(class_dir))
         if not usable:
+            scan.dropped.append(name)
             continue
         label = len(scan.class_names)
-        scan.class_names.append(class_dir.name)
+        scan.class_names.append(name)
         scan.files.extend((p, label) for p in usable)
+    scan.skipped = +scan.skipped  # no zero counts
     return scan
+
+
+def _class_label(folder: str, spelled: dict[str, str], root: Path) -> str:
+    """The folder's name in NFC; two folders that are one name in NFC are refused (which one
+    would the label mean?). `spelled` maps NFC names to the folder names seen so far."""
+    name = unicodedata.normalize("NFC", folder)
+    if name in spelled:
+        raise UserError(f"class folders {spelled[name]!r} and {folder!r} under {root} are the same name in two "
+                        "Unicode spellings (composed and decomposed): merge them into one folder")
+    spelled[name] = folder
+    return name
 
 
 def read_image(path: str | Path, size: int, channels: int) -> np.ndarray:
@@ -178,7 +216,7 @@ def guess_channels(files: list[Path], sample: int = 50) -> int:
     for path in files[:: max(1, len(files) // sample)]:
         try:
             with Image.open(path) as img:
-                if img.mode not in ("L", "1", "I;16", "I", "LA"):
+                if img.mode not in ("L", "1", "I;16", "I;16L", "I;16B", "I;16N", "I", "LA"):
                     return 3
         except Exception:  # unreadable files are counted when they are decoded
             continue
@@ -208,14 +246,18 @@ def load_scan(
     *,
     every_class: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Decode every scanned file; unreadable ones are skipped and counted as `corrupt`. With
-    `every_class` (training data) a class left without readable images is an error."""
+    """Decode every scanned file; files that cannot be decoded are skipped and counted as `corrupt`,
+    those that cannot even be opened (no permission, gone) as `unreadable`. With `every_class`
+    (training data) a class left without readable images is an error. Class folders the scan left
+    out are named here, once, as the files are read."""
+    if scan.dropped:
+        print("Left out class folder(s) with no usable files: " + ", ".join(repr(name) for name in scan.dropped))
     images, labels = [], []
     for path, label in scan.files:
         try:
             images.append(reader(path, size, channels))
         except UserError:
-            scan.skipped["corrupt"] += 1
+            scan.skipped["corrupt" if _openable(path) else "unreadable"] += 1
             continue
         labels.append(label)
     present = set(labels)
@@ -225,6 +267,16 @@ def load_scan(
     if not images:
         raise UserError("no readable images left in the folder")
     return np.stack(images), np.asarray(labels, dtype=np.int32)
+
+
+def _openable(path: Path) -> bool:
+    """Whether the file's bytes can be read at all: tells a damaged image from a file the
+    operating system refuses (permissions), which need different fixes."""
+    try:
+        with open(path, "rb"):
+            return True
+    except OSError:
+        return False
 
 
 def resize_batch(x: np.ndarray, size: int) -> np.ndarray:

@@ -59,4 +59,11 @@ def run_outputs(run: "Run", solution: "Solution", x: np.ndarray, variant: str | 
         how = {"float32": "none", "edge": "none", "edge_uint8": "int8"}.get(variant, variant)
         raise UserError(f"{run.path} has no {variant} TFLite model ({path.name}); it has {have}: "
                         f"re-export with `solutions export {run.path} --format tflite --quantize {how}`")
-    return TFLiteRunner(path)(x)
+    outputs = TFLiteRunner(path)(x)
+    if variant in EDGE_VARIANTS:  # a binary screen's edge file scores with its decision folded in
+        threshold = run.read_json("metrics.json").get("export", {}).get(variant, {}).get("decision_threshold")
+        if threshold is not None:
+            from solutions.common.edge import probabilities_from_scores
+
+            outputs = probabilities_from_scores(outputs, threshold)
+    return outputs

@@ -7,7 +7,9 @@ bury the one-line errors the CLI promises, so the import runs with stderr pointe
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import random
 import sys
 from typing import Iterator
 
@@ -83,3 +85,62 @@ def make_deterministic(seed: int) -> None:
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+
+
+# What every figure was measured with; a notebook may have set others process-wide.
+KERAS_SETTINGS = {"dtype_policy": "float32", "floatx": "float32", "image_data_format": "channels_last"}
+
+
+@contextlib.contextmanager
+def caller_state_kept() -> Iterator[None]:
+    """Run the kit's work under `KERAS_SETTINGS` and give the calling process its own state back.
+
+    A notebook's Keras settings are process-wide: `mixed_bfloat16` trained another model than the
+    same options from the command line, and `channels_first` trained digits on mis-read images
+    without an error. The other way, a run seeds Python's and NumPy's random streams, Keras' and
+    TensorFlow's seeds, turns on TensorFlow's op determinism (which then refuses
+    `tf.random.Generator.from_non_deterministic_state()`), and TensorFlow's export adds a
+    handler to the root logger (a later `logging.basicConfig` did nothing): all of that is restored
+    afterwards, also after an error or Ctrl-C."""
+    import numpy as np
+
+    tf = import_tensorflow()
+    import keras
+    from keras.src.backend.common import global_state
+    from keras.src.random import seed_generator
+    from keras.src.utils import rng_utils
+    from tensorflow.python.eager import context
+    from tensorflow.python.framework import config as tf_config
+
+    keras_seed = {name: global_state.get_global_attribute(name)
+                  for name in (rng_utils.GLOBAL_RANDOM_SEED, seed_generator.GLOBAL_SEED_GENERATOR)}
+    saved = {"random": random.getstate(), "numpy": np.random.get_state(), "tf_seed": context.global_seed(),
+             "determinism": tf_config.is_op_determinism_enabled(),
+             "dtype_policy": keras.config.dtype_policy().name, "floatx": keras.config.floatx(),
+             "image_data_format": keras.config.image_data_format()}
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    changed = [f"{key} {saved[key]}" for key, value in KERAS_SETTINGS.items() if saved[key] != value]
+    if changed:
+        print(f"Note: this process's Keras {', '.join(changed)} set aside for the kit's work "
+              f"({', '.join(f'{k} {v}' for k, v in KERAS_SETTINGS.items())}), and given back after it")
+    _set_keras(keras, KERAS_SETTINGS)
+    try:
+        yield
+    finally:
+        _set_keras(keras, saved)
+        random.setstate(saved["random"])
+        np.random.set_state(saved["numpy"])
+        tf.random.set_seed(saved["tf_seed"])
+        for name, value in keras_seed.items():
+            global_state.set_global_attribute(name, value)
+        if not saved["determinism"]:
+            tf_config.disable_op_determinism()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+def _set_keras(keras, settings: dict) -> None:
+    keras.config.set_dtype_policy(settings["dtype_policy"])
+    keras.config.set_floatx(settings["floatx"])
+    keras.config.set_image_data_format(settings["image_data_format"])

@@ -224,7 +224,7 @@ def check_images(array: np.ndarray, name: str) -> None:
                                f"{', '.join(IMAGE_FORMATS)}")
         if width * height > MAX_IMAGE_PIXELS:
             raise RequestError(f"input {name!r} value {i}: {width}x{height} pixels is over the "
-                               f"{MAX_IMAGE_PIXELS:,} this server decodes")
+                               f"{MAX_IMAGE_PIXELS:,} this server decodes", 413)
         total += width * height
         if total > MAX_REQUEST_PIXELS:
             raise RequestError(f"input {name!r}: the images of one request have over {MAX_REQUEST_PIXELS:,} "

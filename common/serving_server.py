@@ -182,7 +182,7 @@ class ModelServer:
         if route["name"] != self.name:
             raise RequestError(f"Servable not found for request: Latest({route['name']}); this server has "
                                f"{self.name!r}", 404)
-        if route["version"] is not None and route["version"] != str(self.version):
+        if route["version"] is not None and _version_number(route["version"]) != self.version:  # "01" is 1
             raise RequestError(f"Servable not found for request: Specific({route['name']}, {route['version']}); "
                                f"this server has version {self.version}", 404)
         if route["label"] is not None:
@@ -348,3 +348,8 @@ def serve(run_path: str | Path, *, host: str = "127.0.0.1", port: int = 8501, na
     finally:
         server.close()
     log.info("stopped after %.0f s", time.perf_counter() - started)
+
+
+def _version_number(text: str) -> int | None:
+    """A version as TF Serving reads it: an integer ("01" is 1), else no version."""
+    return int(text) if text.isascii() and text.isdigit() else None

@@ -138,3 +138,42 @@ def with_temperature(model: keras.Model, temperature: float) -> keras.Model:
 def logits_model(model: keras.Model) -> keras.Model:
     """inputs -> logits, for fitting a temperature or computing class scores."""
     return keras.Model(model.inputs, model.get_layer("logits").output)
+
+
+def recalibrate_batch_norm(model: keras.Model, images: np.ndarray) -> int:
+    """Set the moving statistics of every trainable BatchNormalization layer to its statistics over
+    `images` (one batch) under the current weights ("precise BN", Wu & Johnson 2021); returns how
+    many layers were set. The weights are not touched.
+
+    A backbone trained from random weights changes so fast that moving averages lag behind it,
+    whatever their momentum: MobileNetV3-Small on digits, 3 epochs, scored 0.40 in inference mode
+    against 0.92 with its batch statistics, and 0.92 once recalibrated so; so does the residual CNN
+    over a short schedule (`image_classifier.SHORT_SCHEDULE_EPOCHS`). Frozen BatchNorm
+    (pretrained backbones) keeps its statistics.
+    """
+    layers = [layer for layer in model._flatten_layers(include_self=False, recursive=True)
+              if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
+    if not layers or not len(images):
+        return 0
+    momenta = [layer.momentum for layer in layers]
+    try:
+        for layer in layers:
+            layer.momentum = 0.0  # the moving statistics become this batch's
+        model(images, training=True)
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+    return len(layers)
+
+
+class BatchNormRecalibration(keras.callbacks.Callback):
+    """Before each validation (so early stopping, the checkpoints and the exported model see
+    them), BatchNorm statistics recomputed on a fixed sample of training images
+    (`recalibrate_batch_norm`)."""
+
+    def __init__(self, images: np.ndarray):
+        super().__init__()
+        self.images = images
+
+    def on_test_begin(self, logs=None):
+        recalibrate_batch_norm(self.model, self.images)

@@ -282,19 +282,29 @@ def export_run(
     keras_head = solution.test_metrics(y_true, reference, fitted).get(head)
 
     def entry(output: np.ndarray, size: int, latency: float, against: np.ndarray = reference,
-              exact: str | None = None, quantized: str | None = None, keras_value: float | None = None) -> dict:
+              exact: str | None = None, quantized: str | None = None, keras_value: float | None = None,
+              threshold: float | None = None) -> dict:
         """`exact` names a float export that must match its Keras model (`check_float_parity`),
-        `quantized` one whose headline must stay near the Keras model's (`check_quantized_score`)."""
+        `quantized` one whose headline must stay near the Keras model's (`check_quantized_score`).
+        `threshold`: an edge file's folded decision (`edge.decision_scores`); its outputs are compared
+        as they are, and scored as the probabilities they stand for."""
         if exact:
             ex.check_float_parity(exact, output, against)
-        test = solution.test_metrics(y_true, output, fitted)
+        probabilities, keras_probabilities = output, against
+        if threshold is not None:
+            from solutions.common.edge import probabilities_from_scores
+
+            probabilities = probabilities_from_scores(output, threshold)
+            keras_probabilities = probabilities_from_scores(against, threshold)
+        test = solution.test_metrics(y_true, probabilities, fitted)
         if quantized:
             ex.check_quantized_score(quantized, head, test.get(head), keras_head if keras_value is None else keras_value,
                                      lower_is_better=solution.lower_is_better(head))
         return {
             "bytes": size,
             "max_abs_diff": float(np.max(np.abs(output - against))),
-            "agreement": solution.agreement(against, output, fitted),
+            "agreement": solution.agreement(keras_probabilities, probabilities, fitted),
+            **({"decision_threshold": threshold} if threshold is not None else {}),
             "latency_ms": round(latency, 4),
             "test": test,
         }
@@ -340,7 +350,8 @@ def export_run(
                 lambda tfl, e=edge: {**entry(tfl(e.x_test), tfl.bytes, tfl.latency_ms(e.x_test[:1]), e.reference,
                                              exact=f"TFLite {e.variant}" if e.quantize == "float32" else None,
                                              quantized=None if e.quantize == "float32" else f"TFLite {e.variant}",
-                                             keras_value=(e.keras_test or {}).get(head, keras_head)),
+                                             keras_value=(e.keras_test or {}).get(head, keras_head),
+                                             threshold=e.decision_threshold),
                                      **({"keras_test": e.keras_test} if e.keras_test else {})},
                 input_quantization=edge.input_quantization)
             if edge.keras_test is not None and "skipped" not in result[edge.variant]:

@@ -13,6 +13,7 @@ Nothing here loads TensorFlow until a run needs it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -61,9 +62,11 @@ def _train(solution: Solution, chosen: dict[str, Any], *, resume: bool) -> "Run"
         from solutions.common.distribute import check_tf_config
 
         check_tf_config()
+    from solutions.common.runtime import caller_state_kept
     from solutions.common.workflow import train as run_workflow
 
-    return Run(run_workflow(solution, chosen, resume=resume, source_checked=not resume).path)
+    with caller_state_kept():
+        return Run(run_workflow(solution, chosen, resume=resume, source_checked=not resume).path)
 
 
 def tune(domain: str, *, config: str | Path | None = None, resume: bool = False, **values: Any) -> "Search":
@@ -96,9 +99,17 @@ def _tune(solution: Solution, chosen: dict[str, Any], settings: dict[str, Any], 
         from solutions.common.plan import freeze
 
         solution.check_data_source(freeze(chosen))
+    from solutions.common.runtime import caller_state_kept
     from solutions.tuning.search import run_search
 
-    return run_search(solution, chosen, settings, resume=resume, role=settings["role"])
+    with caller_state_kept():
+        return run_search(solution, chosen, settings, resume=resume, role=settings["role"])
+
+
+def _not_a_path(value: Any) -> str:
+    kind = type(value).__name__
+    raise UserError(f"predict takes file paths (str or Path) or texts, not a {kind}: "
+                    "save the image to a file first (e.g. PIL's Image.save)")
 
 
 def load(run_dir: str | Path) -> "Run":
@@ -112,7 +123,8 @@ class Run:
     def __init__(self, path: str | Path):
         from solutions.common.rundir import open_finished
 
-        self._run = open_finished(path)
+        # absolute: a notebook that changes directory keeps its runs
+        self._run = open_finished(Path(path).expanduser().resolve())
         self.path: Path = self._run.path
         self.config: dict[str, Any] = self._run.config
         self.domain: str = self.config["domain"]
@@ -150,18 +162,24 @@ class Run:
         parser = opts.Parser(prog=f"solutions predict ({self.domain})", add_help=False)
         self.solution.add_predict_arguments(parser)
         chosen = opts.parse(parser, opts.to_argv(parser, options))
-        return self.solution.predict(self._run, [str(i) for i in (inputs or [])], chosen, variant)
+        inputs = [os.fspath(i) if isinstance(i, (str, os.PathLike)) else _not_a_path(i) for i in (inputs or [])]
+        from solutions.common.runtime import caller_state_kept
+
+        with caller_state_kept():
+            return self.solution.predict(self._run, inputs, chosen, variant)
 
     def evaluate(self, *, dataset: str | None = None, data: str | Path | None = None,
                  data_dir: str | Path | None = None) -> dict[str, Any]:
         """The Keras model's test metrics on its own test split, or on the test split of other data."""
+        from solutions.common.runtime import caller_state_kept
         from solutions.common.workflow import evaluate
 
         overrides = {"dataset": dataset, "data": str(data) if data else None, "data_dir": str(data_dir) if data_dir else None}
         for key in ("data", "data_dir"):
             if overrides[key]:
                 overrides[key] = str(Path(overrides[key]).expanduser().resolve())
-        return evaluate(str(self.path), overrides)
+        with caller_state_kept():
+            return evaluate(str(self.path), overrides)
 
     def export(self, *, format: str = "all", quantize: str = "all") -> dict[str, dict]:
         """Re-export (SavedModel, TF Serving directory and/or TFLite variants) and update metrics.json; returns each
@@ -170,9 +188,11 @@ class Run:
             raise UserError(f"format {format!r}: choose from saved_model, serving, tflite, all")
         if quantize not in opts.QUANTIZE:
             raise UserError(f"quantize {quantize!r}: choose from {', '.join(opts.QUANTIZE)}")
+        from solutions.common.runtime import caller_state_kept
         from solutions.common.workflow import export
 
-        return export(str(self.path), formats=format, quantize=quantize)
+        with caller_state_kept():
+            return export(str(self.path), formats=format, quantize=quantize)
 
 
     def serve(self, *, host: str = "127.0.0.1", port: int = 8501, name: str | None = None,

@@ -54,7 +54,7 @@ def metadata(model: Path):
 
 def check_image_edge(run_dir: Path, *, float_agreement: float = 0.99, quantized_agreement: float = 0.98) -> dict:
     """MediaPipe's ImageClassifier on a run's edge models, fed the test split as RGB uint8 frames:
-    its top-1 against the Keras model's, its scores against the kit's own TFLite run of the file."""
+    its top-1 against the Keras model's decision, its scores against the kit's own TFLite run of the file."""
     from solutions.common.export import TFLiteRunner
     from solutions.common.prediction import predict_keras
     from solutions.common.rundir import open_finished
@@ -64,7 +64,9 @@ def check_image_edge(run_dir: Path, *, float_agreement: float = 0.99, quantized_
     solution, _, splits = run_data(run)
     x = splits.test.x
     frames = np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x
-    keras_top = predict_keras(solution.load_model(run), x.astype(np.float32)).argmax(1)
+    # the run's decision: the argmax, or a binary screen's threshold (folded into its edge files)
+    keras_top = solution.predicted_classes(predict_keras(solution.load_model(run), x.astype(np.float32)),
+                                           solution.load_fitted(run))
     figures = {"test_images": len(x)}
     for name, least in (("model_edge.tflite", float_agreement), ("model_edge_uint8.tflite", quantized_agreement)):
         scores = image_scores(run.path / name, frames)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 
 class ImageModelBuilder:
     """Build the chosen model and lay out its training phases."""
@@ -37,21 +35,9 @@ class ImageModelBuilder:
         )
 
     def epoch_callbacks(self, splits, options: dict[str, Any]) -> list:
-        """A keras.applications backbone gets its BatchNorm statistics recomputed before each
-        validation (a no-op while pretrained ones are frozen); the residual CNN keeps its moving
-        averages, with which every default figure was measured."""
-        from solutions.image_classification.model import BACKBONES, BatchNormRecalibration
-
-        if options["model"] not in BACKBONES:
-            return super().epoch_callbacks(splits, options)
-        from solutions.common.image_classifier import BATCH_PIXELS
-
-        # one pass over as many images as 8 default batches hold pixels (512 at 64x64x3, 40 at
-        # 224x224x3), whatever --batch-size says: little memory
-        height, width, channels = splits.train.x.shape[1:]
-        count = max(16, 8 * BATCH_PIXELS // (height * width * 3))
-        sample = np.random.default_rng(options["seed"]).permutation(len(splits.train.y))[:count]
-        return [BatchNormRecalibration(splits.train.x[np.sort(sample)])]
+        """BatchNorm recalibration before each validation where moving averages lag
+        (`batch_norm_callbacks`: a backbone, or the residual CNN over a short schedule)."""
+        return [*super().epoch_callbacks(splits, options), *self.batch_norm_callbacks(splits, options)]
 
     def phases(self, model, options: dict[str, Any]):
         """Pretrained backbone: frozen for a quarter of the epochs, then its top fine-tuned at lr/10."""

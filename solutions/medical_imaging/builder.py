@@ -24,7 +24,8 @@ class ScreeningModelBuilder:
     def epoch_callbacks(self, splits, options: dict[str, Any]) -> list:
         from solutions.medical_imaging.callbacks import ValidationAUC
 
-        return [ValidationAUC(self.model_inputs(splits.val), splits.val.y)]
+        # the recalibration runs at the validation's start, before the AUC at the epoch's end
+        return [*self.batch_norm_callbacks(splits, options), ValidationAUC(self.model_inputs(splits.val), splits.val.y)]
 
     def fit_options(self, splits, options: dict[str, Any]) -> dict[str, Any]:
         """Balanced class weights: each class contributes equally to the loss, whatever its count."""

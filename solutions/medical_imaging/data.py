@@ -86,9 +86,9 @@ def read_medmnist_npz(path: Path, class_names: list[str] | None, name: str) -> S
 
 
 def read_dicom(path: Path, size: int, channels: int) -> np.ndarray:
-    """A DICOM image as uint8: modality rescale, the stored window (else min-max), MONOCHROME1 inverted."""
+    """A DICOM image as uint8: modality rescale, the stored window (else min-max), MONOCHROME1
+    inverted; of a multi-frame series (a CT stack, an ultrasound cine) the middle frame."""
     import pydicom
-    from PIL import Image
 
     try:
         ds = pydicom.dcmread(str(path))
@@ -100,19 +100,48 @@ def read_dicom(path: Path, size: int, channels: int) -> np.ndarray:
         pixels = ds.pixel_array.astype(np.float64)
     except Exception as exc:  # compressed syntaxes without a decoder, truncated data
         raise UserError(f"{path}: DICOM pixel data cannot be decoded ({exc.__class__.__name__})") from None
-    if pixels.ndim == 3 and pixels.shape[-1] != 3:  # a multi-frame series: take the middle frame
-        pixels = pixels[len(pixels) // 2]
+    frame = _one_frame(pixels, ds, path)
+    if frame.ndim == 3:  # colour (RGB, or YBR that pydicom converted): no window, MONOCHROME1 does not apply
+        return _to_model_input(np.clip(frame, 0, 255), size, channels)
+    return _to_model_input(_windowed(frame, ds), size, channels)
+
+
+def _one_frame(pixels: np.ndarray, ds, path: Path) -> np.ndarray:
+    """The image to read, (rows, cols) or (rows, cols, 3), chosen by the file's own tags (frames,
+    samples per pixel), never by guessing from the shape: a 5-frame grey series 3 pixels wide and
+    one RGB image have the same number of axes."""
+    frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
+    samples = int(getattr(ds, "SamplesPerPixel", 1) or 1)
+    expected = (frames,) * (frames > 1) + (int(ds.Rows), int(ds.Columns)) + (samples,) * (samples > 1)
+    if samples not in (1, 3) or pixels.shape != expected:
+        raise UserError(f"{path}: DICOM pixel data of shape {pixels.shape} does not match its tags "
+                        f"({frames} frame(s) of {ds.Rows}x{ds.Columns}, {samples} sample(s) per pixel)")
+    return pixels[frames // 2] if frames > 1 else pixels  # a multi-frame series: the middle frame
+
+
+def _windowed(pixels: np.ndarray, ds) -> np.ndarray:
+    """Grey values to 0..255: modality rescale, the stored window (else min-max), MONOCHROME1 inverted."""
+    import pydicom
+
     pixels = pixels * float(getattr(ds, "RescaleSlope", 1) or 1) + float(getattr(ds, "RescaleIntercept", 0) or 0)
     center, width = getattr(ds, "WindowCenter", None), getattr(ds, "WindowWidth", None)
     if center is not None and width is not None:
         center = float(center[0] if isinstance(center, pydicom.multival.MultiValue) else center)
         width = float(width[0] if isinstance(width, pydicom.multival.MultiValue) else width)
+    if center is not None and width is not None and width >= 1:  # the standard's minimum: 0 would be a bare threshold
         low, high = center - width / 2, center + width / 2
     else:
         low, high = float(pixels.min()), float(pixels.max())
     scaled = np.clip((pixels - low) / max(high - low, 1e-9), 0, 1) * 255
     if getattr(ds, "PhotometricInterpretation", "") == "MONOCHROME1":
         scaled = 255 - scaled  # MONOCHROME1 stores bright as low values
+    return scaled
+
+
+def _to_model_input(scaled: np.ndarray, size: int, channels: int) -> np.ndarray:
+    """0..255 grey (h, w) or colour (h, w, 3) values as uint8 (size, size, channels)."""
+    from PIL import Image
+
     img = Image.fromarray(scaled.astype(np.uint8))
     img = img.convert("L" if channels == 1 else "RGB").resize((size, size), Image.Resampling.BILINEAR)
     arr = np.asarray(img, dtype=np.uint8)

@@ -64,5 +64,6 @@ solutions predict {run_path} scan.png --tflite        # the float32 TFLite model
 The exported models output calibrated probabilities (temperature folded in); apply the threshold
 from `decision.json` to the positive-class probability. On a device, `model_edge.tflite` and
 `model_edge_uint8.tflite` take one RGB frame (gray is made inside the graph) and carry their
-metadata, so MediaPipe Tasks' `ImageClassifier` loads them as they are; its top category is the
-argmax, so apply the run's threshold to the positive class's score there too."""
+metadata, so MediaPipe Tasks' `ImageClassifier` loads them as they are. A binary screen's threshold
+is folded into them: their top category is the run's decision, and the positive class scores 0.5 at
+the threshold (the output's metadata says how to get the calibrated probability back)."""

@@ -2,13 +2,17 @@
 
 MovieLens files are read from the data directory (`ml-100k/`, `ml-1m/`, `ml-latest-small/`) and,
 when missing, the publisher's zip is downloaded there once, checksum checked, and extracted.
-A CSV names its columns (`--user-column/--item-column/--rating-column`, optional timestamp);
-a row without a rating or ids is dropped, a rating outside the declared scale is rejected, and a
-duplicated (user, item) pair keeps its latest rating. Each is counted.
+A CSV names its columns (`--user-column/--item-column/--rating-column`, optional timestamp:
+epoch seconds or dates); a row without a rating or ids is dropped, a rating outside the declared
+scale is rejected, a decimal comma (`4,5`) is read as a point, a timestamp that is neither a
+number nor a date is ordered first, and a duplicated (user, item) pair keeps its latest rating.
+Each is counted.
 """
 
 from __future__ import annotations
 
+import re
+import warnings
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -183,17 +187,96 @@ def read_csv(path: Path, *, user_column: str, item_column: str, rating_column: s
     return ratings
 
 
+def clean_id(value: object) -> str:
+    """A user or item id as training keys it (stripped text): `predict --user " 006"` must find
+    the user the CSV wrote as `006 `."""
+    return str(value).strip()
+
+
+def clean_ids(column: pd.Series) -> pd.Series:
+    """`clean_id` over a column, vectorised."""
+    return column.astype(str).str.strip()
+
+
+DECIMAL_COMMA = re.compile(r"\d+,\d+")  # the whole (stripped) value
+
+
+def _ratings(column: pd.Series, repairs: Counter) -> pd.Series:
+    """Ratings as numbers; a decimal comma (`4,5`, as European spreadsheets write it) is read as a
+    point, and counted, rather than the row being dropped as one without a rating."""
+    values = pd.to_numeric(column, errors="coerce").astype(float)
+    candidates = np.flatnonzero(values.isna().to_numpy() & column.notna().to_numpy())
+    text = {i: str(column.iloc[i]).strip() for i in candidates}
+    comma = [i for i, v in text.items() if DECIMAL_COMMA.fullmatch(v)]
+    if comma:
+        values.iloc[comma] = [float(text[i].replace(",", ".")) for i in comma]
+        repairs["ratings_with_a_decimal_comma_read"] = len(comma)
+    return values
+
+
+EPOCH = pd.Timestamp(0, tz="UTC").as_unit("s")  # in seconds: a year-1 date does not overflow nanoseconds
+
+
+def _timestamps(column: pd.Series) -> pd.Series:
+    """Seconds since the epoch as floats (NaN where unreadable): numbers are taken as epoch seconds,
+    other text is parsed as a date (ISO 8601 first, else the format pandas infers), in UTC."""
+    seconds = pd.to_numeric(column, errors="coerce").astype(float).to_numpy(copy=True)
+    seconds[~np.isfinite(seconds)] = np.nan  # "inf" is no time
+    pending = np.isnan(seconds) & column.notna().to_numpy()
+    if pending.any():
+        text = column[pending].astype(str).str.strip()
+        seconds[pending] = _date_seconds(text).to_numpy(float)
+    return pd.Series(seconds, index=column.index)
+
+
+def _date_seconds(text: pd.Series) -> pd.Series:
+    """Date strings -> epoch seconds: ISO 8601, or else the one format guessed from the first value
+    ISO 8601 misses (as pandas would infer it), whichever reads more; never dateutil's guess per
+    value, which takes "t1" for the year 1."""
+    best = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+    if best.isna().any():
+        with warnings.catch_warnings():  # "dayfirst=False was specified": the guess is taken as it is
+            warnings.simplefilter("ignore")
+            guessed = _guess_format(text[best.isna()].iloc[0])
+        if guessed:
+            other = pd.to_datetime(text, utc=True, errors="coerce", format=guessed)
+            best = other if other.notna().sum() > best.notna().sum() else best
+    return (best.dt.as_unit("s") - EPOCH) // pd.Timedelta(seconds=1)
+
+
+def _guess_format(value: str) -> str | None:
+    """pandas' own format inference (public in pandas 2.2, private before)."""
+    try:
+        from pandas.tseries.api import guess_datetime_format
+    except ImportError:  # pandas < 2.2
+        from pandas._libs.tslibs.parsing import guess_datetime_format
+    return guess_datetime_format(value)
+
+
+def _check_timestamps(seconds: pd.Series, raw: pd.Series, column: str, origin: str, repairs: Counter) -> None:
+    """Kept ratings whose timestamp is neither a number nor a date are ordered first (counted); when
+    most are, the column is not a time at all and a temporal split would follow file order."""
+    bad = seconds.isna().to_numpy()
+    if not bad.any():
+        return
+    if bad.sum() * 2 > len(bad):
+        samples = [v for v in raw[bad] if isinstance(v, str) and v.strip()]
+        sample = repr(samples[0]) if samples else "empty values"
+        raise UserError(f"{origin}: timestamp column {column!r} holds neither numbers (epoch seconds) nor dates in "
+                        f"{bad.sum()} of {len(bad)} rows (e.g. {sample}); fix it or name another --timestamp-column")
+    repairs["ratings_with_an_unreadable_timestamp_ordered_first"] = int(bad.sum())
+
+
 def _from_frame(frame: pd.DataFrame, name: str, scale: tuple[float, float] | None, user: str, item: str,
                 rating: str, timestamp: str | None, *, origin: str, keep: np.ndarray | None = None,
                 scale_from: str = "--rating-scale") -> Ratings:
     """Ids as stripped strings; ratings as finite numbers inside `scale` (None: the data's own
-    lowest and highest rating; `scale_from` says where a given one comes from); one rating per
-    (user, item)."""
+    lowest and highest rating; `scale_from` says where a given one comes from); timestamps as
+    epoch seconds; one rating per (user, item)."""
     repairs: Counter = Counter()
-    users = frame[user].astype(str).str.strip()
-    items = frame[item].astype(str).str.strip()
-    values = pd.to_numeric(frame[rating], errors="coerce")
-    stamps = pd.to_numeric(frame[timestamp], errors="coerce") if timestamp and timestamp in frame else None
+    users, items = clean_ids(frame[user]), clean_ids(frame[item])
+    values = _ratings(frame[rating], repairs)
+    stamps = _timestamps(frame[timestamp]) if timestamp and timestamp in frame else None
     no_id = frame[user].isna() | frame[item].isna() | (users == "") | (items == "")
     values = values.where(np.isfinite(values.astype(float)))  # "inf" is no rating
     missing = values.isna() & ~no_id
@@ -216,6 +299,7 @@ def _from_frame(frame: pd.DataFrame, name: str, scale: tuple[float, float] | Non
                           "timestamp": stamps if stamps is not None else np.arange(len(frame)),
                           "row": np.arange(len(frame))})[ok.to_numpy()]
     if stamps is not None:
+        _check_timestamps(table["timestamp"], frame[timestamp][ok.to_numpy()], timestamp, origin, repairs)
         table["timestamp"] = table["timestamp"].fillna(-1)
     # one rating per pair: the latest (by time, then by row order) wins
     table = table.sort_values(["timestamp", "row"], kind="stable")

@@ -4,7 +4,9 @@ SavedModel: `serving_default` on what the Keras model takes (what the shared exp
 [batch, 2] pairs -> ratings, or for retrieval user indices -> every item's score),
 `score(user, item)` and `recommend(user, k)` (k is an input: any K at serving time). TFLite:
 `recommend.tflite`, user index [batch] -> top-K scores and item indices with a fixed K, the user's
-history excluded (an int8 table inside the model), builtin ops only (TOPK_V2, GATHER).
+history excluded (an int8 table inside the model), builtin ops only (TOPK_V2, GATHER). The
+SavedModel signatures refuse an index outside the model's users or items (an assert in the graph,
+which the TFLite files, converted from the Keras models, do not carry).
 """
 
 from __future__ import annotations
@@ -28,26 +30,50 @@ import keras  # noqa: E402  (solutions.common.export imported TensorFlow quietly
 TOPK_FILE = "recommend.tflite"
 
 
+def in_range(indices, n: int, what: str):
+    """`indices` when every one is in [0, n), else an InvalidArgumentError naming the bad ones (a
+    400 from a server). A gather would wrap -1 to the last row as NumPy does, and on a GPU answers
+    an index past the end with zeros: both a silent wrong answer."""
+    bad = tf.logical_or(indices < 0, indices >= n)
+    check = tf.debugging.Assert(tf.logical_not(tf.reduce_any(bad)),
+                                [f"{what} index(es) outside 0..{n - 1}:", tf.boolean_mask(indices, bad)], summarize=20)
+    with tf.control_dependencies([check]):
+        return tf.identity(indices)
+
+
+def checked_inputs(x, n_users: int, n_items: int):
+    """What the Keras model takes, its indices checked: user indices [batch], or (user, item) pairs."""
+    if x.shape.rank == 1:
+        return in_range(x, n_users, "user")
+    return tf.stack([in_range(x[:, 0], n_users, "user"), in_range(x[:, 1], n_items, "item")], axis=1)
+
+
 def index_endpoints(model: keras.Model, rated: np.ndarray) -> tuple[list, tuple]:
     """(endpoints, what they use) on indices: `serve` (what the Keras model takes), `score(user,
-    item)` and `recommend(user, k)`, the user's training history left out of the top k."""
-    from solutions.common.serving_export import Endpoint, model_endpoint
+    item)` and `recommend(user, k)`, the user's training history left out of the top k. An index
+    outside the model's users or items is an error, never another user's answer."""
+    from solutions.common.serving_export import Endpoint, model_spec
 
     scorer = scorer_of(model)
+    n_users, n_items = rated.shape
     table = TrainingRatings(rated.shape, name="user_history")
     table.table.assign(rated.astype(np.int8))
     output = "score" if is_retrieval(model) else "rating"
 
+    def serve(x):
+        return {"output_0": model(checked_inputs(x, n_users, n_items), training=False)}
+
     def score(user, item):
-        return {output: scorer.pair_scores(user, item)}
+        return {output: scorer.pair_scores(in_range(user, n_users, "user"), in_range(item, n_items, "item"))}
 
     def recommend(user, k):
+        user = in_range(user, n_users, "user")
         scores = scorer.all_item_scores(user) - 1e4 * table(user)
         values, indices = tf.math.top_k(scores, k)
         return {"scores": values, "items": indices}
 
     user = tf.TensorSpec((None,), tf.int32, name="user")
-    return [model_endpoint(model, "serve", "output_0"),
+    return [Endpoint("serve", serve, (model_spec(model),)),
             Endpoint("score", score, (user, tf.TensorSpec((None,), tf.int32, name="item"))),
             Endpoint("recommend", recommend, (user, tf.TensorSpec((), tf.int32, name="k")))], (model, table)
 

@@ -18,11 +18,12 @@ class RecommenderPredictor:
         """For `user`: the top `k` unseen items (SavedModel `recommend`, or recommend.tflite for a
         TFLite variant), or with `item` that pair's predicted rating (retrieval: its score); an
         unknown user gets the most-rated items."""
+        from solutions.recommendation.data import clean_id
         from solutions.recommendation.splits import IdMaps
 
         if options.get("user") is None:
             raise UserError("give --user ID (and --k, or --item ID)")
-        user_id, k = str(options["user"]), options.get("k", 10)
+        user_id, k = clean_id(options["user"]), options.get("k", 10)  # stripped, as training keyed it
         maps = IdMaps.load(run.path)
         info = json.loads((run / "id_maps.json").read_text())
         titles = info.get("titles", {})
@@ -33,7 +34,7 @@ class RecommenderPredictor:
         if options.get("item") is not None:
             from solutions.common.prediction import run_outputs
 
-            item_id = str(options["item"])
+            item_id = clean_id(options["item"])
             item = maps.item_index(np.array([item_id]))[0]
             if item < 0:
                 raise UserError(f"item {item_id} is unknown to this model")

@@ -14,9 +14,10 @@ from solutions.recommendation.data import Ratings
 
 
 def _sorted_ids(values) -> list[str]:
-    """Ids in numeric order when they are numbers (MovieLens), else in text order."""
+    """Ids in numeric order when they are ASCII digits (MovieLens), else in text order (`str.isdigit`
+    also accepts `²`, which `int` refuses)."""
     unique = sorted(set(values))
-    if all(v.isdigit() for v in unique):
+    if all(v.isascii() and v.isdigit() for v in unique):
         return sorted(unique, key=int)
     return unique
 

@@ -3,14 +3,21 @@ with named columns, or a folder of class sub-folders of .txt files.
 
 Text files in the wild are not always UTF-8 (the publisher's rt-polarity is Latin-1): every line or
 file is read as UTF-8 and, where that fails, as Latin-1, which maps every byte to a character, and
-the count of such texts is reported. Empty texts are skipped and counted, never trained on.
+the count of such texts is reported; a file that starts with a UTF-16 byte-order mark is UTF-16.
+Empty texts, rows without a label and repeated (text, label) rows are skipped and counted, never
+trained on. Labels are canonicalised before they become classes (1, 1.0 and 01 are one class "1";
+Positive and positive one class, its most frequent spelling), and the rows relabelled are counted.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 import tarfile
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +25,7 @@ import numpy as np
 from solutions.common.catalogue import RemoteFile, data_dir, fetch
 from solutions.common.errors import UserError, check_class_names
 from solutions.common.folders import class_dirs, data_files, one_class_hint, split_folders, unlabeled_files
+from solutions.common.tables import decode, decode_lines
 
 RT_POLARITY = RemoteFile(
     relpath="rt-polaritydata.tar.gz",
@@ -28,6 +36,11 @@ RT_POLARITY_FILES = {"neg": "rt-polaritydata/rt-polarity.neg", "pos": "rt-polari
 RT_POLARITY_LINES = 5331  # sentences per file in v1.0
 # name -> (TFDS name, text feature, labelled splits); sst2's test labels are hidden (-1)
 TFDS_TEXT = {"imdb": ("imdb_reviews", "text", ("train", "test")), "sst2": ("glue/sst2", "sentence", ("train", "validation"))}
+DELIMITERS = ",;\t|"  # what a spreadsheet's "save as CSV/text" writes, by locale
+DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "pipes"}
+# spellings of "no label" that spreadsheets and pandas write into an empty cell (compared case-blind)
+MISSING_LABELS = {"", "nan", "na", "n/a", "#n/a", "null", "none", "<na>"}
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?")  # no "inf", "nan" or "1_000"
 
 
 @dataclass
@@ -40,25 +53,43 @@ class TextData:
     skipped: Counter = field(default_factory=Counter)
     read_as_latin1: int = 0
     files: list[Path] = field(default_factory=list)
+    repairs: Counter = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)
 
 
-def decode(raw: bytes) -> tuple[str, bool]:
-    """UTF-8 if the bytes are valid UTF-8, else Latin-1 (never fails); True when it fell back."""
+def utf16(raw: bytes, where: object) -> str | None:
+    """The text of a file that starts with a UTF-16 byte-order mark (Excel's "Unicode text",
+    Notepad's "Unicode"), else None: read byte by byte it would be Latin-1 with a NUL in every pair."""
+    if not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None
     try:
-        return raw.decode("utf-8"), False
-    except UnicodeDecodeError:
-        return raw.decode("latin-1"), True
+        return raw.decode("utf-16")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{where} starts with a UTF-16 byte-order mark but is not valid UTF-16 ({exc.reason})") from None
 
 
-def decode_lines(raw: bytes) -> tuple[str, int]:
-    """A whole file decoded line by line (see `decode`): one Latin-1 line does not turn the valid
-    UTF-8 of every other line into mojibake. Returns the text and how many lines fell back."""
-    parts, fell_back = [], 0
-    for line in raw.splitlines(keepends=True):
-        text, latin1 = decode(line)
-        parts.append(text)
-        fell_back += latin1
-    return "".join(parts), fell_back
+def decode_file(raw: bytes, where: object) -> tuple[str, int]:
+    """A whole file: UTF-16 after its byte-order mark, else line by line (`decode_lines`), without a
+    UTF-8 byte-order mark. Returns the text and how many lines fell back to Latin-1."""
+    text = utf16(raw, where)
+    if text is not None:
+        return text.removeprefix("\ufeff"), 0
+    text, latin1 = decode_lines(raw)
+    return text.removeprefix("\ufeff"), latin1
+
+
+def all_lines(path: Path) -> tuple[list[str], int]:
+    """Every line of a text file, empty ones included (`predict --file` answers each line), and how
+    many were read as Latin-1. The newline that ends the last line does not start another."""
+    raw = path.read_bytes()
+    text = utf16(raw, path)
+    if text is not None:
+        pieces = [(line, False) for line in text.removeprefix("\ufeff").split("\n")]
+    else:
+        pieces = [decode(line) for line in raw.split(b"\n")]
+    if pieces and pieces[-1][0] == "":
+        pieces.pop()
+    return [line.removesuffix("\r") for line, _ in pieces], sum(latin1 for _, latin1 in pieces)
 
 
 def read_lines(path: Path) -> tuple[list[str], int, int]:
@@ -107,66 +138,153 @@ def load_rt_polarity(directory: str | None) -> TextData:
 
 
 def label_names(values: list) -> list[str]:
-    """Class names in label order: numbers numerically (1..5 stars), anything else alphabetically."""
-    unique = sorted(set(values), key=lambda v: (0, float(v), "") if _is_number(v) else (1, 0.0, str(v)))
-    return [_label_text(v) for v in unique]
+    """Class names in label order: numbers numerically (1..5 stars), anything else alphabetically.
+    Each value is canonicalised before duplicates go, so 1 and 1.0 are one class, not two."""
+    return sorted({_label_text(v) for v in values}, key=_label_order)
 
 
-def _is_number(value) -> bool:
-    try:
-        float(value)
-        return True
-    except (TypeError, ValueError):
-        return False
+def _label_order(name: str) -> tuple:
+    number = _number(name)
+    return (0, number, "") if number is not None else (1, Decimal(0), name)
+
+
+def _number(value) -> Decimal | None:
+    """The value when it is written as a plain number (01, 1.0, -2.5e1), else None."""
+    text = str(value).strip()
+    return Decimal(text) if NUMBER.fullmatch(text) else None
 
 
 def _label_text(value) -> str:
-    if _is_number(value) and float(value).is_integer():
-        return str(int(float(value)))
-    return str(value)
+    """A label's class name: a number in its shortest form (1.0 and 01 -> "1", 0.50 -> "0.5", 0.5
+    stays apart from 1), anything else as written without surrounding space."""
+    number = _number(value)
+    if number is None:
+        return str(value).strip()
+    if number == number.to_integral_value():
+        return str(int(number))
+    return format(number.normalize(), "f")
 
 
-def _indexed(texts: list[str], labels: list, skipped: Counter, files: list[Path], latin1: int = 0) -> TextData:
-    names = label_names(labels)
+def _label_key(label: str) -> str:
+    """What makes two spellings one class: the same number, or the same words in any case and spacing."""
+    return _label_text(label) if _number(label) is not None else " ".join(label.split()).casefold()
+
+
+def merge_label_spellings(labels: list[str]) -> tuple[list[str], int, list[str]]:
+    """Labels that differ only in case, spacing or number format (Positive/positive, True/true,
+    1/1.0) as one class, named by its most frequent spelling (a number by its shortest form): a
+    spreadsheet's stray variants would otherwise be classes of their own. Returns the labels, how
+    many rows were relabelled, and one line per merged class naming its variants."""
+    spellings: dict[str, Counter] = {}
+    for label in labels:
+        spellings.setdefault(_label_key(label), Counter())[label] += 1
+    names = {key: _label_text(c.most_common(1)[0][0]) for key, c in spellings.items()}
+    merged = {key: c for key, c in spellings.items() if len(c) > 1}
+    relabelled = sum(n for key, c in merged.items() for spelling, n in c.items() if spelling != names[key])
+    notes = [f"{names[key]!r} <- " + ", ".join(repr(s) for s in sorted(c) if s != names[key]) for key, c in merged.items()]
+    return [names[_label_key(label)] for label in labels], relabelled, notes
+
+
+def _labelled_rows(texts: list[str], labels: list[str], skipped: Counter) -> tuple[list[str], list[str]]:
+    """The rows with a text and a label; the others counted in `skipped`. NaN, N/A, null, None and
+    an empty cell are no label (a spreadsheet's or pandas' empty cell), never a class."""
+    kept_texts, kept_labels = [], []
+    for text, label in zip(texts, labels):
+        if not text.strip():
+            skipped["empty_text"] += 1
+        elif label.strip().casefold() in MISSING_LABELS:
+            skipped["missing_label"] += 1
+        else:
+            kept_texts.append(text)
+            kept_labels.append(label.strip())
+    return kept_texts, kept_labels
+
+
+def _first_of_each(texts: list[str], labels: list[str], skipped: Counter) -> tuple[list[str], list[str]]:
+    """The first of rows repeating the same text with the same label, the repeats counted: a copy
+    could land in training and test both and flatter the test score."""
+    seen: set[tuple[str, str]] = set()
+    kept_texts, kept_labels = [], []
+    for row in zip(texts, labels):
+        if row in seen:
+            skipped["duplicate_row"] += 1
+            continue
+        seen.add(row)
+        kept_texts.append(row[0])
+        kept_labels.append(row[1])
+    return kept_texts, kept_labels
+
+
+def _with_names(texts: list[str], labels: list[str], names: list[str], skipped: Counter, files: list[Path],
+                latin1: int = 0) -> TextData:
+    """TextData whose labels index `names`; names that labels.txt could not keep apart are refused."""
     check_class_names(names, "the labels")
+    repeated = sorted(n for n, k in Counter(names).items() if k > 1)
+    if repeated:  # a backstop: labels are canonicalised and merged before they get here
+        raise UserError(f"class name(s) {repeated} appear more than once; labels.txt needs distinct names")
     if len(names) < 2:
         raise UserError(f"the labels have only one class ({names[0] if names else 'none'}); a classifier needs at least two")
     index = {name: i for i, name in enumerate(names)}
-    y = np.asarray([index[_label_text(v)] for v in labels], dtype=np.int64)
-    return TextData(texts, y, names, skipped, latin1, files)
+    return TextData(texts, np.asarray([index[v] for v in labels], dtype=np.int64), names, skipped, latin1, files)
+
+
+def _indexed(texts: list[str], labels: list, skipped: Counter, files: list[Path], latin1: int = 0) -> TextData:
+    labels = [_label_text(v) for v in labels]
+    return _with_names(texts, labels, label_names(labels), skipped, files, latin1)
+
+
+def _header_fields(text: str, delimiter: str) -> set[str]:
+    """The first line's fields, split at `delimiter`, stripped and lower-cased."""
+    line = text.split("\n", 1)[0].rstrip("\r")
+    try:
+        return {f.strip().lower() for f in next(csv.reader([line], delimiter=delimiter), [])}
+    except csv.Error:  # a NUL byte: no header to match
+        return set()
+
+
+def sniff_delimiter(text: str, suffix: str, columns: tuple[str, ...]) -> str:
+    """The field delimiter among , ; tab | (a spreadsheet writes ; where the decimal mark is a comma,
+    and tab-separated files are often named .csv): the one whose header row names the asked-for
+    columns, else csv.Sniffer's guess from the first 64 KiB, else tab for .tsv/.tab, comma otherwise."""
+    wanted = {c.strip().lower() for c in columns}
+    fits = [d for d in DELIMITERS if wanted <= _header_fields(text, d)]
+    if len(fits) == 1:
+        return fits[0]
+    sample = text[:65536]
+    sample = sample[: sample.rfind("\n") + 1] or sample  # whole lines only
+    try:
+        guess = csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+    except csv.Error:  # one column, or nothing regular enough to tell
+        guess = "\t" if suffix in (".tsv", ".tab") else ","
+    return fits[0] if fits and guess not in fits else guess
 
 
 def load_table(path: Path, text_column: str, label_column: str) -> TextData:
-    """A CSV (comma) or TSV (tab, also .tab/.txt) with a header row naming the two columns."""
+    """A CSV or TSV with a header row naming the two columns, fields separated by , ; tab or |
+    (see `sniff_delimiter`), UTF-8, Latin-1 or UTF-16 (see `decode_file`)."""
     import pandas as pd
 
-    raw = path.read_bytes()
-    text, latin1 = decode_lines(raw)
-    sep = "\t" if path.suffix.lower() in (".tsv", ".tab") or (path.suffix.lower() == ".txt" and "\t" in text[:4096]) else ","
+    text, latin1 = decode_file(path.read_bytes(), path)
+    sep = sniff_delimiter(text, path.suffix.lower(), (text_column, label_column))
     try:
-        import io
-
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[])
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise UserError(f"cannot read {path} as {'TSV' if sep == chr(9) else 'CSV'}: {str(exc).splitlines()[0]}") from None
+        raise UserError(f"cannot read {path} as {'TSV' if sep == chr(9) else 'CSV'} (fields separated by "
+                        f"{DELIMITER_NAMES[sep]}): {str(exc).splitlines()[0]}") from None
     columns = {c.strip().lower(): c for c in frame.columns}
     missing = [c for c in (text_column, label_column) if c.lower() not in columns]
     if missing:
         raise UserError(f"{path} has no column {', '.join(repr(m) for m in missing)}; its columns are "
                         f"{', '.join(map(repr, frame.columns))} (choose with --text-column / --label-column)")
-    texts_col = frame[columns[text_column.lower()]].astype(str)
-    labels_col = frame[columns[label_column.lower()]].astype(str).str.strip()
     skipped: Counter = Counter()
-    texts, labels = [], []
-    for t, lab in zip(texts_col, labels_col):
-        if not t.strip():
-            skipped["empty_text"] += 1
-        elif not lab:
-            skipped["missing_label"] += 1
-        else:
-            texts.append(t)
-            labels.append(lab)
-    return _indexed(texts, labels, skipped, [path], latin1)
+    texts, labels = _labelled_rows([str(v) for v in frame[columns[text_column.lower()]].fillna("")],
+                                   [str(v) for v in frame[columns[label_column.lower()]].fillna("")], skipped)
+    labels, relabelled, variants = merge_label_spellings(labels)
+    texts, labels = _first_of_each(texts, labels, skipped)
+    data = _indexed(texts, labels, +skipped, [path], latin1)
+    data.repairs = +Counter(labels_merged_with_a_variant_spelling=relabelled)
+    data.notes = [f"Labels merged (case, spacing or number format): {'; '.join(variants)}"] if variants else []
+    return data
 
 
 def load_folder(root: Path) -> dict[str, TextData]:
@@ -226,11 +344,8 @@ def load_class_folders(root: Path, classes: list[str] | None = None) -> TextData
     empty = [c.name for c in folders if counts[c.name] == 0]
     if empty:
         raise UserError(f"class folder(s) {', '.join(empty)} in {root} hold no readable .txt file")
-    data = _indexed(texts, labels, skipped, files, latin1)
-    data.class_names = [c.name for c in folders]  # folder names as they are, not re-sorted as numbers
-    index = {n: i for i, n in enumerate(data.class_names)}
-    data.labels = np.asarray([index[n] for n in labels], dtype=np.int64)
-    return data
+    # folder names as they are, not re-sorted as numbers nor merged (two folders are two classes)
+    return _with_names(texts, labels, [c.name for c in folders], skipped, files, latin1)
 
 
 def load_tfds_text(name: str, directory: str | None) -> dict[str, TextData]:

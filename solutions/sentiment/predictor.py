@@ -22,16 +22,7 @@ class TextPredictor:
         vocabulary layer; a TFLite variant gets the plain-Python tokenizer's ids, as a device would."""
         from solutions.common.prediction import run_outputs
 
-        texts = list(inputs)
-        if options.get("file"):
-            from solutions.sentiment.data import read_lines
-
-            path = Path(options["file"])
-            if not path.is_file():
-                raise UserError(f"{path} is not a file")
-            texts += read_lines(path)[0]
-        if not texts:
-            raise UserError('give one or more texts to answer for: solutions predict RUN "a text" ... or --file FILE')
+        texts = input_texts(inputs, options.get("file"))
         labels = run_labels(run)
         if variant == "edge":  # the words the device's regex tokenizer gives, from the file's own metadata
             edge = edge_tokenizer(run)
@@ -70,6 +61,22 @@ class TextPredictor:
             note = f"  ({a['note']})" if a["note"] else ""
             lines.append(f"{a['label']}\t{a['probability']:.3f}\t{shown}{note}")
         return lines
+
+
+def input_texts(inputs: list[str], file: str | None) -> list[str]:
+    """The texts on the command line, then every line of `file`: an empty line is answered (the
+    model's prior, flagged) like "", so the answers line up with the file's lines one for one."""
+    texts = list(inputs)
+    if file:
+        from solutions.sentiment.data import all_lines
+
+        path = Path(file)
+        if not path.is_file():
+            raise UserError(f"{path} is not a file")
+        texts += all_lines(path)[0]
+    if not texts:
+        raise UserError('give one or more texts to answer for: solutions predict RUN "a text" ... or --file FILE')
+    return texts
 
 
 def edge_tokenizer(run: Run):

@@ -36,7 +36,7 @@ def _notes(splits) -> list[str]:
         notes.append("Skipped texts: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in skipped.items()))
     if s.get("read_as_latin1"):
         notes.append(f"{s['read_as_latin1']} lines were not valid UTF-8 and were read as Latin-1.")
-    return notes
+    return notes + s.get("notes", [])  # labels merged as one class, with their variants
 
 
 def _usage(run_path: Path) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from solutions.common.errors import UserError
 from solutions.sentiment.data import (
     TFDS_TEXT,
     TextData,
@@ -27,6 +28,14 @@ MAX_CHAR_SEQUENCE = 2048
 def vectorize(layer, texts: np.ndarray, batch: int = 4096) -> np.ndarray:
     """Texts -> int32 ids with the Keras vocabulary layer (in chunks: IMDB is 50k long reviews)."""
     return np.concatenate([np.asarray(layer(list(texts[i : i + batch]))) for i in range(0, len(texts), batch)]).astype(np.int32)
+
+
+def check_rare_classes(labels: np.ndarray, names: list[str], least: int, purpose: str) -> None:
+    """Refuse classes with fewer than `least` texts by name (the split's own check knows only indices)."""
+    counts = np.bincount(labels, minlength=len(names))
+    rare = [f"{names[c]!r} ({n})" for c, n in enumerate(counts) if 0 < n < least]
+    if rare:
+        raise UserError(f"class(es) {', '.join(rare)} have fewer than {least} texts: too few {purpose}")
 
 
 class TextSource:
@@ -63,6 +72,7 @@ class TextSource:
         texts = np.asarray([t for p in parts.values() for t in p.texts], dtype=object)
         labels = np.concatenate([p.labels for p in parts.values()])
         if options.get("cv"):
+            check_rare_classes(labels, first.class_names, options["cv"], f"for --cv {options['cv']} folds")
             fold = int(options.get("fold") or 1)
             tr, va, te = kfold_split(labels, folds=options["cv"], fold=fold, val_fraction=val_fraction, seed=seed)
             rule = f"{options['cv']}-fold stratified CV, fold {fold} is the test; validation {val_fraction:.0%} of the rest, seed {seed}"
@@ -76,8 +86,10 @@ class TextSource:
                 val_fraction=val_fraction, test_fraction=options["test_split"], seed=seed,
                 unit="folder" if folder else "split", merge_tiny_validation=folder)
         else:
+            check_rare_classes(labels, first.class_names, 3, "to split into train/val/test")
             train, val, test = stratified_split(texts, labels, val_fraction=val_fraction,
-                                                test_fraction=options["test_split"], seed=seed)
+                                                test_fraction=options["test_split"], seed=seed,
+                                                class_names=first.class_names)
             rule = (f"stratified {1 - val_fraction - options['test_split']:.0%}/{val_fraction:.0%}/"
                     f"{options['test_split']:.0%}, seed {seed}")
         limit = options.get("sequence_length") or self.sequence_length(train.x)
@@ -86,6 +98,8 @@ class TextSource:
             part.raw = part.x
             part.x = vectorize(layer, part.raw)
         skipped = dict(sum((p.skipped for p in parts.values()), Counter()))
+        repairs = dict(sum((p.repairs for p in parts.values()), Counter()))
+        notes = [note for p in parts.values() for note in p.notes]
         source = {
             "name": name,
             "fingerprint": fingerprint_files(files) if files else fingerprint_texts(texts, labels),
@@ -93,6 +107,8 @@ class TextSource:
             "split": rule,
             "skipped": skipped,
             "skipped_unit": "text(s)",
+            **({"repairs": repairs} if repairs else {}),  # none: the report says nothing, as before
+            **({"notes": notes} if notes else {}),
             "read_as_latin1": int(sum(p.read_as_latin1 for p in parts.values())),
             "texts_read": int(len(labels)),
             "sequence_length": limit,

@@ -75,3 +75,23 @@ def test_the_layout_catches_a_file_moved_into_another_class_folder(tmp_path):
     assert source_difference(before, {**after, "fingerprint": fingerprint_files([moved, b])}) == "its files differ"
     # the same folder reached through another spelling of its path has the same layout
     assert fingerprint_layout([moved, b], tmp_path / "dog" / "..") == after["layout"]
+
+
+def test_a_file_that_cannot_be_opened_is_fingerprinted_by_its_name(tmp_path, monkeypatch):
+    """The reader skipped it as unreadable; the fingerprint must not die on it either."""
+    import builtins
+
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    a.write_bytes(b"A")
+    b.write_bytes(b"B")
+    readable = fingerprint_files([a, b])
+    real_open = builtins.open
+
+    def refusing_open(file, *args, **kwargs):  # as root, chmod 000 does not stop a read
+        if str(file) == str(b):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refusing_open)
+    locked = fingerprint_files([a, b])
+    assert locked.startswith("sha256:") and locked != readable and locked == fingerprint_files([b, a])

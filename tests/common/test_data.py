@@ -23,3 +23,21 @@ def test_too_small_class_is_a_clear_error():
     y = np.array([0] * 10 + [1] * 2)
     with pytest.raises(UserError, match="fewer than 3"):
         stratified_split(np.arange(12), y, val_fraction=0.2, test_fraction=0.2, seed=0)
+
+
+def test_too_small_class_is_named_when_the_names_are_given():
+    y = np.array([0] * 10 + [1] * 2 + [2] * 10)
+    with pytest.raises(UserError, match=r"class\(es\) 'cat' have fewer than 3"):
+        stratified_split(np.arange(22), y, val_fraction=0.2, test_fraction=0.2, seed=0,
+                         class_names=["ant", "cat", "dog"])
+
+
+@pytest.mark.parametrize("classes, per_class, need", [(2, 3, 4), (4, 5, 6)])
+def test_a_folder_too_small_for_every_split_is_one_clear_error(classes, per_class, need):
+    """sklearn refuses a test split smaller than the number of classes (a ValueError traceback)."""
+    y = np.repeat(np.arange(classes), per_class)
+    with pytest.raises(UserError, match=f"too few .* give about {need} per class"):
+        stratified_split(np.arange(len(y)), y, val_fraction=0.15, test_fraction=0.15, seed=0)
+    y = np.repeat(np.arange(classes), need)
+    train, val, test = stratified_split(np.arange(len(y)), y, val_fraction=0.15, test_fraction=0.15, seed=0)
+    assert all(set(part.y) == set(range(classes)) for part in (train, val, test))

@@ -98,6 +98,56 @@ def test_the_uint8_edge_model_takes_raw_pixels_even_from_dark_data(tmp_path):
     assert runner.input["dtype"] == np.uint8 and tuple(runner.input["quantization"]) == UINT8_PIXELS
 
 
+def test_a_screen_s_decision_threshold_is_what_mediapipe_s_top_category_gives(tmp_path):
+    """A binary screen decides "p1 > t" with its stored threshold; MediaPipe's ImageClassifier reports
+    the top class. With t folded into the edge file they are the same decision, p1 = t scores 0.5,
+    the scores map back to the probabilities, and the uint8 file decides alike."""
+    import keras
+
+    from solutions.common.edge import (decision_scores, image_edge_models, image_tensor, model_info,
+                                       probabilities_from_scores, probabilities_tensor)
+    from solutions.common.export import TFLiteRunner, convert_tflite, export_fixed_batch
+    from solutions.common.tflite_metadata import read_metadata, with_metadata
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 3), name="image")
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Rescaling(1 / 255)(inputs))
+    head = keras.layers.Dense(2, activation="softmax")
+    model = keras.Model(inputs, head(keras.layers.Dense(8, activation="relu")(x)))
+    kernel, bias = head.get_weights()
+    head.set_weights([kernel * 30, bias])  # confident on some frames, unsure on others
+    rng = np.random.default_rng(0)
+    frames = (rng.uniform(0, 1, (64, 1, 1, 3)) * rng.uniform(0, 255, (64, 8, 8, 3))).astype(np.uint8)
+    probabilities = np.asarray(model.predict(frames.astype(np.float32), verbose=0))
+    threshold = float(np.quantile(probabilities[:, 1], 0.3))
+    decision = probabilities[:, 1] > threshold
+    assert np.sum(decision != (probabilities.argmax(1) == 1)) >= 5  # argmax alone would decide otherwise
+
+    np.testing.assert_allclose(decision_scores(np.array([[1 - threshold, threshold]]), threshold), [[0.5, 0.5]], atol=1e-6)
+    np.testing.assert_allclose(probabilities_from_scores(decision_scores(probabilities, threshold), threshold),
+                               probabilities, atol=1e-6)
+    edges = image_edge_models(model, frames.astype(np.float32), probabilities, frames.astype(np.float32),
+                              ["edge", "edge_uint8"], threshold)
+    assert all(e.decision_threshold == threshold for e in edges)
+    np.testing.assert_allclose(edges[0].reference, decision_scores(probabilities, threshold), atol=1e-6)
+    source = export_fixed_batch(edges[0].model, tmp_path / "e", batch=1)
+    info = model_info("screen", "two classes", "run-1", [image_tensor(8, 8, 3)],
+                      [probabilities_tensor(["normal", "pneumonia"], threshold=threshold)])
+    # uint8 scores step by 1/256: a decision within a few steps of 0.5 may tie (the first class wins)
+    clear = np.abs(decision_scores(probabilities, threshold)[:, 1] - 0.5) > 3 / 256
+    assert clear.sum() >= 32
+    for quantize, io, kept in (("float32", None, slice(None)), ("int8", "uint8", clear)):
+        content = with_metadata(convert_tflite(source, quantize, edges[-1].representative, integer_io=io), info)
+        path = tmp_path / f"{quantize}.tflite"
+        path.write_bytes(content)
+        scores = image_scores(path, frames)  # what a phone's app reads
+        assert np.array_equal((scores.argmax(1) == 1)[kept], decision[kept]), quantize
+        if quantize == "float32":
+            np.testing.assert_allclose(scores, TFLiteRunner(content)(frames.astype(np.float32)), atol=1e-5)
+            np.testing.assert_allclose(probabilities_from_scores(scores, threshold), probabilities, atol=1e-5)
+    assert f"{threshold:.6g}" in read_metadata(content)["outputs"][0]["description"]
+
+
 # A 12-epoch digits run (real 8x8 digits; the default's 40 epochs are checked by the slow suite's
 # default run) and a short PneumoniaMNIST run (real chest X-rays): both grayscale, so the RGB edge
 # files make gray inside their graph. No float16/dynamic files.

@@ -228,3 +228,99 @@ def test_a_tiny_given_validation_folder_joins_train(tmp_path):
     parts["val"] = Split(rng.random((20, 2)), np.repeat([0, 1], 10))  # 4% of train: kept as given
     train, val, test, how = given_splits(parts, val_fraction=0.1, test_fraction=0.15, seed=0)
     assert (len(train.y), len(val.y)) == (500, 20) and how == "train, validation and test folders as given"
+
+
+def test_a_class_folder_without_images_is_named_when_it_is_left_out(tmp_path, capsys):
+    root = write_digit_pngs(tmp_path / "d", per_class=3, classes=2)
+    (root / "empty").mkdir()
+    (root / "notes").mkdir()
+    (root / "notes" / "readme.txt").write_text("x")
+    scan = scan_class_folders(root)
+    assert scan.class_names == ["digit_0", "digit_1"] and scan.dropped == ["empty", "notes"]
+    load_scan(scan, 8, 1)
+    assert "Left out class folder(s) with no usable files: 'empty', 'notes'" in capsys.readouterr().out
+    shutil.rmtree(root / "digit_1")
+    with pytest.raises(UserError, match="only one class .* left out for holding no usable files: 'empty', 'notes'"):
+        scan_class_folders(root)
+
+
+def test_broken_links_and_files_outside_the_class_folders_are_counted(tmp_path):
+    root = write_digit_pngs(tmp_path / "d", per_class=3, classes=2)
+    (root / "digit_0" / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    shutil.copy(root / "digit_0" / "0.png", root / "stray.png")
+    (root / ".DS_Store").write_bytes(b"\0")  # hidden: not data, not counted
+    scan = scan_class_folders(root)
+    assert len(scan.files) == 6 and scan.skipped == {"broken_link": 1, "outside_class_folders": 1}
+
+
+def test_files_in_hidden_sub_folders_of_a_class_are_not_data(tmp_path):
+    root = write_digit_pngs(tmp_path / "d", per_class=3, classes=2)
+    (root / "digit_0" / ".ipynb_checkpoints").mkdir()
+    shutil.copy(root / "digit_0" / "0.png", root / "digit_0" / ".ipynb_checkpoints" / "0-checkpoint.png")
+    (root / "digit_0" / "more").mkdir()
+    shutil.copy(root / "digit_0" / "0.png", root / "digit_0" / "more" / "kept.png")
+    files = sorted(p.relative_to(root).as_posix() for p, _ in scan_class_folders(root).files)
+    assert "digit_0/more/kept.png" in files and not any(".ipynb" in f for f in files) and len(files) == 7
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".tiff"])
+def test_16_bit_tiff_files_train_and_are_scaled_by_their_bit_depth(tmp_path, suffix):
+    from PIL import Image
+
+    root = write_digit_pngs(tmp_path / "d", per_class=3, classes=2)
+    Image.fromarray(np.full((8, 8), 32896, dtype=np.uint16)).save(root / "digit_0" / f"scan{suffix}")
+    scan = scan_class_folders(root)
+    assert (root / "digit_0" / f"scan{suffix}", 0) in scan.files and not scan.skipped
+    x, _ = load_scan(scan, 8, 1)
+    assert len(x) == 7 and read_image(root / "digit_0" / f"scan{suffix}", 8, 1).max() == 128
+
+
+def test_class_names_are_nfc_and_two_spellings_of_one_name_are_refused(tmp_path):
+    import unicodedata
+
+    root = write_digit_pngs(tmp_path / "d", per_class=3, classes=2)
+    decomposed = unicodedata.normalize("NFD", "zéro")
+    (root / "digit_1").rename(root / decomposed)
+    assert scan_class_folders(root).class_names == ["digit_0", "zéro"]  # composed, as typed on other systems
+    shutil.copytree(root / decomposed, root / "zéro")
+    with pytest.raises(UserError, match="same name in two Unicode spellings"):
+        scan_class_folders(root)
+
+
+def test_a_file_that_cannot_be_opened_is_counted_unreadable_and_fingerprinted(tmp_path, monkeypatch):
+    """As root, chmod 000 does not stop a read: the refusal is simulated at open()."""
+    import builtins
+
+    from solutions.common.catalogue import fingerprint_files
+
+    root = write_digit_pngs(tmp_path / "d", per_class=3, classes=2)
+    locked = root / "digit_0" / "1.png"
+    real_open = builtins.open
+
+    def refusing_open(file, *args, **kwargs):
+        if str(file) == str(locked):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refusing_open)
+    scan = scan_class_folders(root)
+    x, _ = load_scan(scan, 8, 1)
+    assert len(x) == 5 and scan.skipped == {"unreadable": 1}
+    files = [p for p, _ in scan.files]
+    before = fingerprint_files(files)  # used to die with "permission denied" (and advice about free space)
+    monkeypatch.setattr(builtins, "open", real_open)
+    assert fingerprint_files(files) != before  # readable again: the data changed
+
+
+def test_split_folders_count_stray_files_and_name_empty_class_folders(tmp_path, capsys):
+    root = tmp_path / "data"
+    for split in ("train", "test"):
+        write_digit_pngs(tmp_path / f"src_{split}", per_class=4, classes=2)
+        _move_classes(tmp_path / f"src_{split}", root / split, ["digit_0", "digit_1"])
+    (root / "test" / "digit_2").mkdir()  # a class folder with nothing in it yet
+    shutil.copy(root / "train" / "digit_0" / "0.png", root / "stray.png")
+    shutil.copy(root / "train" / "digit_0" / "0.png", root / "train" / "stray.png")
+    scan = scan_class_folders(root)
+    assert scan.skipped == {"outside_class_folders": 2} and scan.dropped == ["test/digit_2"]
+    load_scan(scan.parts["test"], 8, 1, every_class=False)
+    assert "'test/digit_2'" in capsys.readouterr().out

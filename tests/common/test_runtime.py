@@ -64,3 +64,46 @@ def test_the_test_processes_run_what_the_kit_runs():
     from tensorflow.python.util import _pywrap_util_port as port
 
     assert port.IsMklEnabled()
+
+
+CALLER_STATE = """
+import logging, random
+import numpy as np
+from solutions.common.runtime import caller_state_kept, import_tensorflow, make_deterministic
+tf = import_tensorflow()
+import keras
+from tensorflow.python.framework import config as tf_config
+
+np.random.seed(123); random.seed(7)
+expected = (np.random.rand(), random.random())
+np.random.seed(123); random.seed(7)
+keras.config.set_dtype_policy("mixed_bfloat16"); keras.config.set_image_data_format("channels_first")
+handlers = list(logging.getLogger().handlers)
+try:
+    with caller_state_kept():
+        assert keras.config.dtype_policy().name == "float32", keras.config.dtype_policy()
+        assert keras.config.image_data_format() == "channels_last" and keras.config.floatx() == "float32"
+        make_deterministic(42)  # what a run does: every seed, op determinism
+        logging.warning("x")  # a root-level call configures the root logger, as TensorFlow's export did
+        raise KeyboardInterrupt
+except KeyboardInterrupt:
+    pass
+assert (np.random.rand(), random.random()) == expected, "the caller's random streams were reseeded"
+assert keras.config.dtype_policy().name == "mixed_bfloat16" and keras.config.image_data_format() == "channels_first"
+assert not tf_config.is_op_determinism_enabled()
+tf.random.Generator.from_non_deterministic_state()  # refused while op determinism is on
+assert logging.getLogger().handlers == handlers
+print("kept")
+"""
+
+
+def test_the_kit_s_work_gives_a_notebook_its_state_back():
+    """In one long-lived process (a notebook): a run pins the Keras settings every figure was measured
+    with, and afterwards, also after Ctrl-C, the caller's random streams, Keras settings, op
+    determinism and root logger are as they were."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", CALLER_STATE], capture_output=True, text=True, env=env,
+                            cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "kept"
+    assert "set aside for the kit's work" in result.stdout  # the caller is told

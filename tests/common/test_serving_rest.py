@@ -147,3 +147,8 @@ def test_the_pixels_of_one_request_are_bounded():
     with pytest.raises(RequestError, match="over 100,000,000 pixels in all") as error:
         check_images(np.array([big] * 5, dtype=object), "image_bytes")
     assert error.value.status == 413
+    buffer = io.BytesIO()
+    Image.new("L", (6000, 5000)).save(buffer, format="PNG")
+    with pytest.raises(RequestError, match="6000x5000 pixels is over the 25,000,000") as error:
+        check_images(np.array([buffer.getvalue()], dtype=object), "image_bytes")
+    assert error.value.status == 413  # too large, as the README says, not a malformed request

@@ -68,6 +68,7 @@ def test_status_metadata_and_predictions_match_the_model(served):
     np.testing.assert_allclose(rows, expected, atol=1e-5)
     columns = predict(server.url + "/versions/1", {"inputs": {"image_bytes": files[:3]}})["outputs"]
     np.testing.assert_allclose(columns, expected[:3], atol=1e-5)
+    assert request(server.url + "/versions/01")[0] == 200  # TF Serving reads the version as an integer
     pixel_rows = predict(server.url, {"signature_name": "serve", "instances": pixels[:2].tolist()})["predictions"]
     np.testing.assert_allclose(pixel_rows, expected[:2], atol=1e-5)
     labels = predict(server.url, {"signature_name": "labels", "instances": files[:4]})["predictions"]

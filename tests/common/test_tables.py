@@ -46,3 +46,27 @@ def test_a_file_is_parsed_once_per_version(tmp_path, monkeypatch):
     path.write_text("user,item,rating\n1,2,3\n4,5,1\n")
     os.utime(path, ns=(1, 1))
     assert len(tables.read_table(path, dtype=str)) == 2 and len(calls) == 2
+
+
+def test_excel_byte_order_mark_is_not_part_of_the_first_header(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_bytes(b"\xef\xbb\xbfuser,item,rating\n1,2,3\n")
+    frame = read_table(path, dtype=str)
+    assert list(frame.columns) == ["user", "item", "rating"]
+    assert frame.attrs["lines_read_as_latin1"] == 0
+
+
+def test_latin1_lines_fall_back_and_are_counted(tmp_path):
+    """One Latin-1 byte made the whole file unreadable; the valid UTF-8 lines stay UTF-8."""
+    path = tmp_path / "r.csv"
+    path.write_bytes("user,item,rating\n1,Amélie,3\n2,".encode() + "Amélie".encode("latin-1") + b",4\n")
+    frame = read_table(path, dtype=str)
+    assert list(frame["item"]) == ["Amélie", "Amélie"]
+    assert frame.attrs["lines_read_as_latin1"] == 1
+
+
+def test_utf16_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_bytes("user\titem\trating\n1\tÉté\t3\n".encode("utf-16"))
+    frame = read_table(path, dtype=str)
+    assert list(frame.columns) == ["user", "item", "rating"] and frame.loc[0, "item"] == "Été"

@@ -102,6 +102,62 @@ def test_id_maps_round_trip_and_unknown_ids(tmp_path):
     np.testing.assert_array_equal(again.user_index(np.array(["42", "nobody"])), [41, -1])
 
 
+def _write(path, header: str, rows: list[str]) -> str:
+    path.write_text(header + "\n" + "".join(row + "\n" for row in rows), encoding="utf-8")
+    return str(path)
+
+
+def test_date_timestamps_are_epoch_seconds_and_order_duplicates_and_the_temporal_split(tmp_path):
+    """ISO 8601 dates (with a T or a space) are read as UTC epoch seconds, not -1: the later rating
+    of a pair wins whatever the file order, and the temporal test holds each user's latest."""
+    rows = [f"u{u},i{i},{1 + (u + i) % 5},1998-03-{12 - i:02d} 10:00" for u in range(4) for i in range(12)]
+    rows += ["u0,i0,5,2020-01-31T12:00:00", "u0,i0,1,2020-01-01T00:00:00"]  # the first row is the later
+    ratings = load_ratings({"data": _write(tmp_path / "r.csv", "user,item,rating,ts", rows),
+                            "timestamp_column": "ts", "rating_scale": None})
+    first = (ratings.users == "u1") & (ratings.items == "i0")
+    assert ratings.timestamps[first][0] == 889696800  # 1998-03-12 10:00 UTC
+    pair = (ratings.users == "u0") & (ratings.items == "i0")
+    assert ratings.ratings[pair].tolist() == [5.0] and ratings.timestamps[pair][0] == 1580472000
+    assert ratings.repairs["duplicate_user_item_pairs_kept_latest"] == 2
+    users = IdMaps.fit(ratings).user_index(ratings.users)
+    parts, _ = split_ratings(ratings, "temporal", users=users, val_fraction=0.3, test_fraction=0.25, seed=0)
+    test = parts["test"]
+    assert set(ratings.items[test][ratings.users[test] == "u2"]) == {"i0", "i1", "i2"}  # the latest, written first
+
+
+def test_unreadable_timestamps_are_counted_and_a_column_of_them_is_one_error(tmp_path):
+    rows = [f"u{k % 3},i{k},{1 + k % 5},{883603013 + k}" for k in range(20)]
+    rows[3] = "u0,i3,4,soon"
+    ratings = load_ratings({"data": _write(tmp_path / "some.csv", "user,item,rating,ts", rows),
+                            "timestamp_column": "ts", "rating_scale": None})
+    assert ratings.repairs["ratings_with_an_unreadable_timestamp_ordered_first"] == 1 and len(ratings) == 20
+    junk = [f"u{k % 3},i{k},{1 + k % 5},t{k}" for k in range(20)]
+    path = _write(tmp_path / "junk.csv", "user,item,rating,ts", junk)
+    with pytest.raises(UserError, match="timestamp column 'ts' .*'t0'") as info:
+        load_ratings({"data": path, "timestamp_column": "ts", "rating_scale": None})
+    assert "\n" not in str(info.value)
+
+
+def test_decimal_comma_ratings_are_read_as_points_and_counted(tmp_path):
+    rows = [f"u{k % 3};i{k};{1 + k % 5},{5 * (k % 2)};883603013" for k in range(20)]  # 1,0 2,5 3,0 ...
+    ratings = load_ratings({"data": _write(tmp_path / "eu.csv", "user;item;rating;ts", rows), "rating_scale": None})
+    assert len(ratings) == 20 and ratings.repairs["ratings_with_a_decimal_comma_read"] == 20
+    assert ratings.scale == (1.0, 5.5) and sorted(set(ratings.ratings.tolist()))[:2] == [1.0, 1.5]
+    mixed = [f"u{k % 3},i{k},{1 + k % 5}" for k in range(20)] + ['u0,i99,"4,5"', "u1,i98,4.5.1"]
+    ratings = load_ratings({"data": _write(tmp_path / "mixed.csv", "user,item,rating", mixed), "rating_scale": "1,5"})
+    assert ratings.repairs["ratings_with_a_decimal_comma_read"] == 1
+    assert ratings.ratings[ratings.items == "i99"].tolist() == [4.5]
+    assert ratings.repairs["rows_without_rating_dropped"] == 1
+
+
+def test_ids_of_unicode_digits_sort_as_text(tmp_path):
+    """`str.isdigit` accepts "²", which `int` refuses: such ids sort as text, ASCII numbers as numbers."""
+    rows = [f"{u},{i},{1 + (u + len(i)) % 5}" for u in (10, 9) for i in ("²", "3", "12")]
+    maps = IdMaps.fit(load_ratings({"data": _write(tmp_path / "r.csv", "user,item,rating", rows),
+                                    "rating_scale": None}))
+    assert maps.items == ["12", "3", "²"] and maps.users == ["9", "10"]
+
+
 def test_bias_baseline_matches_surprise_baselineonly_on_u1():
     """Surprise's BaselineOnly scores 0.960 on u1 (the issue's figure)."""
     from solutions.common.data import Split

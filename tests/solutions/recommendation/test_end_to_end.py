@@ -56,8 +56,13 @@ def test_predict_known_and_unknown_users(cli_run):
         [line.split("(id")[1] for line in lines]  # the same items from recommend.tflite
     unknown = run_cli("predict", str(out), "--user", "no-such-user", "--k", "3")
     assert unknown.returncode == 0 and "popularity fallback" in unknown.stdout
+    negative = run_cli("predict", str(out), "--user", "-1", "--k", "3")  # an id, never index -1 (the last user)
+    assert negative.returncode == 0 and "user -1 is unknown" in negative.stdout, negative.stderr
+    padded = run_cli("predict", str(out), "--user", " 196 ", "--k", "5")  # training strips ids: so does predict
+    assert padded.returncode == 0 and padded.stdout.strip().splitlines() == lines, padded.stdout
     rating = run_cli("predict", str(out), "--user", "196", "--item", "242")
     assert "predicted rating" in rating.stdout
+    assert run_cli("predict", str(out), "--user", "196 ", "--item", " 242").stdout == rating.stdout
 
 
 def test_missing_rating_column_is_one_error_line(csv_file, tmp_path):

@@ -119,3 +119,26 @@ def test_saved_model_has_score_and_recommend_signatures(data, tmp_path):
     items = out["items"].numpy()[0]
     assert len(items) == 7 and not rated[3, items].any()
     np.testing.assert_array_equal(items, keras_top_k(model, rated, np.array([3]), 7)[1][0])
+
+
+@pytest.mark.parametrize("user,item", [(-1, 5), (N_USERS, 5), (3, -1), (3, N_ITEMS)])
+def test_signatures_refuse_an_index_outside_the_model(data, tmp_path, user, item):
+    """-1 must not answer for the last user (a gather wraps it as NumPy does): every signature
+    refuses an index outside [0, n) with a message naming it, as the server's 400 shows it."""
+    from solutions.common.serving_server import model_error
+
+    _, _, rated = data
+    model = build_model("mf", n_users=N_USERS, n_items=N_ITEMS, dim=4)
+    export_recommender(model, tmp_path / "sm", rated)
+    loaded = tf.saved_model.load(str(tmp_path / "sm"))
+    what, bad = ("user", user) if user in (-1, N_USERS) else ("item", item)
+    calls = [lambda: loaded.signatures["score"](user=tf.constant([3, user]), item=tf.constant([4, item])),
+             lambda: loaded.signatures["serve"](user_item=tf.constant([[3, 4], [user, item]], tf.int32))]
+    if what == "user":
+        calls.append(lambda: loaded.signatures["recommend"](user=tf.constant([user]), k=tf.constant(3)))
+    for call in calls:
+        with pytest.raises(tf.errors.InvalidArgumentError) as info:
+            call()
+        message = str(model_error(info.value))
+        assert f"{what} index(es) outside 0..{(N_USERS if what == 'user' else N_ITEMS) - 1}" in message, message
+        assert f"{bad}" in message.split(":")[-1] and "\n" not in message

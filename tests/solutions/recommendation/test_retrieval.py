@@ -95,6 +95,9 @@ def test_served_catalogue_scorer_and_top_k_convert_to_builtin_tflite(tmp_path):
     assert score[0] == pytest.approx(float(model.predict(np.array([3], np.int32), verbose=0)[0, 7]), abs=1e-5)
     top = loaded.signatures["recommend"](user=tf.constant([3]), k=tf.constant(4))["items"].numpy()[0]
     np.testing.assert_array_equal(top, indices[3, :4])
+    for user in (-1, N_USERS):  # never the last user's scores for -1
+        with pytest.raises(tf.errors.InvalidArgumentError, match="user index"):
+            loaded.signatures["serving_default"](user=tf.constant([user]))
 
 
 def test_side_feature_tower_converts_to_the_same_scores(tmp_path):

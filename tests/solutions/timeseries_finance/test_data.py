@@ -76,3 +76,118 @@ def test_arch_datasets_load_offline():
     table = load_arch("nasdaq")
     assert len(table.frame) > 5000 and table.has_range
     assert str(table.frame.index[0].date()) == "1999-01-04"
+
+
+def _written(frame: pd.DataFrame, dates: list, **columns) -> pd.DataFrame:
+    """The same prices with the Date column (and any other) written another way."""
+    frame = frame.copy()
+    frame["Date"] = dates
+    for name, values in columns.items():
+        frame[name] = values
+    return frame
+
+
+def _iso_dates(table) -> list[str]:
+    return [str(d.date()) for d in table.frame.index]
+
+
+@pytest.mark.parametrize("fmt", ["%d/%m/%Y", "%d.%m.%Y", "%d-%m-%y"])
+def test_day_first_dates_are_read_as_written(fmt):
+    """A day-first file was misdated (1 Sep read as 9 Jan) with every day above 12 dropped."""
+    frame = sp500(60)
+    dates = pd.to_datetime(frame["Date"])
+    table = clean_prices(_written(frame, list(dates.dt.strftime(fmt))), name="t")
+    assert _iso_dates(table) == list(frame["Date"])
+    assert table.repairs["unparseable_dates_dropped"] == 0
+    assert table.repairs["dates_read_as_day_month_year"] == 60
+
+
+def test_month_first_dates_and_a_few_bad_ones_are_counted():
+    frame = sp500(40)
+    dates = list(pd.to_datetime(frame["Date"]).dt.strftime("%m/%d/%Y"))
+    dates[5], dates[9] = "n/a", ""
+    table = clean_prices(_written(frame, dates), name="t")
+    assert table.repairs["dates_read_as_month_day_year"] == 38
+    assert table.repairs["unparseable_dates_dropped"] == 2
+    assert _iso_dates(table) == [d for i, d in enumerate(frame["Date"]) if i not in (5, 9)]
+
+
+def test_day_month_order_without_a_day_above_12_follows_the_days():
+    """01/02 .. 12/02 are consecutive days read day-first; as month-first they would be months apart."""
+    frame = sp500(7, start=22)  # 1999-02-04 .. 1999-02-12
+    dates = pd.to_datetime(frame["Date"])
+    assert (dates.dt.day <= 12).all()
+    table = clean_prices(_written(frame, list(dates.dt.strftime("%d/%m/%Y"))), name="t")
+    assert _iso_dates(table) == list(frame["Date"])
+
+
+@pytest.mark.parametrize("dates, message", [
+    (["01/02/2016", "03/04/2016", "05/06/2016"], "ambiguous: '01/02/2016'"),
+    (["12/08/2016", "yesterday", "today", "tomorrow"], "3 of 4 dates cannot be read in one format .*'yesterday'"),
+    ([42594, 42595, 42596], "neither YYYYMMDD nor epoch"),
+])
+def test_unreadable_date_columns_are_one_clear_error(dates, message):
+    frame = pd.DataFrame({"Date": dates, "Close": np.arange(len(dates)) + 100.0})
+    with pytest.raises(UserError, match=message) as info:
+        clean_prices(frame, name="t", origin="prices.csv")
+    assert "\n" not in str(info.value) and "'Date'" in str(info.value)
+
+
+@pytest.mark.parametrize("unit, step, digits", [("seconds", "1s", False), ("milliseconds", "1ms", False),
+                                                ("yyyymmdd", None, True)])
+def test_numeric_dates_by_magnitude(unit, step, digits):
+    """Epoch seconds were read as nanoseconds: every day became 1970-01-01."""
+    frame = sp500(30)
+    dates = pd.to_datetime(frame["Date"])
+    values = (dates.dt.strftime("%Y%m%d").astype(int) if digits
+              else (dates - pd.Timestamp("1970-01-01")) // pd.Timedelta(step))
+    table = clean_prices(_written(frame, list(values)), name="t")
+    assert _iso_dates(table) == list(frame["Date"])
+    assert sum(v for k, v in table.repairs.items() if k.startswith(f"dates_read_as_{'epoch_' * (not digits)}{unit}")) == 30
+
+
+def test_mixed_utc_offsets_keep_the_date_as_written(tmp_path):
+    """-04:00 (summer) and -05:00 (winter) in one column crashed pandas; a close at 23:30+09:00 must
+    not move to another day either."""
+    frame = sp500(120, start=4400)  # 2016-06 .. 2016-11, across the end of daylight saving time
+    dates = pd.to_datetime(frame["Date"]).dt.tz_localize("America/New_York") + pd.Timedelta(hours=16)
+    written = [d.isoformat() for d in dates]
+    assert {w[-6:] for w in written} == {"-04:00", "-05:00"}
+    path = tmp_path / "tz.csv"
+    _written(frame, written).to_csv(path, index=False)
+    table = read_csv(path)
+    assert _iso_dates(table) == list(frame["Date"])
+    assert table.repairs["utc_offsets_dropped_local_time_kept"] == 120
+    late = clean_prices(_written(sp500(3), ["2016-03-10T23:30+09:00", "2016-03-11T23:30+09:00",
+                                            "2016-03-14T23:30:00Z"]), name="t")
+    assert _iso_dates(late) == ["2016-03-10", "2016-03-11", "2016-03-14"]
+
+
+def test_thousands_separators_currency_and_decimal_commas_are_numbers(tmp_path):
+    """Under pandas 3 text columns are dtype `str`, not object: "2,183.74" closes were all dropped
+    and a "3,000,660,000" volume silently left out as missing."""
+    frame = sp500(20)
+    close, volume = frame["Close"].round(2), frame["Volume"].astype("int64")
+    path = tmp_path / "thousands.csv"
+    _written(frame, list(frame["Date"]), Close=[f"${c:,.2f}" for c in close], **{"Adj Close": close},
+             Volume=[f"{v:,}" for v in volume]).to_csv(path, index=False)
+    table = read_csv(path)
+    assert len(table.frame) == 20 and table.has_volume
+    np.testing.assert_allclose(table.frame["raw_close"], close)
+    np.testing.assert_allclose(table.frame["volume"], volume)
+    euro = clean_prices(_written(frame, list(frame["Date"]), Close=[f"{c:.2f}".replace(".", ",") for c in close],
+                                 **{"Adj Close": [f"{c:,.2f}".replace(",", " ").replace(".", ",") for c in close]},
+                                 Volume=[f"{v:,}".replace(",", ".") for v in volume]), name="t")
+    np.testing.assert_allclose(euro.frame["raw_close"], close)
+    np.testing.assert_allclose(euro.frame["close"], close)
+    np.testing.assert_allclose(euro.frame["volume"], volume)
+
+
+def test_latin1_lines_are_read_and_counted(tmp_path):
+    frame = sp500(10)
+    frame["Note"] = ""
+    frame.loc[3, "Note"] = "Börse geschlossen?"
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(frame.to_csv(index=False).encode("latin-1"))
+    table = read_csv(path)
+    assert len(table.frame) == 10 and table.repairs["lines_read_as_latin1"] == 1

@@ -123,6 +123,20 @@ def fingerprint_layout(paths: list[Path], root: Path) -> str:
     return "sha256:" + h.hexdigest()
 
 
+def split_difference(config: dict, sizes: dict, class_names: list) -> str | None:
+    """How the data read again splits otherwise than the run recorded (`config.json` "sizes" and
+    "class_names"), or None. The fingerprint covers the files' bytes, not how the kit reads them:
+    a reader that now drops duplicate rows, merges label spellings or reads day-first dates gives
+    the same files another split, whose test part may hold training rows."""
+    saved_sizes, saved_names = config.get("sizes"), config.get("class_names")
+    if saved_sizes and dict(saved_sizes) != dict(sizes):
+        return (f"its files now read as {', '.join(f'{k} {v}' for k, v in sizes.items())}, not "
+                f"{', '.join(f'{k} {v}' for k, v in saved_sizes.items())}")
+    if saved_names is not None and class_names is not None and list(saved_names) != list(class_names):
+        return f"its files now read as the classes {list(class_names)}, not {list(saved_names)}"
+    return None
+
+
 def source_difference(saved: dict, now: dict) -> str | None:
     """What differs between a run's recorded data and the data read again ("fingerprint" or
     "layout"), or None. Each is compared when both sides have it (runs from before `layout` lack it)."""

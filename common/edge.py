@@ -8,6 +8,7 @@ and it is checked against its Keras twin like every other variant.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,17 +76,43 @@ def labels_file(class_names: list[str]) -> AssociatedFile:
                           "Class names, line i is output index i.", "TENSOR_AXIS_LABELS")
 
 
+# An edge output with a decision folded in is named so, and its description carries the threshold
+# as `decision_threshold=<t>`: the file itself says how to read it (`folded_threshold`).
+DECISION_SCORE = "decision_score"
+FOLDED = re.compile(r"decision_threshold=([0-9.eE+-]+)")
+
+
 def probabilities_tensor(class_names: list[str], what: str = "class", threshold: float | None = None) -> TensorInfo:
     if threshold is None:
-        words = f"Probability of each {what}, in the order of labels.txt; they sum to 1."
-    else:
-        words = (f"Score of each {what}, in the order of labels.txt; they sum to 1. The run's decision threshold "
-                 f"{threshold:.6g} on the calibrated probability of {class_names[1]!r} is folded in: "
-                 f"{class_names[1]!r} scores over 0.5 exactly when that probability is over the threshold, so the "
-                 f"top class is the run's decision. The probability p is s*t / (s*t + (1-s)*(1-t)) of its score s, "
-                 f"t the threshold.")
-    return TensorInfo("probability", words, value_range=(0.0, 1.0), dimension_names=("batch", "class"),
+        return TensorInfo("probability", f"Probability of each {what}, in the order of labels.txt; they sum to 1.",
+                          value_range=(0.0, 1.0), dimension_names=("batch", "class"), files=(labels_file(class_names),))
+    words = (f"Score of each {what}, in the order of labels.txt; they sum to 1. The run's decision threshold t "
+             f"on the calibrated probability of {class_names[1]!r} is folded in (decision_threshold={threshold!r}): "
+             f"{class_names[1]!r} scores over 0.5 exactly when that probability is at or over t, so the top class "
+             f"is the run's decision. Its probability p is s*t / (s*t + (1-s)*(1-t)) of its score s.")
+    return TensorInfo(DECISION_SCORE, words, value_range=(0.0, 1.0), dimension_names=("batch", "class"),
                       files=(labels_file(class_names),))
+
+
+def folded_threshold(content: bytes) -> float | None:
+    """The decision threshold folded into a .tflite (`probabilities_tensor`), or None: a file
+    exported before folding, or one without it, outputs probabilities."""
+    from solutions.common.tflite_metadata import read_metadata
+
+    metadata = read_metadata(content)
+    outputs = (metadata or {}).get("outputs") or [{}]
+    found = FOLDED.search(outputs[0].get("description") or "") if outputs[0].get("name") == DECISION_SCORE else None
+    return float(found.group(1)) if found else None
+
+
+def threshold_to_fold(threshold: float | None) -> float | None:
+    """The threshold an edge file folds in for a stored one, or None when there is none to fold
+    (multi-class) or it is not inside (0, 1) (a rule that always or never decides positive).
+    The run decides "p1 >= t" and an argmax gives ties to the first class, so it is folded one
+    float32 step lower."""
+    if threshold is None or not 0.0 < threshold < 1.0:
+        return None
+    return float(np.nextafter(np.float32(threshold), np.float32(0.0)))
 
 
 def decision_scores(probabilities: np.ndarray, threshold: float) -> np.ndarray:
@@ -165,8 +192,12 @@ def image_edge_models(model: "keras.Model", x_test: np.ndarray, reference: np.nd
     and zero point 0: a black and a white frame join the calibration samples so that their range
     is exactly 0..255 whatever the data's (checked after conversion, `UINT8_PIXELS`)."""
     rgb = rgb_input_model(model)
+    threshold = threshold_to_fold(threshold)
     if threshold is not None:
         rgb, reference = decision_model(rgb, threshold), decision_scores(reference, threshold)
+        if tensors is not None:
+            (image,), (output,) = tensors
+            tensors = ([image], [probabilities_tensor(_labels_of(output), threshold=threshold)])
     common = {"tensors": tensors, "decision_threshold": threshold}
     out = [EdgeModel("edge", rgb, as_rgb(x_test), reference, **common)]
     if "edge_uint8" in variants and representative is not None:
@@ -176,6 +207,10 @@ def image_edge_models(model: "keras.Model", x_test: np.ndarray, reference: np.nd
                              representative=np.concatenate([extremes, frames]), input_quantization=UINT8_PIXELS,
                              **common))
     return out
+
+
+def _labels_of(output: TensorInfo) -> list[str]:
+    return output.files[0].content.decode().splitlines()
 
 
 def describe_metadata(metadata: dict[str, Any]) -> str:

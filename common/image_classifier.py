@@ -277,17 +277,17 @@ class ImageClassifierSolution(ClassifierSolution):
     def batch_norm_callbacks(self, splits: Splits, options: dict[str, Any]) -> list:
         """BatchNorm statistics recomputed before each validation, from a fixed sample of training
         images, where moving averages cannot keep up: a keras.applications backbone (a no-op while
-        pretrained ones are frozen), and the residual CNN over fewer than `SHORT_SCHEDULE_EPOCHS`."""
+        pretrained ones are frozen), and the residual CNN in a fit of fewer than
+        `SHORT_SCHEDULE_EPOCHS` (a run's, or a Hyperband trial's few)."""
         from solutions.common.vision_models import BatchNormRecalibration
 
-        if options["model"] == "resnet" and options["epochs"] >= SHORT_SCHEDULE_EPOCHS:
-            return []
+        below = SHORT_SCHEDULE_EPOCHS if options["model"] == "resnet" else None
         # one pass over as many images as 8 default batches hold pixels (512 at 64x64x3, 40 at
         # 224x224x3), whatever --batch-size says: little memory
         height, width, _ = splits.train.x.shape[1:]
         count = max(16, 8 * BATCH_PIXELS // (height * width * 3))
         sample = np.random.default_rng(options["seed"]).permutation(len(splits.train.y))[:count]
-        return [BatchNormRecalibration(splits.train.x[np.sort(sample)])]
+        return [BatchNormRecalibration(splits.train.x[np.sort(sample)], below_epochs=below)]
 
     def bn_momentum(self, splits: Splits, options: dict[str, Any]) -> float:
         """BatchNorm statistics averaged over about one epoch: 1 - 1/steps, within [0.9, 0.99].
@@ -352,19 +352,15 @@ class ImageClassifierSolution(ClassifierSolution):
 
     def edge_models(self, model, splits: Splits, fitted: dict, options, variants: list[str]):
         """RGB batch-1 variants of the run's model: float32, and uint8 in/out with int8."""
-        from solutions.common.edge import image_edge_models, probabilities_tensor
+        from solutions.common.edge import image_edge_models
         from solutions.common.prediction import predict_keras
 
         x_test = self.model_inputs(splits.test)
         representative = self.representative_samples(splits) if "int8" in variants else None
         wanted = ["edge"] + (["edge_uint8"] if "int8" in variants else [])
         threshold = (fitted.get("decision") or {}).get("threshold")  # a binary screen's stored rule
-        tensors = None
-        if threshold is not None:
-            (image,), _ = self.tflite_tensors(splits, options, "edge")
-            tensors = ([image], [probabilities_tensor(list(splits.class_names), threshold=threshold)])
         return image_edge_models(model, x_test, predict_keras(model, x_test), representative, wanted, threshold,
-                                 tensors)
+                                 self.tflite_tensors(splits, options, "edge"))
 
     def serving_instances(self, split) -> list:
         from solutions.common.serving_export import png_instances

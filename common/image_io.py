@@ -193,7 +193,8 @@ def exif_turn(img):
 
 
 def to_8bit(img):
-    """A 16-bit (or 32-bit integer) grayscale image scaled by its bit depth to 8 bits.
+    """A 16-bit (or 32-bit integer) grayscale image scaled by its bit depth to 8 bits; a 32-bit
+    float one by its own range.
 
     Pillow's own conversion clips every value above 255 to white, which wipes out a 16-bit
     radiograph without a word. 16-bit PNG/TIFF open as I;16* (or as I, 32-bit, holding 16-bit
@@ -201,6 +202,11 @@ def to_8bit(img):
     """
     from PIL import Image
 
+    if img.mode == "F":  # 32-bit float (microscopy TIFFs): no bit depth to scale by, so min-max
+        values = np.nan_to_num(np.asarray(img, np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        low, high = values.min(initial=0.0), values.max(initial=0.0)
+        scaled = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
+        return Image.fromarray(np.round(scaled).astype(np.uint8), mode="L")
     if img.mode not in ("I", "I;16", "I;16L", "I;16B", "I;16N"):
         return img
     values = np.asarray(img).astype(np.float64)

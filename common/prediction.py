@@ -61,9 +61,9 @@ def run_outputs(run: "Run", solution: "Solution", x: np.ndarray, variant: str | 
                         f"re-export with `solutions export {run.path} --format tflite --quantize {how}`")
     outputs = TFLiteRunner(path)(x)
     if variant in EDGE_VARIANTS:  # a binary screen's edge file scores with its decision folded in
-        threshold = run.read_json("metrics.json").get("export", {}).get(variant, {}).get("decision_threshold")
-        if threshold is not None:
-            from solutions.common.edge import probabilities_from_scores
+        from solutions.common.edge import folded_threshold, probabilities_from_scores
 
+        threshold = folded_threshold(path.read_bytes())  # the file says so itself (older files: None)
+        if threshold is not None:
             outputs = probabilities_from_scores(outputs, threshold)
     return outputs

@@ -11,6 +11,7 @@ import logging
 import os
 import random
 import sys
+import threading
 from typing import Iterator
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -78,17 +79,23 @@ def import_tensorflow():
 
 
 def make_deterministic(seed: int) -> None:
-    """Seed Python, NumPy and the backend, and make TensorFlow ops and tf.data deterministic, so
-    that a run is reproduced bit for bit from its config.json (measured: no slower on CPU)."""
+    """Seed Python, NumPy and the backend, make TensorFlow ops and tf.data deterministic, and pin
+    the Keras settings every figure was measured with (`pin_keras_settings`), so that a run is
+    reproduced bit for bit from its config.json (measured: no slower on CPU)."""
     tf = import_tensorflow()
     import keras
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+    pin_keras_settings()
 
 
 # What every figure was measured with; a notebook may have set others process-wide.
 KERAS_SETTINGS = {"dtype_policy": "float32", "floatx": "float32", "image_data_format": "channels_last"}
+# One kit job at a time per process holds the process-wide state; a nested one (an export inside a
+# train) runs inside the outer one's, which alone saves and restores.
+_STATE_LOCK = threading.RLock()
+_depth = 0
 
 
 @contextlib.contextmanager
@@ -101,7 +108,27 @@ def caller_state_kept() -> Iterator[None]:
     TensorFlow's seeds, turns on TensorFlow's op determinism (which then refuses
     `tf.random.Generator.from_non_deterministic_state()`), and TensorFlow's export adds a
     handler to the root logger (a later `logging.basicConfig` did nothing): all of that is restored
-    afterwards, also after an error or Ctrl-C."""
+    afterwards, also after an error or Ctrl-C. Jobs of several threads run one after the other
+    (each would otherwise restore the others' state halfway through them)."""
+    global _depth
+    with _STATE_LOCK:
+        if _depth:
+            _depth += 1
+            try:
+                yield
+            finally:
+                _depth -= 1
+            return
+        _depth = 1
+        try:
+            with _kept():
+                yield
+        finally:
+            _depth = 0
+
+
+@contextlib.contextmanager
+def _kept() -> Iterator[None]:
     import numpy as np
 
     tf = import_tensorflow()
@@ -112,35 +139,43 @@ def caller_state_kept() -> Iterator[None]:
     from tensorflow.python.eager import context
     from tensorflow.python.framework import config as tf_config
 
-    keras_seed = {name: global_state.get_global_attribute(name)
-                  for name in (rng_utils.GLOBAL_RANDOM_SEED, seed_generator.GLOBAL_SEED_GENERATOR)}
+    # the raw attributes: an unset dtype policy (which follows floatx) must come back unset
+    keras_globals = {name: global_state.get_global_attribute(name)
+                     for name in ("dtype_policy", rng_utils.GLOBAL_RANDOM_SEED, seed_generator.GLOBAL_SEED_GENERATOR)}
     saved = {"random": random.getstate(), "numpy": np.random.get_state(), "tf_seed": context.global_seed(),
-             "determinism": tf_config.is_op_determinism_enabled(),
-             "dtype_policy": keras.config.dtype_policy().name, "floatx": keras.config.floatx(),
+             "determinism": tf_config.is_op_determinism_enabled(), "floatx": keras.config.floatx(),
              "image_data_format": keras.config.image_data_format()}
+    policy = keras_globals["dtype_policy"]
+    now = {"dtype_policy": policy.name if policy is not None else saved["floatx"], "floatx": saved["floatx"],
+           "image_data_format": saved["image_data_format"]}
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    changed = [f"{key} {saved[key]}" for key, value in KERAS_SETTINGS.items() if saved[key] != value]
+    changed = [f"{key} {now[key]}" for key, value in KERAS_SETTINGS.items() if now[key] != value]
     if changed:
         print(f"Note: this process's Keras {', '.join(changed)} set aside for the kit's work "
               f"({', '.join(f'{k} {v}' for k, v in KERAS_SETTINGS.items())}), and given back after it")
-    _set_keras(keras, KERAS_SETTINGS)
+    pin_keras_settings()
     try:
         yield
     finally:
-        _set_keras(keras, saved)
+        keras.config.set_floatx(saved["floatx"])
+        keras.config.set_image_data_format(saved["image_data_format"])
+        for name, value in keras_globals.items():
+            global_state.set_global_attribute(name, value)
         random.setstate(saved["random"])
         np.random.set_state(saved["numpy"])
         tf.random.set_seed(saved["tf_seed"])
-        for name, value in keras_seed.items():
-            global_state.set_global_attribute(name, value)
         if not saved["determinism"]:
             tf_config.disable_op_determinism()
         root.handlers[:] = handlers
         root.setLevel(level)
 
 
-def _set_keras(keras, settings: dict) -> None:
-    keras.config.set_dtype_policy(settings["dtype_policy"])
-    keras.config.set_floatx(settings["floatx"])
-    keras.config.set_image_data_format(settings["image_data_format"])
+def pin_keras_settings() -> None:
+    """`KERAS_SETTINGS`, whatever ~/.keras/keras.json or the process set (tuning trials and
+    distributed workers are processes of their own)."""
+    import keras
+
+    keras.config.set_floatx(KERAS_SETTINGS["floatx"])
+    keras.config.set_dtype_policy(KERAS_SETTINGS["dtype_policy"])
+    keras.config.set_image_data_format(KERAS_SETTINGS["image_data_format"])

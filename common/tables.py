@@ -92,3 +92,23 @@ def decode_lines(raw: bytes) -> tuple[str, int]:
 def columns_listing(frame: pd.DataFrame) -> str:
     """'its columns are: a, b, c', the tail of every missing-column error."""
     return "its columns are: " + ", ".join(map(str, frame.columns))
+
+
+def numbers(column: pd.Series) -> pd.Series:
+    """Numbers, also when written with thousands separators, a currency sign or a decimal comma
+    (decided per column: "2184,05" or "1.234,5" mean a decimal comma, "2,184.05" thousands)."""
+    if pd.api.types.is_numeric_dtype(column):
+        return column.astype(float)
+    text = column.astype(str).str.replace(r"[$€£\s']", "", regex=True)
+    if decimal_comma(text):
+        text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    else:
+        text = text.str.replace(",", "", regex=False)
+    return pd.to_numeric(text, errors="coerce").astype(float)
+
+
+def decimal_comma(text: pd.Series) -> bool:
+    """A comma not followed by exactly three digits, or dots grouping thousands, and no
+    "1,234.5" anywhere."""
+    comma = text.str.contains(r",\d{1,2}$|,\d{4,}$|\.\d{3}[.,]", regex=True, na=False).any()
+    return bool(comma and not text.str.contains(r",\d{3}\.", regex=True, na=False).any())

@@ -171,9 +171,16 @@ class BatchNormRecalibration(keras.callbacks.Callback):
     them), BatchNorm statistics recomputed on a fixed sample of training images
     (`recalibrate_batch_norm`)."""
 
-    def __init__(self, images: np.ndarray):
+    def __init__(self, images: np.ndarray, *, below_epochs: int | None = None):
+        """`below_epochs`: only in a fit of fewer epochs than this (a tuning trial's own count, not
+        the plan's), where moving averages cannot keep up; None: always."""
         super().__init__()
-        self.images = images
+        self.images, self.below_epochs = images, below_epochs
+        self.active = below_epochs is None
+
+    def on_train_begin(self, logs=None):
+        self.active = self.below_epochs is None or self.params.get("epochs", 0) < self.below_epochs
 
     def on_test_begin(self, logs=None):
-        recalibrate_batch_norm(self.model, self.images)
+        if self.active:
+            recalibrate_batch_norm(self.model, self.images)

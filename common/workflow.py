@@ -13,7 +13,7 @@ import numpy as np
 
 from solutions.common.files import write_text_atomic
 from solutions.common import export as ex
-from solutions.common.catalogue import source_difference
+from solutions.common.catalogue import source_difference, split_difference
 from solutions.common.checkpoints import save_model_atomic
 from solutions.common.files import write_bytes_atomic
 from solutions.common.data import Splits
@@ -80,6 +80,11 @@ def _train(solution: Solution, options: dict[str, Any], lock: DirectoryLock, *, 
                               or source_difference(saved["source"], splits.source)):
         raise UserError(f"the data changed since {run.path} started "
                         f"({source_difference(saved['source'], splits.source) or 'its files differ'}); start a new run")
+    if saved is not None and split_difference(saved, splits.sizes(), splits.class_names):
+        raise UserError(f"{run.path} cannot resume on the split it started: "
+                        f"{split_difference(saved, splits.sizes(), splits.class_names)} (this version of the kit "
+                        "reads them otherwise: it drops repeated rows, merges label spellings, reads more date "
+                        "formats); start a new run")
     unit = splits.source.get("skipped_unit", "file(s)")
     for reason, count in splits.source.get("skipped", {}).items():
         if count:
@@ -435,6 +440,10 @@ def check_same_data(run: Run, config: dict[str, Any], splits: Splits) -> None:
         where = config["options"].get("data") or config["options"].get("dataset")
         raise UserError(f"the data at {where} is not what {run.path} was trained on ({difference}); "
                         "restore the run's data (evaluate also takes other data with --data or --dataset)")
+    split = split_difference(config, splits.sizes(), splits.class_names)
+    if split:  # the same files, read otherwise: its test split would not be the one it was tested on
+        raise UserError(f"{run.path} cannot be scored on its own test split again: {split} (this version of "
+                        "the kit reads them otherwise); retrain it, or score it on other data with --data")
 
 
 def evaluate(run_path: str, overrides: dict[str, Any]) -> dict[str, Any]:

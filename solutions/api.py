@@ -219,7 +219,7 @@ class Search:
     """A search directory: its trials table, its summary and, once retrained, its best run."""
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
+        self.path = Path(path).expanduser().resolve()  # a notebook that changes directory keeps it
 
     def __repr__(self) -> str:
         return f"Search({str(self.path)!r})"

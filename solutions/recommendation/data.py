@@ -12,7 +12,6 @@ Each is counted.
 from __future__ import annotations
 
 import re
-import warnings
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from solutions.common.catalogue import RemoteFile, data_dir, fetch
+from solutions.common.dates import parse_dates
 from solutions.common.errors import UserError
 from solutions.common.tables import columns_listing, read_table
 
@@ -214,43 +214,20 @@ def _ratings(column: pd.Series, repairs: Counter) -> pd.Series:
     return values
 
 
-EPOCH = pd.Timestamp(0, tz="UTC").as_unit("s")  # in seconds: a year-1 date does not overflow nanoseconds
+EPOCH = pd.Timestamp(0)  # the naive dates of `common.dates` are UTC here
 
 
-def _timestamps(column: pd.Series) -> pd.Series:
-    """Seconds since the epoch as floats (NaN where unreadable): numbers are taken as epoch seconds,
-    other text is parsed as a date (ISO 8601 first, else the format pandas infers), in UTC."""
+def _timestamps(column: pd.Series, repairs: Counter, where: str) -> pd.Series:
+    """Seconds since the epoch as floats (NaN where unreadable): numbers are taken as epoch seconds
+    (as MovieLens writes them), other text as dates in one format for the column (`common.dates`:
+    ISO, day- or month-first, ...; never a guess per value, which takes "t1" for the year 1), UTC."""
     seconds = pd.to_numeric(column, errors="coerce").astype(float).to_numpy(copy=True)
     seconds[~np.isfinite(seconds)] = np.nan  # "inf" is no time
     pending = np.isnan(seconds) & column.notna().to_numpy()
-    if pending.any():
-        text = column[pending].astype(str).str.strip()
-        seconds[pending] = _date_seconds(text).to_numpy(float)
+    if pending.any():  # most unreadable is judged over the whole column (`_check_timestamps`)
+        dates = parse_dates(column[pending].astype(str), repairs, where, refuse_unread=False)
+        seconds[pending] = ((dates - EPOCH) // pd.Timedelta(seconds=1)).to_numpy(float)
     return pd.Series(seconds, index=column.index)
-
-
-def _date_seconds(text: pd.Series) -> pd.Series:
-    """Date strings -> epoch seconds: ISO 8601, or else the one format guessed from the first value
-    ISO 8601 misses (as pandas would infer it), whichever reads more; never dateutil's guess per
-    value, which takes "t1" for the year 1."""
-    best = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
-    if best.isna().any():
-        with warnings.catch_warnings():  # "dayfirst=False was specified": the guess is taken as it is
-            warnings.simplefilter("ignore")
-            guessed = _guess_format(text[best.isna()].iloc[0])
-        if guessed:
-            other = pd.to_datetime(text, utc=True, errors="coerce", format=guessed)
-            best = other if other.notna().sum() > best.notna().sum() else best
-    return (best.dt.as_unit("s") - EPOCH) // pd.Timedelta(seconds=1)
-
-
-def _guess_format(value: str) -> str | None:
-    """pandas' own format inference (public in pandas 2.2, private before)."""
-    try:
-        from pandas.tseries.api import guess_datetime_format
-    except ImportError:  # pandas < 2.2
-        from pandas._libs.tslibs.parsing import guess_datetime_format
-    return guess_datetime_format(value)
 
 
 def _check_timestamps(seconds: pd.Series, raw: pd.Series, column: str, origin: str, repairs: Counter) -> None:
@@ -276,7 +253,8 @@ def _from_frame(frame: pd.DataFrame, name: str, scale: tuple[float, float] | Non
     repairs: Counter = Counter()
     users, items = clean_ids(frame[user]), clean_ids(frame[item])
     values = _ratings(frame[rating], repairs)
-    stamps = _timestamps(frame[timestamp]) if timestamp and timestamp in frame else None
+    stamps = (_timestamps(frame[timestamp], repairs, f"{origin}: timestamp column {timestamp!r}")
+              if timestamp and timestamp in frame else None)
     no_id = frame[user].isna() | frame[item].isna() | (users == "") | (items == "")
     values = values.where(np.isfinite(values.astype(float)))  # "inf" is no rating
     missing = values.isna() & ~no_id

@@ -39,7 +39,9 @@ TFDS_TEXT = {"imdb": ("imdb_reviews", "text", ("train", "test")), "sst2": ("glue
 DELIMITERS = ",;\t|"  # what a spreadsheet's "save as CSV/text" writes, by locale
 DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "pipes"}
 # spellings of "no label" that spreadsheets and pandas write into an empty cell (compared case-blind)
-MISSING_LABELS = {"", "nan", "na", "n/a", "#n/a", "null", "none", "<na>"}
+# What spreadsheets and pandas write for an empty cell; "None" and "NA" stay labels (a class "none"
+# is common in emotion and aspect data).
+MISSING_LABELS = {"", "nan", "n/a", "#n/a", "null", "<na>"}
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?")  # no "inf", "nan" or "1_000"
 
 

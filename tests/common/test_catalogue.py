@@ -95,3 +95,16 @@ def test_a_file_that_cannot_be_opened_is_fingerprinted_by_its_name(tmp_path, mon
     monkeypatch.setattr(builtins, "open", refusing_open)
     locked = fingerprint_files([a, b])
     assert locked.startswith("sha256:") and locked != readable and locked == fingerprint_files([b, a])
+
+
+def test_the_same_files_read_to_another_split_are_named():
+    """A reader that now drops repeated rows or merges label spellings splits the same files (same
+    fingerprint) otherwise: evaluate and resume must not take that for the run's split."""
+    from solutions.common.catalogue import split_difference
+
+    config = {"sizes": {"train": 70, "val": 15, "test": 15}, "class_names": ["neg", "pos"]}
+    assert split_difference(config, {"train": 70, "val": 15, "test": 15}, ["neg", "pos"]) is None
+    assert split_difference(config, {"train": 68, "val": 15, "test": 15}, ["neg", "pos"]) == \
+        "its files now read as train 68, val 15, test 15, not train 70, val 15, test 15"
+    assert "the classes ['Positive', 'neg']" in split_difference(config, config["sizes"], ["Positive", "neg"])
+    assert split_difference({}, {"train": 1}, ["a"]) is None  # a config without the record: nothing to compare

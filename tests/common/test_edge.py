@@ -104,10 +104,10 @@ def test_a_screen_s_decision_threshold_is_what_mediapipe_s_top_category_gives(tm
     the scores map back to the probabilities, and the uint8 file decides alike."""
     import keras
 
-    from solutions.common.edge import (decision_scores, image_edge_models, image_tensor, model_info,
-                                       probabilities_from_scores, probabilities_tensor)
+    from solutions.common.edge import (decision_scores, folded_threshold, image_edge_models, image_tensor,
+                                       model_info, probabilities_from_scores, probabilities_tensor, threshold_to_fold)
     from solutions.common.export import TFLiteRunner, convert_tflite, export_fixed_batch
-    from solutions.common.tflite_metadata import read_metadata, with_metadata
+    from solutions.common.tflite_metadata import with_metadata
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input((8, 8, 3), name="image")
@@ -120,7 +120,7 @@ def test_a_screen_s_decision_threshold_is_what_mediapipe_s_top_category_gives(tm
     frames = (rng.uniform(0, 1, (64, 1, 1, 3)) * rng.uniform(0, 255, (64, 8, 8, 3))).astype(np.uint8)
     probabilities = np.asarray(model.predict(frames.astype(np.float32), verbose=0))
     threshold = float(np.quantile(probabilities[:, 1], 0.3))
-    decision = probabilities[:, 1] > threshold
+    decision = probabilities[:, 1] >= threshold  # the run's rule (`calibration.decide`)
     assert np.sum(decision != (probabilities.argmax(1) == 1)) >= 5  # argmax alone would decide otherwise
 
     np.testing.assert_allclose(decision_scores(np.array([[1 - threshold, threshold]]), threshold), [[0.5, 0.5]], atol=1e-6)
@@ -128,13 +128,14 @@ def test_a_screen_s_decision_threshold_is_what_mediapipe_s_top_category_gives(tm
                                probabilities, atol=1e-6)
     edges = image_edge_models(model, frames.astype(np.float32), probabilities, frames.astype(np.float32),
                               ["edge", "edge_uint8"], threshold)
-    assert all(e.decision_threshold == threshold for e in edges)
-    np.testing.assert_allclose(edges[0].reference, decision_scores(probabilities, threshold), atol=1e-6)
+    folded = threshold_to_fold(threshold)
+    assert all(e.decision_threshold == folded for e in edges) and folded < threshold
+    np.testing.assert_allclose(edges[0].reference, decision_scores(probabilities, folded), atol=1e-6)
     source = export_fixed_batch(edges[0].model, tmp_path / "e", batch=1)
     info = model_info("screen", "two classes", "run-1", [image_tensor(8, 8, 3)],
-                      [probabilities_tensor(["normal", "pneumonia"], threshold=threshold)])
+                      [probabilities_tensor(["normal", "pneumonia"], threshold=folded)])
     # uint8 scores step by 1/256: a decision within a few steps of 0.5 may tie (the first class wins)
-    clear = np.abs(decision_scores(probabilities, threshold)[:, 1] - 0.5) > 3 / 256
+    clear = np.abs(decision_scores(probabilities, folded)[:, 1] - 0.5) > 3 / 256
     assert clear.sum() >= 32
     for quantize, io, kept in (("float32", None, slice(None)), ("int8", "uint8", clear)):
         content = with_metadata(convert_tflite(source, quantize, edges[-1].representative, integer_io=io), info)
@@ -144,8 +145,25 @@ def test_a_screen_s_decision_threshold_is_what_mediapipe_s_top_category_gives(tm
         assert np.array_equal((scores.argmax(1) == 1)[kept], decision[kept]), quantize
         if quantize == "float32":
             np.testing.assert_allclose(scores, TFLiteRunner(content)(frames.astype(np.float32)), atol=1e-5)
-            np.testing.assert_allclose(probabilities_from_scores(scores, threshold), probabilities, atol=1e-5)
-    assert f"{threshold:.6g}" in read_metadata(content)["outputs"][0]["description"]
+            np.testing.assert_allclose(probabilities_from_scores(scores, folded), probabilities, atol=1e-5)
+    assert folded_threshold(content) == folded  # `predict --variant edge` reads it from the file
+
+
+def test_the_edge_file_says_itself_that_its_decision_is_folded(tmp_path):
+    """`predict --variant edge` reads the fold from the file (an interrupted re-export cannot leave
+    metrics.json saying otherwise); an older file, or one without a fold, is probabilities."""
+    from solutions.common.edge import folded_threshold, image_tensor, model_info, probabilities_tensor, threshold_to_fold
+    from solutions.common.tflite_metadata import with_metadata
+
+    _, plain = _tiny_rgb_classifier(tmp_path)
+    def described(threshold):
+        outputs = [probabilities_tensor(["normal", "pneumonia", "other"], threshold=threshold)]
+        return with_metadata(plain, model_info("m", "d", "1", [image_tensor(8, 8, 3)], outputs))
+
+    assert folded_threshold(plain) is None and folded_threshold(described(None)) is None
+    assert folded_threshold(described(0.3816086351871490)) == 0.3816086351871490
+    assert threshold_to_fold(None) is None and threshold_to_fold(1.0) is None and threshold_to_fold(0.0) is None
+    assert np.float32(threshold_to_fold(0.25)) < np.float32(0.25)  # the run decides p >= t; a tie goes to class 0
 
 
 # A 12-epoch digits run (real 8x8 digits; the default's 40 epochs are checked by the slow suite's

@@ -324,3 +324,13 @@ def test_split_folders_count_stray_files_and_name_empty_class_folders(tmp_path, 
     assert scan.skipped == {"outside_class_folders": 2} and scan.dropped == ["test/digit_2"]
     load_scan(scan.parts["test"], 8, 1, every_class=False)
     assert "'test/digit_2'" in capsys.readouterr().out
+
+
+def test_a_float_tiff_is_scaled_by_its_own_range_not_read_black(tmp_path):
+    """Microscopes write 32-bit float TIFFs (mode F); Pillow's conversion clipped them to black."""
+    from PIL import Image
+
+    ramp = np.linspace(0.0, 1.0, 64, dtype=np.float32).reshape(8, 8)
+    Image.fromarray(ramp, mode="F").save(tmp_path / "cells.tif")
+    gray = read_image(tmp_path / "cells.tif", 8, 1)[..., 0]
+    np.testing.assert_array_equal(gray, np.round(ramp.astype(np.float64) * 255).astype(np.uint8))

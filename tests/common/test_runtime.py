@@ -107,3 +107,46 @@ def test_the_kit_s_work_gives_a_notebook_its_state_back():
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "kept"
     assert "set aside for the kit's work" in result.stdout  # the caller is told
+
+
+NESTED_AND_THREADS = """
+import threading, random
+import numpy as np
+from solutions.common.runtime import caller_state_kept, import_tensorflow, make_deterministic
+tf = import_tensorflow()
+import keras
+from keras.src.backend.common import global_state
+from tensorflow.python.framework import config as tf_config
+
+assert global_state.get_global_attribute("dtype_policy") is None  # unset: it follows floatx
+np.random.seed(5)
+expected = np.random.rand()
+np.random.seed(5)
+order = []
+
+def job(name):
+    with caller_state_kept():
+        order.append(name + " in")
+        with caller_state_kept():  # an export inside a train: the outer call restores
+            make_deterministic(1)
+        assert tf_config.is_op_determinism_enabled(), "the inner call restored the outer's state"
+        order.append(name + " out")
+
+threads = [threading.Thread(target=job, args=(n,)) for n in "ab"]
+for t in threads: t.start()
+for t in threads: t.join()
+assert order in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"]), order
+assert not tf_config.is_op_determinism_enabled() and np.random.rand() == expected
+assert global_state.get_global_attribute("dtype_policy") is None, "an unset policy came back set"
+keras.config.set_floatx("float16")
+assert keras.layers.Dense(1).dtype_policy.name == "float16"  # still follows floatx
+print("kept")
+"""
+
+
+def test_kit_jobs_of_several_threads_run_one_after_the_other_and_nest():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", NESTED_AND_THREADS], capture_output=True, text=True, env=env,
+                            cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "kept"

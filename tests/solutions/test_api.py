@@ -31,3 +31,25 @@ def test_an_in_memory_image_is_a_clear_error(tmp_path):
     run = solutions.load(_finished_run(tmp_path))
     with pytest.raises(solutions.UserError, match="file paths .* not a ndarray: save the image"):
         run.predict([np.zeros((8, 8))])
+
+
+def test_a_search_loaded_by_a_relative_path_keeps_it_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert solutions.api.Search("searches/s").path == tmp_path / "searches" / "s"
+
+
+def test_an_old_run_whose_files_now_read_otherwise_is_not_scored_on_a_new_split(tmp_path):
+    """Its CSV held repeated rows, which the sentiment reader now drops: the same files (same
+    fingerprint) split otherwise, so its "test split" would hold training texts."""
+    import json
+
+    rows = [f"text number {i} is {'good' if i % 2 else 'bad'},{'pos' if i % 2 else 'neg'}" for i in range(40)]
+    data = tmp_path / "reviews.csv"
+    data.write_text("text,label\n" + "\n".join(rows + rows[:6]) + "\n")
+    run = solutions.train("sentiment", data=str(data), text_column="text", label_column="label", epochs=1,
+                          model="bow", no_export=True, output=str(tmp_path / "run"))
+    config = json.loads((run.path / "config.json").read_text())
+    config["sizes"] = {k: v + 1 for k, v in config["sizes"].items()}  # as the reader before counted them
+    (run.path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(solutions.UserError, match="cannot be scored on its own test split again: its files now read"):
+        solutions.load(run.path).evaluate()

@@ -45,9 +45,13 @@ def test_case_and_space_variants_are_one_class_named_by_the_most_frequent(tmp_pa
 
 def test_missing_labels_are_skipped_and_counted_not_classes(tmp_path):
     rows = [("good", "pos"), ("bad", "neg"), ("meh", "NaN"), ("so so", "N/A"), ("fine", "null"),
-            ("odd", "None"), ("blank", ""), ("ok", "nan")]
+            ("blank", ""), ("ok", "nan")]
     data = load_table(write(tmp_path / "m.csv", "text,label", rows), "text", "label")
-    assert data.class_names == ["neg", "pos"] and data.skipped == {"missing_label": 6}
+    assert data.class_names == ["neg", "pos"] and data.skipped == {"missing_label": 5}
+    # "None" is a class of its own in emotion data, not a missing label
+    rows = [(f"text {i}", label) for i, label in enumerate(["joy", "None", "anger"] * 3)]
+    data = load_table(write(tmp_path / "e.csv", "text,label", rows), "text", "label")
+    assert data.class_names == ["None", "anger", "joy"] and not data.skipped
 
 
 def test_the_rare_class_error_names_the_classes(tmp_path):

@@ -112,13 +112,26 @@ def test_month_first_dates_and_a_few_bad_ones_are_counted():
     assert _iso_dates(table) == [d for i, d in enumerate(frame["Date"]) if i not in (5, 9)]
 
 
-def test_day_month_order_without_a_day_above_12_follows_the_days():
-    """01/02 .. 12/02 are consecutive days read day-first; as month-first they would be months apart."""
-    frame = sp500(7, start=22)  # 1999-02-04 .. 1999-02-12
+def test_day_month_order_without_a_day_above_12_is_refused_not_guessed():
+    """Monthly closes on the 1st, day-first, read month-first as twelve consecutive days (a
+    "follows the days" rule took them so); with no day above 12 either reading may be wrong."""
+    monthly = [f"01/{m:02d}/2016" for m in range(1, 13)] + [f"01/{m:02d}/2017" for m in range(1, 13)]
+    frame = pd.DataFrame({"Date": monthly, "Close": np.arange(24) + 100.0})
+    with pytest.raises(UserError, match="ambiguous: '01/01/2016'"):
+        clean_prices(frame, name="t", origin="prices.csv")
+    frame = sp500(7, start=22)  # 1999-02-04 .. 1999-02-12: daily, but too short to tell
     dates = pd.to_datetime(frame["Date"])
-    assert (dates.dt.day <= 12).all()
-    table = clean_prices(_written(frame, list(dates.dt.strftime("%d/%m/%Y"))), name="t")
+    with pytest.raises(UserError, match="ambiguous"):
+        clean_prices(_written(frame, list(dates.dt.strftime("%d/%m/%Y"))), name="t")
+    frame = sp500(20, start=22)  # with days above 12 the order is plain
+    table = clean_prices(_written(frame, list(pd.to_datetime(frame["Date"]).dt.strftime("%d/%m/%Y"))), name="t")
     assert _iso_dates(table) == list(frame["Date"])
+
+
+def test_a_fractional_yyyymmdd_is_an_unread_date_not_a_crash():
+    frame = pd.DataFrame({"Date": [20160810.0, 20160811.0, 20160812.5, 20160815.0], "Close": [1.0, 2.0, 3.0, 4.0]})
+    table = clean_prices(frame, name="t")
+    assert table.repairs["unparseable_dates_dropped"] == 1 and len(table.frame) == 3
 
 
 @pytest.mark.parametrize("dates, message", [

@@ -123,17 +123,25 @@ def fingerprint_layout(paths: list[Path], root: Path) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def split_difference(config: dict, sizes: dict, class_names: list) -> str | None:
-    """How the data read again splits otherwise than the run recorded (`config.json` "sizes" and
-    "class_names"), or None. The fingerprint covers the files' bytes, not how the kit reads them:
-    a reader that now drops duplicate rows, merges label spellings or reads day-first dates gives
-    the same files another split, whose test part may hold training rows."""
+def split_difference(config: dict, sizes: dict, class_names: list | None, repairs: dict | None = None) -> str | None:
+    """How the data read again splits otherwise than the run recorded (`config.json` "sizes",
+    "class_names" and the source's "repairs"), or None. The fingerprint covers the files' bytes,
+    not how the kit reads them: a reader that now drops duplicate rows, merges label spellings or
+    reads day-first timestamps gives the same files another split (the last with the same sizes,
+    but a repair counted that was not), whose test part may hold training rows. Class names are
+    compared by number only: a tidied spelling ("1.0" now "1") splits alike."""
     saved_sizes, saved_names = config.get("sizes"), config.get("class_names")
     if saved_sizes and dict(saved_sizes) != dict(sizes):
         return (f"its files now read as {', '.join(f'{k} {v}' for k, v in sizes.items())}, not "
                 f"{', '.join(f'{k} {v}' for k, v in saved_sizes.items())}")
-    if saved_names is not None and class_names is not None and list(saved_names) != list(class_names):
-        return f"its files now read as the classes {list(class_names)}, not {list(saved_names)}"
+    if saved_names is not None and class_names is not None and len(saved_names) != len(class_names):
+        return f"its files now read as the {len(class_names)} classes {list(class_names)}, not {list(saved_names)}"
+    before = {k: v for k, v in (config.get("source", {}).get("repairs") or {}).items() if v}
+    now = {k: v for k, v in (repairs or {}).items() if v}
+    if repairs is not None and before != now:
+        changed = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
+        return "its files now read with other repairs (" + ", ".join(
+            f"{k.replace('_', ' ')} {before.get(k, 0)} -> {now.get(k, 0)}" for k in changed) + ")"
     return None
 
 

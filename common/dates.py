@@ -80,17 +80,28 @@ def _best_format(text: pd.Series, filled: pd.Series, where: str, refuse_unread: 
     calendar days hold a day above 12, so a daily file long enough to train on is never refused."""
     candidates = {None: _iso(text), "month_day_year": _iso(_reordered(text, day_first=False)),
                   "day_month_year": _iso(_reordered(text, day_first=True)), "inferred": _inferred(text)}
-    # a guess that "t1" is the year 1 is no reading
-    candidates = {k: dates.where(dates.between(*PLAUSIBLE_DATES)) for k, dates in candidates.items()}
+    candidates = {k: _plausible(dates) for k, dates in candidates.items()}
     best = max(candidates, key=lambda k: candidates[k].notna().sum())  # the first of equals
     if refuse_unread:
         _refuse_if_mostly_unread(candidates[best], filled, text, where)
     month, day = candidates["month_day_year"], candidates["day_month_year"]
     if best in ("month_day_year", "day_month_year") and month.notna().sum() == day.notna().sum() \
             and not month.equals(day):
+        if not refuse_unread:  # a few such values among others the caller reads: unread, not a guess
+            return None, pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
         raise UserError(f"{where} is ambiguous: {text[filled].iloc[0]!r} reads as day/month or month/day "
                         "(no day above 12); write the dates as YYYY-MM-DD")
     return (None if best == "inferred" else best), candidates[best]
+
+
+def _plausible(dates: pd.Series) -> pd.Series:
+    """Naive dates within 1900..2100: a guess that "t1" is the year 1 is no reading, and an offset
+    the text pattern missed ("10Z") keeps its wall-clock time, as the others do."""
+    if isinstance(dates.dtype, pd.DatetimeTZDtype):
+        dates = dates.dt.tz_localize(None)
+    if not pd.api.types.is_datetime64_any_dtype(dates):  # mixed offsets left as objects: unread
+        return pd.Series(pd.NaT, index=dates.index, dtype="datetime64[ns]")
+    return dates.where(dates.between(*PLAUSIBLE_DATES))
 
 
 def _iso(text: pd.Series) -> pd.Series:

@@ -108,7 +108,8 @@ def folded_threshold(content: bytes) -> float | None:
 def threshold_to_fold(threshold: float | None) -> float | None:
     """The threshold an edge file folds in for a stored one, or None when there is none to fold
     (multi-class) or it is not inside (0, 1) (a rule that always or never decides positive).
-    The run decides "p1 >= t" and an argmax gives ties to the first class, so it is folded one
+    The run decides "p1 >= t" on float32 probabilities (NumPy 2 compares a float32 array with a
+    Python float in float32) and an argmax gives ties to the first class, so it is folded one
     float32 step lower."""
     if threshold is None or not 0.0 < threshold < 1.0:
         return None

@@ -204,7 +204,7 @@ def to_8bit(img):
 
     if img.mode == "F":  # 32-bit float (microscopy TIFFs): no bit depth to scale by, so min-max
         values = np.nan_to_num(np.asarray(img, np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-        low, high = values.min(initial=0.0), values.max(initial=0.0)
+        low, high = (values.min(), values.max()) if values.size else (0.0, 0.0)
         scaled = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
         return Image.fromarray(np.round(scaled).astype(np.uint8), mode="L")
     if img.mode not in ("I", "I;16", "I;16L", "I;16B", "I;16N"):

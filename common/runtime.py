@@ -111,7 +111,10 @@ def caller_state_kept() -> Iterator[None]:
     afterwards, also after an error or Ctrl-C. Jobs of several threads run one after the other
     (each would otherwise restore the others' state halfway through them)."""
     global _depth
-    with _STATE_LOCK:
+    if not _STATE_LOCK.acquire(blocking=False):
+        print("Waiting for the kit's job in another thread of this process to finish ...", flush=True)
+        _STATE_LOCK.acquire()
+    try:
         if _depth:
             _depth += 1
             try:
@@ -125,6 +128,8 @@ def caller_state_kept() -> Iterator[None]:
                 yield
         finally:
             _depth = 0
+    finally:
+        _STATE_LOCK.release()
 
 
 @contextlib.contextmanager

@@ -80,9 +80,9 @@ def _train(solution: Solution, options: dict[str, Any], lock: DirectoryLock, *, 
                               or source_difference(saved["source"], splits.source)):
         raise UserError(f"the data changed since {run.path} started "
                         f"({source_difference(saved['source'], splits.source) or 'its files differ'}); start a new run")
-    if saved is not None and split_difference(saved, splits.sizes(), splits.class_names):
-        raise UserError(f"{run.path} cannot resume on the split it started: "
-                        f"{split_difference(saved, splits.sizes(), splits.class_names)} (this version of the kit "
+    read_otherwise = saved and split_difference(saved, splits.sizes(), splits.class_names, splits.source.get("repairs"))
+    if read_otherwise:
+        raise UserError(f"{run.path} cannot resume on the split it started: {read_otherwise} (this version of the kit "
                         "reads them otherwise: it drops repeated rows, merges label spellings, reads more date "
                         "formats); start a new run")
     unit = splits.source.get("skipped_unit", "file(s)")
@@ -440,7 +440,7 @@ def check_same_data(run: Run, config: dict[str, Any], splits: Splits) -> None:
         where = config["options"].get("data") or config["options"].get("dataset")
         raise UserError(f"the data at {where} is not what {run.path} was trained on ({difference}); "
                         "restore the run's data (evaluate also takes other data with --data or --dataset)")
-    split = split_difference(config, splits.sizes(), splits.class_names)
+    split = split_difference(config, splits.sizes(), splits.class_names, splits.source.get("repairs"))
     if split:  # the same files, read otherwise: its test split would not be the one it was tested on
         raise UserError(f"{run.path} cannot be scored on its own test split again: {split} (this version of "
                         "the kit reads them otherwise); retrain it, or score it on other data with --data")

@@ -106,5 +106,12 @@ def test_the_same_files_read_to_another_split_are_named():
     assert split_difference(config, {"train": 70, "val": 15, "test": 15}, ["neg", "pos"]) is None
     assert split_difference(config, {"train": 68, "val": 15, "test": 15}, ["neg", "pos"]) == \
         "its files now read as train 68, val 15, test 15, not train 70, val 15, test 15"
-    assert "the classes ['Positive', 'neg']" in split_difference(config, config["sizes"], ["Positive", "neg"])
+    assert split_difference(config, config["sizes"], ["1", "0"]) is None  # tidied names, the same split
+    assert "the 1 classes ['pos']" in split_difference(config, config["sizes"], ["pos"])
     assert split_difference({}, {"train": 1}, ["a"]) is None  # a config without the record: nothing to compare
+    # day-first timestamps: the same sizes, but read (and ordered) otherwise, which the repairs say
+    config["source"] = {"repairs": {"duplicate_user_item_pairs_kept_latest": 2, "rows_dropped": 0}}
+    assert split_difference(config, config["sizes"], ["neg", "pos"], {"duplicate_user_item_pairs_kept_latest": 2}) is None
+    assert split_difference(config, config["sizes"], ["neg", "pos"], {
+        "duplicate_user_item_pairs_kept_latest": 2, "dates_read_as_day_month_year": 15}) == \
+        "its files now read with other repairs (dates read as day month year 0 -> 15)"

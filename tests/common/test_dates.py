@@ -30,3 +30,10 @@ def test_a_caller_may_judge_unreadable_values_itself_but_never_gets_a_guessed_ye
         parse_dates(values, Counter(), "where")
     dates = parse_dates(values, Counter(), "where", refuse_unread=False)
     assert dates.isna().tolist() == [True, True, False]  # not 0001-01-01, as dateutil reads "t1"
+    # a stray ambiguous date among values the caller reads otherwise is unread, not a refusal
+    assert parse_dates(pd.Series(["01/02/2020"]), Counter(), "where", refuse_unread=False).isna().all()
+
+
+def test_an_offset_the_pattern_misses_keeps_its_wall_clock_time_instead_of_crashing():
+    dates = parse_dates(pd.Series(["2016-08-12T10Z", "2016-08-15T10Z"]), Counter(), "where")
+    assert [str(d) for d in dates] == ["2016-08-12 10:00:00", "2016-08-15 10:00:00"]

@@ -330,7 +330,9 @@ def test_a_float_tiff_is_scaled_by_its_own_range_not_read_black(tmp_path):
     """Microscopes write 32-bit float TIFFs (mode F); Pillow's conversion clipped them to black."""
     from PIL import Image
 
-    ramp = np.linspace(0.0, 1.0, 64, dtype=np.float32).reshape(8, 8)
+    ramp = np.linspace(100.0, 200.0, 64, dtype=np.float32).reshape(8, 8)
     Image.fromarray(ramp, mode="F").save(tmp_path / "cells.tif")
     gray = read_image(tmp_path / "cells.tif", 8, 1)[..., 0]
-    np.testing.assert_array_equal(gray, np.round(ramp.astype(np.float64) * 255).astype(np.uint8))
+    expected = (ramp.astype(np.float64) - 100.0) * 255 / (ramp.max() - 100.0)
+    np.testing.assert_array_equal(gray, np.round(expected).astype(np.uint8))
+    assert gray.min() == 0 and gray.max() == 255

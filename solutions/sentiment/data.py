@@ -38,9 +38,8 @@ RT_POLARITY_LINES = 5331  # sentences per file in v1.0
 TFDS_TEXT = {"imdb": ("imdb_reviews", "text", ("train", "test")), "sst2": ("glue/sst2", "sentence", ("train", "validation"))}
 DELIMITERS = ",;\t|"  # what a spreadsheet's "save as CSV/text" writes, by locale
 DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "pipes"}
-# spellings of "no label" that spreadsheets and pandas write into an empty cell (compared case-blind)
-# What spreadsheets and pandas write for an empty cell; "None" and "NA" stay labels (a class "none"
-# is common in emotion and aspect data).
+# What spreadsheets and pandas write for an empty cell (compared case-blind); "None" and "NA" stay
+# labels (a class "none" is common in emotion and aspect data).
 MISSING_LABELS = {"", "nan", "n/a", "#n/a", "null", "<na>"}
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?")  # no "inf", "nan" or "1_000"
 
@@ -188,8 +187,8 @@ def merge_label_spellings(labels: list[str]) -> tuple[list[str], int, list[str]]
 
 
 def _labelled_rows(texts: list[str], labels: list[str], skipped: Counter) -> tuple[list[str], list[str]]:
-    """The rows with a text and a label; the others counted in `skipped`. NaN, N/A, null, None and
-    an empty cell are no label (a spreadsheet's or pandas' empty cell), never a class."""
+    """The rows with a text and a label; the others counted in `skipped`. NaN, N/A, null and an
+    empty cell are no label (a spreadsheet's or pandas' empty cell), never a class."""
     kept_texts, kept_labels = [], []
     for text, label in zip(texts, labels):
         if not text.strip():

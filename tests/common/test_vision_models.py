@@ -56,7 +56,8 @@ def test_tiny_image_folder_trains_without_a_native_crash(tmp_path, width, first_
     strided kernel this died with SIGSEGV / "double free" on AVX-512 CPUs (6 runs of 6); width 4 is
     below the AVX2 kernel's block of 8, so the case is reached on either ISA. `--first-stride 2`
     adds a strided first block on those few channels: trained here too, so a CPU with AVX-512 (CI's,
-    a user's) runs its kernels in the suite, not first in a user's run."""
+    a user's) runs its kernels in the suite, not first in a user's run. One epoch is a short
+    schedule, so the BatchNorm recalibration's training-mode pass over the sample runs too."""
     from PIL import Image
 
     rng = np.random.default_rng(width)

@@ -70,8 +70,15 @@ def fetch(remote: RemoteFile, directory: Path, dataset: str) -> Path:
         if remote.verify_on_read:
             remote.verify(target)
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".download-")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".download-")
+    except OSError as exc:  # a read-only or full data directory: the data directory is the cause, not --output
+        raise UserError(
+            f"dataset {dataset!r} is not in the data directory (expected {target}), and it cannot be "
+            f"downloaded there ({exc.strerror or exc}); put the publisher's file there, or point --data-dir / "
+            f"${ENV_VAR} at a writable directory or a copy that holds it"
+        ) from None
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(remote.url, timeout=30) as response:

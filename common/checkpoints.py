@@ -222,10 +222,13 @@ def restore_committed_best(backup_dir: Path, best_path: Path, model: keras.Model
         finally:
             model.set_weights(current)
         return
+    if best_path.exists() and os.path.samefile(committed, best_path):
+        return  # already that file (a hard link): renaming a link over its twin would leave the temp behind
     tmp = temporary_sibling(best_path, _weights_suffix(best_path))
     tmp.unlink(missing_ok=True)
     _link_or_copy(committed, tmp)
     os.replace(tmp, best_path)
+    tmp.unlink(missing_ok=True)  # rename(2) does nothing when both names are links to one file
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

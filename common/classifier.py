@@ -58,4 +58,16 @@ class ClassifierSolution(Solution):
 
 
 def run_labels(run: Run) -> list[str]:
-    return (run / "labels.txt").read_text().splitlines()
+    """labels.txt, checked against the run's record: a line lost or edited would shift every
+    answer after it to the next class's name, silently."""
+    path = run / "labels.txt"
+    if not path.exists():
+        raise UserError(f"{path} is missing; it names the model's classes (re-export the run to write it)")
+    labels = path.read_text(encoding="utf-8", errors="replace").split("\n")  # as written: "\n".join
+    labels = labels[:-1] if labels and labels[-1] == "" else labels
+    recorded = run.config.get("class_names")
+    if recorded is not None and labels != list(recorded):
+        raise UserError(f"{path} does not match the run's config.json ({len(labels)} lines for "
+                        f"{len(recorded)} classes {recorded[:5]}{'...' if len(recorded) > 5 else ''}): it was "
+                        "edited or damaged; restore it from config.json's class_names, one per line")
+    return labels

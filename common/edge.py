@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from solutions.common.rundir import final_path
 from solutions.common.tflite_metadata import AssociatedFile, ModelInfo, TensorInfo
 
 if TYPE_CHECKING:
@@ -47,12 +48,9 @@ UINT8_PIXELS = (1.0, 0)
 
 
 def kit_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    import solutions
 
-    try:
-        return version("keras-solutions-kit")
-    except PackageNotFoundError:  # a checkout used without installing
-        return "unknown"
+    return solutions.__version__
 
 
 def model_info(name: str, description: str, version: str, inputs: list[TensorInfo],
@@ -65,7 +63,7 @@ def run_model_info(solution: Any, run_path: Any, source: str, title: str, what: 
                    tensors: tuple[list[TensorInfo], list[TensorInfo]]) -> ModelInfo:
     """Metadata of one file of a run: `title` (e.g. "sentiment (edge)"), what the file is, the
     data it was trained on; the version is the run's id (its directory name)."""
-    version = Path(run_path).name.removesuffix(".partial")
+    version = final_path(run_path).name
     return model_info(title, f"{solution.summary}. Trained on {source} by `solutions train {solution.name}` "
                       f"(run {version}); {what}.", version, *tensors)
 

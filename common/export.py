@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from solutions.common.files import replace_directory
+from solutions.common.files import replace_directory, scratch_directory
 from solutions.common.errors import ExportError, UserError
 from solutions.common.runtime import import_tensorflow, stderr_silenced
 
@@ -47,8 +47,9 @@ def tflite_batch(model) -> int | None:
     return 1 if any(isinstance(layer, recurrent) for layer in layers) else None
 
 
-def export_fixed_batch(model, path: Path, *, batch: int | None) -> Path:
-    """A SavedModel of `model` whose serving signature has batch dimension `batch` (None: any).
+def export_fixed_batch(model, path: Path, *, batch: int | None, output_names: tuple[str, ...] = ()) -> Path:
+    """A SavedModel of `model` whose serving signature has batch dimension `batch` (None: any);
+    `output_names` name a multi-output model's outputs in the signature (else output_0, ...).
 
     Recurrent layers convert to TFLite builtin ops (a WHILE loop) only with a fixed batch; with a
     dynamic one the converter needs the Flex TensorListReserve op (tensorflow/tensorflow#62849).
@@ -60,7 +61,13 @@ def export_fixed_batch(model, path: Path, *, batch: int | None) -> Path:
     spec = tf.TensorSpec((batch, *model.input_shape[1:]), model.inputs[0].dtype, name=model.inputs[0].name)
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint("serve", lambda x: model(x, training=False), input_signature=[spec])
+    if output_names:
+        def serve(x):
+            return dict(zip(output_names, model(x, training=False), strict=True))
+    else:
+        def serve(x):
+            return model(x, training=False)
+    archive.add_endpoint("serve", serve, input_signature=[spec])
     with stderr_silenced():
         archive.write_out(str(path), verbose=False)
     return path
@@ -125,9 +132,8 @@ def convert_tflite_isolated(saved_model_dir: Path, variant: str, representative:
     A crash becomes an ExportError, so the run records the variant as skipped and goes on."""
     import subprocess
     import sys
-    import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="tflite-convert-") as tmp:
+    with scratch_directory("tflite-convert") as tmp:
         out, rep = Path(tmp) / "model.tflite", Path(tmp) / "representative.npy"
         args = [sys.executable, "-m", "solutions.common.export", str(saved_model_dir), variant, str(out)]
         if representative is not None:

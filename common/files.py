@@ -7,9 +7,13 @@ into place (atomic on POSIX); directories (a SavedModel) are written beside and 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import tempfile
+import time
 from pathlib import Path
+from typing import Iterator
 
 
 def unused_path(directory: Path, stem: str, suffix: str) -> Path:
@@ -89,3 +93,39 @@ def restore_directories(parent: Path) -> None:
             remove_tree(leftover)
     for leftover in parent.glob(".*.new-*"):
         remove_tree(leftover)
+
+
+SCRATCH_MARK = "-pid"
+STALE_SCRATCH_SECONDS = 600
+
+
+@contextlib.contextmanager
+def scratch_directory(prefix: str) -> Iterator[Path]:
+    """A temporary directory (removed on exit) that a killed process does not leave behind for
+    good: named with its PID, and the next one made removes those of processes that are gone
+    (a SavedModel for conversion is megabytes; a preempted export once left one per kill).
+    Only directories untouched for 10 minutes are removed, against a PID of another namespace."""
+    base = Path(tempfile.gettempdir())
+    for old in base.glob(f"{prefix}{SCRATCH_MARK}*-*"):
+        try:
+            pid = int(old.name[len(prefix) + len(SCRATCH_MARK):].split("-", 1)[0])
+            stale = time.time() - old.lstat().st_mtime > STALE_SCRATCH_SECONDS
+        except (ValueError, OSError):
+            continue
+        if stale and not old.is_symlink() and not _alive(pid):
+            shutil.rmtree(old, ignore_errors=True)
+    path = Path(tempfile.mkdtemp(prefix=f"{prefix}{SCRATCH_MARK}{os.getpid()}-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

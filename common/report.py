@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from solutions.common.files import write_text_atomic
-from solutions.common.rundir import Run
+from solutions.common.rundir import Run, final_path
 from solutions.common.variants import TFLITE_FILES
 
 
@@ -96,8 +96,10 @@ def write_report(run: Run, *, title: str, metrics: dict, config: dict, plots: li
 
 
 def _serving_section(run_path: Path, entry: dict) -> list[str]:
-    """How to serve the run: its TF Serving directory, signatures and the commands."""
-    name, base = entry["name"], Path(run_path).resolve() / Path(entry["path"]).parent
+    """How to serve the run: its TF Serving directory, signatures and the commands (the run's
+    final path: the report is written while the run is still `<run>.partial`)."""
+    run_path = final_path(Path(run_path).resolve())
+    name, base = entry["name"], run_path / Path(entry["path"]).parent
     lines = ["### Serving (TensorFlow Serving REST API)", "",
              f"`{Path(entry['path']).parent}/` is a TF Serving model base directory (model `{name}`, version "
              f"{entry['version']} in `{Path(entry['path']).name}/`); "

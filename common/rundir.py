@@ -71,6 +71,12 @@ def partial_path(final: Path) -> Path:
     return final.with_name(final.name + PARTIAL)
 
 
+def final_path(path: str | Path) -> Path:
+    """Where a run will be once finished: what files written during training must name."""
+    path = Path(path)
+    return path.with_name(path.name.removesuffix(PARTIAL))
+
+
 def check_free(final: Path) -> None:
     """Refuse to clobber a finished or interrupted run (checked before any slow work starts)."""
     if final.exists():
@@ -143,6 +149,10 @@ def open_finished(path: str | Path) -> Run:
     for required in ("config.json", "metrics.json", "model.keras"):
         if not (path / required).exists():
             raise UserError(f"{path} is not a finished run directory (no {required})")
+    config = run.config
+    missing = [k for k in ("domain", "options", "source") if not isinstance(config, dict) or k not in config]
+    if missing:
+        raise UserError(f"{path} is not a solutions run: its config.json lacks {', '.join(missing)}")
     return run
 
 
@@ -170,7 +180,7 @@ def _repair_interrupted_export(path: Path) -> None:
 
 def package_versions() -> dict[str, str]:
     versions = {"python": platform.python_version(), "platform": platform.platform()}
-    for pkg in ("tensorflow", "keras", "numpy", "scikit-learn", "ai-edge-litert", "keras-tuner"):
+    for pkg in ("keras-solutions-kit", "tensorflow", "keras", "numpy", "scikit-learn", "ai-edge-litert", "keras-tuner"):
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:

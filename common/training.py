@@ -20,6 +20,7 @@ from typing import Callable, Sequence
 
 from solutions.common.checkpoints import (AtomicBackupAndRestore, BestWeightsCheckpoint, load_weights_file,
                                          restore_committed_best, save_weights_atomic)
+from solutions.common.errors import UserError
 from solutions.common.files import remove_tree, write_text_atomic
 from solutions.common.rundir import Run
 from solutions.common.runtime import import_tensorflow
@@ -67,7 +68,12 @@ def read_history(path: Path) -> list[dict[str, float]]:
 
 
 def _truncate_history(path: Path, epochs_done: int) -> None:
-    """Keep the CSV rows of the epochs the backup holds (a crash can land between the two writes)."""
+    """Keep the CSV rows of the epochs the backup holds (a crash can land between the two writes).
+    A link in its place is never written through (CSVLogger appends to whatever it names)."""
+    if path.is_symlink():
+        if epochs_done:
+            raise UserError(f"{path} is a symbolic link, not the run's epoch log; remove it, or start the run anew")
+        path.unlink()
     if epochs_done == 0:
         path.unlink(missing_ok=True)  # nothing committed: CSVLogger starts a fresh file with its header
         return

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
+import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from solutions.common.files import write_text_atomic
+from solutions.common.files import scratch_directory, write_text_atomic
 from solutions.common import export as ex
 from solutions.common.catalogue import source_difference, split_difference
 from solutions.common.checkpoints import save_model_atomic
@@ -25,7 +25,7 @@ from solutions.common.prediction import predict_keras
 from solutions.common.plots import cv_folds_plot, training_curves
 from solutions.common.report import write_report
 from solutions.common.locks import LOCK_FILE, DirectoryLock
-from solutions.common.rundir import Run, check_free, finish_run, new_run_path, open_finished, package_versions, resume_run, start_run
+from solutions.common.rundir import Run, check_free, final_path, finish_run, new_run_path, open_finished, package_versions, resume_run, start_run
 from solutions.common.runtime import make_deterministic
 from solutions.common.solution import Solution, get_solution
 from solutions.common.training import best_epoch, best_validation, fit_phases
@@ -48,6 +48,11 @@ def train(
     try:
         return _train(solution, options, lock, resume=resume, extra_callbacks=extra_callbacks,
                       source_checked=source_checked)
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM from the CLI: in training, evaluation or export alike
+        if lock.fd is not None and not options.get("tuned_by"):  # a run directory exists (a search says its own)
+            print(f"\nInterrupted. Continue with: solutions train {solution.name} --output "
+                  f"{final_path(lock.path.parent)} --resume", file=sys.stderr)
+        raise
     finally:
         lock.release()
 
@@ -117,19 +122,13 @@ def _train(solution: Solution, options: dict[str, Any], lock: DirectoryLock, *, 
         lock.acquire()
         run.write_json("config.json", config)
 
-    timing_path = run / "checkpoints" / "timing.json"
-    spent = json.loads(timing_path.read_text())["seconds"] if timing_path.exists() else 0.0
-    start = time.perf_counter()
+    clock = TrainingClock(run / "checkpoints" / "timing.json")
     try:
         with distribute_scope(strategy):  # the optimizer's variables too
-            train_ds, rows = _fit(solution, model, splits, options, run, extra_callbacks, distributed=bool(strategy))
-    except KeyboardInterrupt:
-        print(f"\nInterrupted. Continue with: solutions train {solution.name} --output {final} --resume")
-        raise
+            train_ds, rows = _fit(solution, model, splits, options, run, [*extra_callbacks, clock],
+                                  distributed=bool(strategy))
     finally:
-        timing_path.parent.mkdir(exist_ok=True)
-        write_text_atomic(timing_path, json.dumps({"seconds": spent + time.perf_counter() - start}))
-    train_seconds = json.loads(timing_path.read_text())["seconds"]
+        train_seconds = clock.save()
     pipeline_rate = measure_throughput(train_ds)  # the input pipeline alone, augmentation included
     if strategy is not None:
         synchronize_batch_norm(model, False)
@@ -155,11 +154,7 @@ def _train(solution: Solution, options: dict[str, Any], lock: DirectoryLock, *, 
     }
     metrics.update(solution.test_extras(splits, y_score, fitted))
     if solution.folds(options):
-        try:
-            metrics["cross_validation"] = cross_validate(solution, request, run, metrics["test"], metrics["baselines"])
-        except KeyboardInterrupt:
-            print(f"\nInterrupted. Continue with: solutions train {solution.name} --output {final} --resume")
-            raise
+        metrics["cross_validation"] = cross_validate(solution, request, run, metrics["test"], metrics["baselines"])
     # A file that fails its check (a converter bug) must not cost the trained model: the run is
     # finished without it, the reason recorded, and the error raised once the run is in place, so
     # the command still fails and `solutions export` can be retried (`--resume` would repeat it).
@@ -193,6 +188,30 @@ def _train(solution: Solution, options: dict[str, Any], lock: DirectoryLock, *, 
         raise ex.ExportError(f"the run finished at {run.path}, its export did not: {export_failure} "
                              f"(retry with: solutions export {run.path})")
     return run
+
+
+class TrainingClock(keras.callbacks.Callback):
+    """Training seconds across interruptions, saved at every epoch's end as well as at the end: a
+    kill -9 or SIGTERM skips `finally`, and the resumed run's time (and samples/s) once left out
+    everything before it."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path = path
+        self.spent = json.loads(path.read_text())["seconds"] if path.exists() else 0.0
+        self.start = time.perf_counter()
+
+    def seconds(self) -> float:
+        return self.spent + time.perf_counter() - self.start
+
+    def save(self) -> float:
+        seconds = self.seconds()
+        self.path.parent.mkdir(exist_ok=True)
+        write_text_atomic(self.path, json.dumps({"seconds": seconds}))
+        return seconds
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.save()
 
 
 def _fit(solution: Solution, model: keras.Model, splits: Splits, options: dict[str, Any], run: Run,
@@ -331,7 +350,7 @@ def export_run(
         return results
     describe = _metadata(solution, run, splits, options)
     representative = solution.representative_samples(splits) if "int8" in variants else None
-    with tempfile.TemporaryDirectory(prefix="tflite-source-") as workdir:  # not shipped in the run
+    with scratch_directory("tflite-source") as workdir:  # not shipped in the run
         source = solution.tflite_source(model, sm_dir, Path(workdir))
         isolate = ex.tflite_batch(model) is not None  # recurrent: quantizers may crash the process
         for variant in variants:

@@ -34,4 +34,16 @@ import solutions.common.runtime  # noqa: E402,F401  (selects the Keras backend b
 from solutions.api import Run, Search, domains, load, options, train, tune  # noqa: E402
 from solutions.common.errors import UserError  # noqa: E402
 
-__all__ = ["Run", "Search", "UserError", "domains", "load", "options", "train", "tune"]
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("keras-solutions-kit")
+    except PackageNotFoundError:  # a checkout used without installing
+        return "unknown"
+
+
+__version__ = _version()
+__all__ = ["Run", "Search", "UserError", "__version__", "domains", "load", "options", "train", "tune"]

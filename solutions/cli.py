@@ -10,7 +10,9 @@ import argparse
 import errno
 import json
 import os
+import signal
 import sys
+import threading
 from typing import Sequence
 
 from solutions import flags as opts
@@ -31,7 +33,10 @@ def machine_error(exc: BaseException) -> str | None:
 def build_parser() -> argparse.ArgumentParser:
     from solutions.common.solution import all_solutions
 
+    import solutions
+
     parser = opts.Parser(prog="solutions", description="Train, evaluate and ship Keras models for five everyday problems.")
+    parser.add_argument("--version", action="version", version=f"keras-solutions-kit {solutions.__version__}")
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=opts.Parser)
     verbs.add_parser("list", help="domains, their datasets and models")
 
@@ -159,7 +164,26 @@ def _predict(argv: Sequence[str]) -> None:
         print(line)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (docker stop, systemd, a batch scheduler's time limit) handled as Ctrl-C is: the epoch
+    being committed is finished, the resume command printed, exit status 143."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        return _main(argv)
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 is printed, not a crash
         if hasattr(stream, "reconfigure"):
@@ -206,7 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {reason.lower()}{where}: free space or choose a writable --output; "
               "an interrupted run continues with --resume", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: the run stays unfinished (<run>.partial); continue it with --resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # train and tune have said how to continue
+        terminated = isinstance(exc, _Terminated)
+        print("terminated" if terminated else "interrupted", file=sys.stderr)
+        return 143 if terminated else 130
     return 0

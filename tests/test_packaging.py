@@ -66,3 +66,17 @@ def test_a_checkout_without_an_install_still_imports(tmp_path):
                             cwd=tmp_path, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [str(ROOT / "common" / "errors.py"), str(ROOT / "tuning" / "__init__.py")]
+
+
+def test_the_kit_says_its_version_and_records_it_in_each_run():
+    """A replayed config names the kit that made it; `solutions --version` and `__version__` exist."""
+    from importlib.metadata import version
+
+    import solutions
+    from solutions.common.rundir import package_versions
+
+    assert solutions.__version__ == version("keras-solutions-kit")
+    assert package_versions()["keras-solutions-kit"] == solutions.__version__
+    shown = subprocess.run([sys.executable, "-m", "solutions", "--version"], capture_output=True, text=True,
+                           timeout=120, cwd=ROOT)
+    assert shown.returncode == 0 and shown.stdout.strip() == f"keras-solutions-kit {solutions.__version__}"

@@ -89,6 +89,26 @@ def parse_address(address: str) -> tuple[str, int]:
     return host, int(port)
 
 
+KERASTUNER_VARIABLES = ("KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID")
+
+
+@contextlib.contextmanager
+def configured(address: str | None, role: str | None, worker_id: str | None) -> Iterator[None]:
+    """KerasTuner's environment for one search, as it was afterwards: left set in a notebook, the
+    next plain `tune()` ran as a chief of KerasTuner's own, serving the oracle without a token."""
+    saved = {name: os.environ.get(name) for name in KERASTUNER_VARIABLES}
+    try:
+        if role:
+            configure(address, role, worker_id)
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def configure(address: str, role: str, worker_id: str | None) -> str:
     """Set KerasTuner's environment for this process; returns its tuner id."""
     host, port = parse_address(address)
@@ -122,10 +142,16 @@ def serve(oracle, address: str, search_dir: Path, *, grace: float = GRACE_SECOND
 
     host, port = parse_address(address)
     check_chief_address(host)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))  # the oracle's methods are synchronized
+    # the oracle's methods are synchronized; no SO_REUSEPORT (gRPC's default): a second chief on the
+    # same port must fail here, not share the workers' connections with the first
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=[("grpc.so_reuseport", 0)])
     servicer = GuardedOracleServicer(oracle, ensure_token(search_dir))
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
-    if server.add_insecure_port(f"{host}:{port}") == 0:
+    try:  # grpc returns 0 when it cannot bind, newer releases raise RuntimeError
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:
+        bound = 0
+    if bound == 0:
         raise UserError(f"the chief cannot listen on {host}:{port} (in use, or not this machine's address)")
     server.start()
     print(f"Chief: oracle serving on {host}:{port}; start workers with --oracle {address} --role worker", flush=True)

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,22 @@ def newest_search(domain: str) -> Path:
     return unfinished[-1]
 
 
+CHIEF_WAIT_SECONDS = 120
+
+
+def _wait_for_chief(path: Path, seconds: float = CHIEF_WAIT_SECONDS) -> None:
+    """A worker started before its chief waits for the chief's search.json in the shared search
+    directory: it once wrote a search.json of its own, and the chief then refused the directory."""
+    deadline = time.monotonic() + seconds
+    if not (path / SEARCH_FILE).exists():
+        print(f"Worker: waiting up to {seconds:.0f} s for the chief's {path / SEARCH_FILE}", flush=True)
+    while not (path / SEARCH_FILE).exists():
+        if time.monotonic() > deadline:
+            raise UserError(f"no search at {path} ({SEARCH_FILE} is missing): start the chief with this --output "
+                            "first; workers share its search directory")
+        time.sleep(0.5)
+
+
 def prepare_search(solution: Solution, options: dict[str, Any], settings: dict[str, Any], *, resume: bool,
                    role: str | None = None) -> tuple[Path, dict[str, Any], dict[str, Any], DirectoryLock]:
     """The search directory, locked for this process unless it is a worker (workers share the
@@ -56,11 +73,14 @@ def prepare_search(solution: Solution, options: dict[str, Any], settings: dict[s
         if resume and role != "worker" and path.is_dir():
             lock.path = path / LOCK_FILE
             lock.acquire()
+        if role == "worker":
+            _wait_for_chief(path)
         if (path / SEARCH_FILE).exists():
             saved = json.loads((path / SEARCH_FILE).read_text())
             if saved["domain"] != solution.name:
                 raise UserError(f"{path} is a {saved['domain']} search, not {solution.name}")
-            own = {k: settings.get(k) for k in ("oracle", "worker_id")} if role == "worker" else {}
+            # this process's own address and id (a resumed chief may listen on another port)
+            own = {k: settings[k] for k in ("oracle", "worker_id") if settings.get(k) is not None} if role else {}
             return path, solution.with_legacy_options(saved["options"]), {**saved["settings"], **own}, lock
         if resume:
             raise UserError(f"{path} has no {SEARCH_FILE}: nothing to resume")
@@ -89,9 +109,12 @@ def run_search(solution: Solution, options: dict[str, Any], settings: dict[str, 
                role: str | None = None) -> Path:
     """Search, tabulate, retrain the best. `settings`: tuner, max_trials, max_epochs, retrain,
     and for a distributed search oracle (HOST:PORT) and worker_id."""
+    from solutions.tuning import distributed
+
     path, options, settings, lock = prepare_search(solution, options, settings, resume=resume, role=role)
     try:
-        return _search(solution, path, options, settings, role)
+        with distributed.configured(settings.get("oracle"), role, settings.get("worker_id")):
+            return _search(solution, path, options, settings, role)
     finally:
         lock.release()
 
@@ -99,9 +122,6 @@ def run_search(solution: Solution, options: dict[str, Any], settings: dict[str, 
 def _search(solution: Solution, path: Path, options: dict[str, Any], settings: dict[str, Any],
             role: str | None) -> Path:
     from solutions.tuning import distributed
-
-    if role:
-        distributed.configure(settings["oracle"], role, settings.get("worker_id"))
     from solutions.tuning.hypermodel import SpaceHyperModel
     from solutions.tuning.spaces import space_for
     from solutions.tuning.tuners import make_tuner
@@ -117,6 +137,8 @@ def _search(solution: Solution, path: Path, options: dict[str, Any], settings: d
     tuner = make_tuner(settings["tuner"], hypermodel, objective=objective, max_trials=settings["max_trials"],
                        max_epochs=settings["max_epochs"], seed=options["seed"], directory=path.parent,
                        project_name=path.name, overwrite=False)
+    if role == "chief" and (path / "oracle.json").exists() and not (path / "chief.json").exists():
+        tuner.oracle.reload()  # KerasTuner reloads from <tuner id>.json, which a chief (it runs no trial) never writes
     done = sum(t.status == "COMPLETED" for t in tuner.oracle.trials.values()) if role != "worker" else 0
     if done:
         print(f"Resuming {path}: {done} finished trial(s) kept")
@@ -142,23 +164,27 @@ def _search(solution: Solution, path: Path, options: dict[str, Any], settings: d
             return path
         else:
             tuner.search(epochs=settings["max_epochs"])
-    except KeyboardInterrupt:
-        print(f"\nInterrupted. Continue with: solutions tune {solution.name} --output {path} --resume")
+        searched = time.perf_counter() - started
+        rows = trial_rows(tuner, path)
+        write_table(rows, path / TABLE_FILE)
+        print_table(rows, monitor)
+        if rows:
+            objective_plot(rows, monitor, mode, path / PLOT_FILE)
+        summary = summarise(rows, monitor, mode, path, solution, options)
+        summary["search_seconds"] = round(searched, 1)  # this invocation's; each trial's own is in the table
+        if settings.get("retrain", True) and summary.get("best_trial") is not None:
+            started = time.perf_counter()
+            summary["retrained"] = retrain_best(solution, options, summary["best_values"], path, monitor)
+            summary["retrained"]["seconds"] = round(time.perf_counter() - started, 1)
+    except KeyboardInterrupt:  # in a trial or in the best's retraining: the same command resumes both
+        print(f"\nInterrupted. Continue with: solutions tune {solution.name} --output {path} --resume",
+              file=sys.stderr)
         raise
-    searched = time.perf_counter() - started
-    rows = trial_rows(tuner, path)
-    write_table(rows, path / TABLE_FILE)
-    print_table(rows, monitor)
-    if rows:
-        objective_plot(rows, monitor, mode, path / PLOT_FILE)
-    summary = summarise(rows, monitor, mode, path, solution, options)
-    summary["search_seconds"] = round(searched, 1)  # this invocation's; each trial's own is in the table
-    if settings.get("retrain", True) and summary.get("best_trial") is not None:
-        started = time.perf_counter()
-        summary["retrained"] = retrain_best(solution, options, summary["best_values"], path, monitor)
-        summary["retrained"]["seconds"] = round(time.perf_counter() - started, 1)
     Run(path).write_json(SUMMARY_FILE, summary)
     print_summary(summary, monitor, path)
+    if summary.get("best_trial") is None:  # every trial failed: not a search that succeeded
+        raise UserError(f"no trial of {path} finished ({summary['trials']} tried; each one's error is above); "
+                        f"fix the cause and continue with: solutions tune {solution.name} --output {path} --resume")
     return path
 
 
@@ -232,7 +258,8 @@ def objective_plot(rows: list[dict[str, Any]], monitor: str, mode: str, path: Pa
     ax.set_xlabel("trial")
     ax.set_ylabel(f"{monitor} (validation, best epoch)")
     ax.set_title("Objective by trial")
-    ax.legend()
+    if done:
+        ax.legend()
     return save_figure(fig, path)
 
 
@@ -256,15 +283,22 @@ def summarise(rows: list[dict[str, Any]], monitor: str, mode: str, path: Path, s
 
 
 def command_line(domain: str, values: dict[str, Any], options: dict[str, Any]) -> str:
-    parts = [f"solutions train {domain}"]
-    if options.get("data"):
-        parts.append(f"--data {options['data']}")
-    elif options.get("dataset"):
-        parts.append(f"--dataset {options['dataset']}")
-    for key, value in values.items():
-        parts.append(f"--{key.replace('_', '-')} {value:.4g}" if isinstance(value, float)
-                     else f"--{key.replace('_', '-')} {value}")
-    return " ".join(parts)
+    """`solutions train` with the best values and every other option of the search that is not
+    the domain's default (a model chosen with --model, --epochs, the data), floats in full: it
+    once left out --model and cut rates to 4 digits, so it trained another model."""
+    import shlex
+
+    from solutions import flags as opts
+    from solutions.common.solution import get_solution
+
+    parser = opts.domain_parser(get_solution(domain), "train")
+    table = opts.option_table(get_solution(domain), "train")
+    chosen = {key: value for key, value in {**options, **values}.items()
+              if key in table and key not in ("output", "config") and value is not None
+              and (key in values or value != table[key]["default"])}
+    first = [key for key in ("data", "dataset") if key in chosen]
+    ordered = {key: chosen[key] for key in [*first, *(k for k in chosen if k not in first)]}
+    return " ".join(["solutions", "train", domain, *map(shlex.quote, opts.to_argv(parser, ordered))])
 
 
 def retrain_best(solution: Solution, options: dict[str, Any], values: dict[str, Any], path: Path,

@@ -10,9 +10,11 @@ its per-epoch history, and takes its memory with it when it exits.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
+import sys
 import threading
 import time
 from multiprocessing.connection import Connection
@@ -39,6 +41,26 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
+@contextlib.contextmanager
+def _caller_script_hidden():
+    """Start a trial without the caller's `__main__`: multiprocessing would run the caller's script
+    again in the child (as `__mp_main__`), and a script that calls `solutions.tune(...)` without an
+    `if __name__ == "__main__":` guard would start a search inside every trial, which then failed.
+    The child's work lives in this module; nothing of the caller's is needed there."""
+    main = sys.modules.get("__main__")
+    saved = {name: main.__dict__[name] for name in ("__file__", "__spec__") if main and name in main.__dict__}
+    try:
+        for name in saved:
+            if name == "__file__":
+                del main.__file__
+            else:
+                main.__spec__ = None
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(main, name, value)
+
+
 def resident_mb(field: str = "VmRSS") -> float:
     """This process's resident memory (VmRSS), or its peak (VmHWM), in MiB."""
     try:
@@ -61,7 +83,8 @@ def run_trial_process(spec: dict[str, Any], directory: Path) -> dict[str, Any]:
     lifeline, held = context.Pipe(duplex=False)
     process = context.Process(target=_child, args=({**spec, "result": str(result_path)}, lifeline),
                               name=f"trial-{directory.name}")
-    process.start()
+    with _caller_script_hidden():
+        process.start()
     lifeline.close()
     try:
         process.join()

@@ -5,12 +5,15 @@ trial runs in a process of its own, so that memory does not pile up over a searc
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import keras_tuner
 from keras_tuner.src.engine import trial as trial_module
 
+from solutions.common.errors import UserError
 from solutions.common.files import write_text_atomic
 from solutions.tuning import TUNERS
 
@@ -35,6 +38,32 @@ class _RecordsTuners:
 
     def get_state(self):
         return {**super().get_state(), TRIAL_TUNERS: self.trial_tuners}
+
+    # KerasTuner writes oracle.json and trial.json in place: a kill or a full disk mid-write left
+    # a truncated file that made the search impossible to resume. Written atomically here.
+    def save(self):
+        write_text_atomic(self._get_oracle_fname(), json.dumps(self.get_state()))
+
+    def _save_trial(self, trial):
+        write_text_atomic(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"),
+                          json.dumps(trial.get_state()))
+
+    def reload(self):
+        """The saved search; a damaged state file is one clear error, and a trial folder the oracle
+        never started (planted, or left by a kill before the oracle's own save) is not a result."""
+        try:
+            super().reload()
+        except (ValueError, UnicodeDecodeError, KeyError) as exc:  # json.JSONDecodeError is a ValueError
+            raise UserError(f"the search state under {self._project_dir} is damaged ({exc.__class__.__name__}: "
+                            f"{str(exc)[:120]}); restore oracle.json and trial_*/trial.json from a copy, or "
+                            "start a new search with another --output") from None
+        started = set(self.start_order)
+        stray = sorted(trial_id for trial_id in self.trials if trial_id not in started)
+        for trial_id in stray:
+            del self.trials[trial_id]
+        if stray:
+            print(f"warning: ignored trial folder(s) {', '.join(stray)} under {self._project_dir}: the search "
+                  "never started them", file=sys.stderr)
 
     def set_state(self, state):
         super().set_state(state)

@@ -19,7 +19,7 @@ import numpy as np
 
 from solutions.common.errors import ExportError, UserError
 from solutions.common.export import TFLiteRunner, check_float_parity, convert_tflite, export_fixed_batch, tf
-from solutions.common.files import write_bytes_atomic
+from solutions.common.files import scratch_directory, write_bytes_atomic
 from solutions.common.edge import describe_metadata
 from solutions.common.tflite_metadata import ModelInfo, read_metadata, with_metadata
 from solutions.common.rundir import Run
@@ -101,11 +101,10 @@ def check_top_k_tflite(run: Run, model: keras.Model, rated: np.ndarray, users: n
                        metadata: ModelInfo) -> dict[str, Any]:
     """Write recommend.tflite and compare its top-K with the Keras model's for `users`. A different
     index counts as the same answer when the two items' scores tie (within 1e-5)."""
-    import tempfile
-
     head = top_k_model(model, rated, k)
-    with tempfile.TemporaryDirectory(prefix="topk-") as tmp:
-        content = convert_tflite(export_fixed_batch(head, Path(tmp) / "sm", batch=None), "float32")
+    with scratch_directory("topk") as tmp:
+        content = convert_tflite(export_fixed_batch(head, Path(tmp) / "sm", batch=None,
+                                                    output_names=("scores", "items")), "float32")
     # The converter may list the two outputs in either order: the metadata follows the file's
     # (item indices are the integer tensor, `metadata` names scores first).
     kinds = [np.issubdtype(o["dtype"], np.integer) for o in TFLiteRunner(content).interpreter.get_output_details()]

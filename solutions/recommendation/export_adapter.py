@@ -72,11 +72,14 @@ def recommender_tensors(splits, task: str, k: int | None = None) -> tuple[list, 
     users, items, titles = id_files(splits)
     user_range = (0, maps.n_users - 1)
     user = TensorInfo("user", f"User index [batch] (0..{maps.n_users - 1}): line i of users.txt is the data's id "
-                      "of index i; unknown users have none (the kit answers them with popular items).",
+                      "of index i; unknown users have none (the kit answers them with popular items). An index "
+                      f"outside 0..{maps.n_users - 1}, -1 included, makes the interpreter's invoke fail (GATHER out "
+                      "of bounds): it never answers for another user.",
                       value_range=user_range, dimension_names=("batch",), files=(users,))
     if k is not None:
         return [user], [
-            TensorInfo("scores", f"The {k} best scores, best first, of items the user had not rated in training.",
+            TensorInfo("scores", f"The {k} best scores, best first, of items the user had not rated in training or "
+                       "validation.",
                        dimension_names=("batch", "rank")),
             TensorInfo("items", f"The item index of each of the {k} scores; line i of items.txt is the data's "
                        "id of item index i, of item_titles.txt its title.", value_range=(0, maps.n_items - 1),
@@ -87,7 +90,8 @@ def recommender_tensors(splits, task: str, k: int | None = None) -> tuple[list, 
                                    files=(items, titles))]
     low, high = splits.fitted["ratings"].scale
     pair = TensorInfo("user_item", f"Pairs [batch, 2] of (user index 0..{maps.n_users - 1}, item index "
-                      f"0..{maps.n_items - 1}); users.txt and items.txt map indices to the data's ids.",
+                      f"0..{maps.n_items - 1}); users.txt and items.txt map indices to the data's ids. An index out "
+                      "of range, -1 included, makes invoke fail (GATHER out of bounds).",
                       dimension_names=("batch", "user_item"), files=(users, items, titles))
     rating = TensorInfo("rating", f"The predicted rating of each pair, on the data's scale {low:g}..{high:g}.",
                         value_range=(low, high), dimension_names=("batch", "rating"))

@@ -23,6 +23,7 @@ import numpy as np
 import keras
 from keras import ops
 
+from solutions.recommendation.indices import lookup, negative_past_end
 from solutions.recommendation.retrieval import TwoTower  # registered here too: model.keras of retrieval runs
 
 MODELS = ("autorec", "mf", "neural")
@@ -46,8 +47,8 @@ class FactorScorer(keras.layers.Layer):
 
     def call(self, pairs):
         users, items = pairs[:, 0], pairs[:, 1]
-        dot = ops.sum(ops.take(self.user_factors, users, axis=0) * ops.take(self.item_factors, items, axis=0), axis=-1)
-        raw = self.offset + ops.take(self.user_bias, users) + ops.take(self.item_bias, items) + dot
+        dot = ops.sum(lookup(self.user_factors, users) * lookup(self.item_factors, items), axis=-1)
+        raw = self.offset + lookup(self.user_bias, users) + lookup(self.item_bias, items) + dot
         return ops.expand_dims(ops.clip(raw, self.low, self.high), -1)
 
     def pair_scores(self, users, items):
@@ -55,8 +56,8 @@ class FactorScorer(keras.layers.Layer):
 
     def all_item_scores(self, users):
         """[batch] user indices -> [batch, n_items] clipped scores."""
-        u = ops.take(self.user_factors, users, axis=0)
-        raw = ops.matmul(u, ops.transpose(self.item_factors)) + ops.expand_dims(ops.take(self.user_bias, users), -1)
+        u = lookup(self.user_factors, users)
+        raw = ops.matmul(u, ops.transpose(self.item_factors)) + ops.expand_dims(lookup(self.user_bias, users), -1)
         return ops.clip(raw + self.item_bias + self.offset, self.low, self.high)
 
     def get_config(self):
@@ -95,11 +96,12 @@ class NeuralScorer(keras.layers.Layer):
             self.user_side.assign(self.user_table)
 
     def _score(self, users, items, training=None):
-        parts = [self.user_embedding(users), self.item_embedding(items)]
+        parts = [self.user_embedding(negative_past_end(users, self.n_users)),
+                 self.item_embedding(negative_past_end(items, self.n_items))]
         if self.item_table is not None:
-            parts.append(ops.take(self.item_side, items, axis=0))
+            parts.append(lookup(self.item_side, items))
         if self.user_table is not None:
-            parts.append(ops.take(self.user_side, users, axis=0))
+            parts.append(lookup(self.user_side, users))
         x = ops.concatenate(parts, axis=-1)
         for layer in self.layers_:
             x = self.drop(layer(x), training=training)
@@ -387,7 +389,7 @@ class TrainingRatings(keras.layers.Layer):
         self.built = True  # the table is its only weight, made here
 
     def call(self, users):
-        return ops.cast(ops.take(self.table, users, axis=0), "float32")
+        return ops.cast(lookup(self.table, users), "float32")
 
     def get_config(self):
         return {**super().get_config(), "shape": list(self.shape_)}

@@ -19,6 +19,8 @@ import numpy as np
 import keras
 from keras import ops
 
+from solutions.recommendation.indices import lookup
+
 MASKED = -1e9
 
 
@@ -59,16 +61,16 @@ class TwoTower(keras.layers.Layer):
         return side, projection
 
     def user_vectors(self, users):
-        vectors = ops.take(self.user_embedding, users, axis=0)
+        vectors = lookup(self.user_embedding, users)
         if self.user_side is not None:
-            vectors = vectors + ops.matmul(ops.take(self.user_side, users, axis=0), self.user_projection)
+            vectors = vectors + ops.matmul(lookup(self.user_side, users), self.user_projection)
         return _normalize(vectors)
 
     def item_vectors(self, items=None):
         """Unit vectors of `items`, or of the whole catalogue."""
-        vectors = self.item_embedding if items is None else ops.take(self.item_embedding, items, axis=0)
+        vectors = self.item_embedding if items is None else lookup(self.item_embedding, items)
         if self.item_side is not None:
-            side = self.item_side if items is None else ops.take(self.item_side, items, axis=0)
+            side = self.item_side if items is None else lookup(self.item_side, items)
             vectors = vectors + ops.matmul(side, self.item_projection)
         return _normalize(vectors)
 
@@ -84,7 +86,7 @@ class TwoTower(keras.layers.Layer):
     def pair_scores(self, users, items):
         """[batch] users, [batch] items -> [batch]."""
         if self.catalogue is not None:
-            return ops.sum(self.user_vectors(users) * ops.take(self.catalogue, items, axis=0), axis=-1)
+            return ops.sum(self.user_vectors(users) * lookup(self.catalogue, items), axis=-1)
         return ops.sum(self.user_vectors(users) * self.item_vectors(items), axis=-1) / self.temperature
 
     def compute_output_shape(self, input_shape):
@@ -122,7 +124,7 @@ class InBatchLogits(keras.layers.Layer):
         logits = ops.matmul(self.tower.user_vectors(users), ops.transpose(self.tower.item_vectors(items)))
         logits = logits / self.tower.temperature
         if self.correct:
-            q = ops.expand_dims(ops.take(self.item_probability, items), 0)
+            q = ops.expand_dims(lookup(self.item_probability, items), 0)
             logits = self.correction(logits, ops.broadcast_to(q, ops.shape(logits)))
         same_item = ops.equal(ops.expand_dims(items, 1), ops.expand_dims(items, 0))
         own = ops.cast(ops.eye(ops.shape(items)[0]), "bool")

@@ -78,7 +78,8 @@ class TextExport:
         return [TensorInfo("token_ids", f"Token ids [batch, {splits.train.x.shape[1]}] made by the kit's tokenizer "
                            "from vocab.txt and tokenizer.json beside the model (line i of vocab.txt is id i; "
                            f"ASCII lower-casing, punctuation split off, n-grams{chars}; 0 is padding, "
-                           "1 out-of-vocabulary).", value_range=(0, size - 1), dimension_names=("batch", "token"))], \
+                           "1 out-of-vocabulary). tokenizer.json's `rules` state each step exactly and its "
+                           "`example` is one text with its ids, to check a reimplementation against.", value_range=(0, size - 1), dimension_names=("batch", "token"))], \
             [probabilities_tensor(list(splits.class_names), "label")]
 
     def edge_models(self, model, splits, fitted: dict, options, variants: list[str]):
@@ -95,7 +96,8 @@ class TextExport:
         reference = predict_keras(edge, x_test)
         vocabulary = AssociatedFile("vocab.txt", tokenizer.vocabulary_file(),
                                     "Words and their ids, one '<word> <id>' per line.", "VOCABULARY")
-        text = TensorInfo("input_text", f"Raw text: split on {DELIMITER}, each word looked up in vocab.txt "
+        text = TensorInfo("input_text", f"Raw text: split on {DELIMITER} as RE2 reads it (\\w is ASCII only, "
+                          "[0-9A-Za-z_]: an accented letter splits a word), each word looked up in vocab.txt "
                           "(which also lists it Capitalized and in UPPER case under the same id), <START> first, "
                           f"cut or padded to {tokenizer.length} ids.",
                           regex_tokenizer=(DELIMITER, vocabulary), dimension_names=("batch", "token"))
@@ -127,9 +129,9 @@ class TextExport:
     def run_checks(self, run: Run, splits, model, options) -> dict[str, Any]:
         """The plain-Python tokenizer, as saved and read back, against the vocabulary layer on
         every test text (round-tripped through a directory of its own)."""
-        import tempfile
+        from solutions.common.files import scratch_directory
 
-        with tempfile.TemporaryDirectory(prefix="tokenizer-check-") as folder:
+        with scratch_directory("tokenizer-check") as folder:
             splits.fitted["tokenizer"].save(Path(folder))
             python_ids = Tokenizer.load(Path(folder))(splits.test.raw)
         same = np.all(python_ids == splits.test.x, axis=1)

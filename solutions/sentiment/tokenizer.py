@@ -57,6 +57,35 @@ class TokenizerConfig:
         return self.sequence_length + (self.char_sequence_length if self.char_ngrams else 0)
 
 
+EXAMPLE_TEXT = "Don't miss it: a GREAT, great film (9/10)!"
+
+
+def rules(config: TokenizerConfig) -> dict[str, str]:
+    """The steps in words, exact enough to reimplement them without the kit (tokenizer.json)."""
+    steps = {
+        "1_lowercase": "ASCII letters A-Z only become a-z; every other character stays as it is",
+        "2_punctuation": f"each of these characters gets one space before and after it: {PUNCTUATION} "
+                         "(the apostrophe is not among them: \"don't\" stays one token)",
+        "3_split": "split on runs of ASCII whitespace (space, \\t, \\n, \\v, \\f, \\r), empty tokens "
+                   "dropped; other Unicode spaces stay inside tokens",
+        "4_word_ngrams": (f"the tokens, then for n = 2..{config.ngrams} every n neighbouring tokens joined "
+                          "by one space, all of one n (in text order) before the next" if config.ngrams > 1
+                          else "the tokens only (ngrams 1)"),
+        "5_lookup": "line i of vocab.txt is id i; a token not in it is 1 (out of vocabulary); 0 is padding",
+        "6_length": f"the word ids are cut, or zero-padded at the end, to {config.sequence_length}",
+    }
+    if config.char_ngrams:
+        shortest, longest = config.char_ngrams
+        steps["7_char_ngrams"] = (
+            f"from the tokens of step 3 joined by single spaces (not the raw text), every run of {shortest} "
+            f"to {longest} Unicode code points, all of one length (in text order) before the next; looked "
+            f"up in char_vocab.txt by the same rule, cut or zero-padded to {config.char_sequence_length}")
+        steps["8_row"] = "one int32 row per text: the word ids, then the character ids"
+    steps["reference"] = ("solutions/sentiment/tokenizer.py (Tokenizer) in keras-solutions-kit; `example` "
+                          "below is one text through these steps with this run's vocabulary")
+    return steps
+
+
 def standardize(text: str) -> str:
     return _PUNCT.sub(r" \1 ", text.translate(_ASCII_LOWER))
 
@@ -143,7 +172,22 @@ class Tokenizer:
                 raise ValueError(f"vocabulary tokens contain line breaks: {bad[:3]}")
         for name, vocabulary in files.items():
             write_text_atomic(directory / name, "\n".join(vocabulary) + "\n")
-        write_text_atomic(directory / "tokenizer.json", json.dumps(asdict(self.config), indent=2) + "\n")
+        record = {**asdict(self.config), "rules": rules(self.config), "example": self.example(EXAMPLE_TEXT)}
+        write_text_atomic(directory / "tokenizer.json", json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+
+    def example(self, text: str, shown: int = 24) -> dict:
+        """One text through every step, with its first ids: a test vector for a client's own
+        implementation (an app feeding the TFLite model, which takes ids)."""
+        tokens = split(standardize(text))
+        ids = self.ids(text)
+        out = {"text": text, "standardized": standardize(text), "tokens": tokens,
+               "word_grams": grams(tokens, self.config.ngrams)[:shown],
+               "word_ids_first": ids[: min(shown, self.config.sequence_length)]}
+        if self.config.char_ngrams:
+            out["joined_for_char_ngrams"] = joined(text)
+            out["char_grams_first"] = char_grams(text, *self.config.char_ngrams)[:shown]
+            out["char_ids_first"] = ids[self.config.sequence_length:][:shown]
+        return out
 
     @classmethod
     def load(cls, directory: Path) -> "Tokenizer":
@@ -160,7 +204,10 @@ class Tokenizer:
                                 "char_vocab.txt from the same run") from None
 
         try:
-            config = TokenizerConfig(**json.loads("\n".join(lines("tokenizer.json"))))
+            record = json.loads("\n".join(lines("tokenizer.json")))
+            if isinstance(record, dict):  # the rules and the example are for people and other clients
+                record = {k: v for k, v in record.items() if k not in ("rules", "example")}
+            config = TokenizerConfig(**record)
             return cls(lines("vocab.txt"), config, lines("char_vocab.txt") if config.char_ngrams else None)
         except (ValueError, TypeError) as exc:  # bad JSON, unknown keys, a vocabulary without '' and [UNK]
             raise UserError(f"{Path(directory) / 'tokenizer.json'} and its vocabularies do not make a "

@@ -9,11 +9,22 @@ import numpy as np
 from solutions.common.rundir import Run
 
 
+def feature_recipe(splits) -> dict[str, Any]:
+    """How to build the model's input window from prices, for a client without the kit."""
+    from solutions.timeseries_finance.features import FEATURE_FORMULAS
+
+    names = list(splits.fitted["series"].feature_names)
+    return {"feature_formulas": {name: FEATURE_FORMULAS[name] for name in names},
+            "window": "the last `lookback` trading days, oldest first, one row of `features` (in that order) "
+                      "each; raw values, every one finite (the model scales them with the training statistics "
+                      "it holds); reference: solutions/timeseries_finance/features.py in keras-solutions-kit"}
+
+
 class ForecastExport:
     """What the exported models take, and what a forecast needs besides them."""
 
     def write_artifacts(self, run: Run, splits, model, fitted: dict) -> None:
-        run.write_json("forecast.json", fitted["forecast"])
+        run.write_json("forecast.json", {**fitted["forecast"], **feature_recipe(splits)})
 
     def load_fitted(self, run: Run) -> dict[str, Any]:
         return {"forecast": run.read_json("forecast.json")}
@@ -21,6 +32,7 @@ class ForecastExport:
     def tflite_tensors(self, splits, options, variant: str):
         """The feature window with its feature order, and what the forecast means (units, horizon)."""
         from solutions.common.tflite_metadata import TensorInfo
+        from solutions.timeseries_finance.features import FEATURE_FORMULAS
         from solutions.timeseries_finance.model import QUANTILES, output_kind
 
         features = list(splits.fitted["series"].feature_names)
@@ -28,8 +40,9 @@ class ForecastExport:
         window = TensorInfo(
             "feature_window",
             f"The last {lookback} trading days (oldest first) x {len(features)} features in this order: "
-            f"{', '.join(features)}; raw values as the kit computes them (solutions/timeseries_finance/features.py), "
-            "the model scales them itself.",
+            f"{', '.join(features)}; raw values, the model scales them itself. Day t's features: "
+            + "; ".join(f"{name} = {FEATURE_FORMULAS[name]}" for name in features)
+            + " (also in forecast.json's `feature_formulas`). Every value must be finite.",
             dimension_names=("batch", "day", "feature"))
         kind = output_kind(options["target"], bool(options.get("quantiles")))
         summed = f"the log return (percent) summed over the next {horizon} trading day(s)"
@@ -55,8 +68,12 @@ class ForecastExport:
         kind = output_kind(options["target"], bool(options.get("quantiles")))
         spec = (tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="window"),)
 
+        def finite(window):  # NaN or inf in a window (ln of a zero range, unfloored) gave NaN with 200 OK
+            return tf.debugging.assert_all_finite(window, "a window value is NaN or infinite; every feature "
+                                                          "must be finite (see forecast.json feature_formulas)")
+
         def with_interval(window):
-            out = model(window, training=False)
+            out = model(finite(window), training=False)
             low, high = forecast_interval(forecast, out, sqrt=tf.sqrt)
             if kind == "variance":
                 point = {"variance": out[:, 0], "volatility": tf.sqrt(out[:, 0])}
@@ -65,7 +82,7 @@ class ForecastExport:
             return {**point, "low": low, "high": high}
 
         return ServingModel((
-            Endpoint("serving_default", lambda window: {kind: model(window, training=False)}, spec),
+            Endpoint("serving_default", lambda window: {kind: model(finite(window), training=False)}, spec),
             Endpoint("forecast", with_interval, spec),
         ), track=(model,), instances=self.serving_instances(splits.test))
 

@@ -21,6 +21,21 @@ TARGETS = ("volatility", "return")
 VARIANCE_FLOOR = 1e-4  # percent^2 (a 0.01% daily move): keeps the log of a zero-range day finite
 
 
+# Each feature of day t in words exact enough to compute it without the kit (forecast.json and
+# the TFLite metadata carry them): ln is the natural log; C is the adjusted close when the data has
+# one (else the close); O, H, L, Cr the day's open, high, low and unadjusted close; t-1 the day before.
+FEATURE_FORMULAS = {
+    "return": "100 * ln(C[t] / C[t-1])  (log return, percent)",
+    "overnight_return": "100 * ln(O[t] / Cr[t-1])  (percent)",
+    "log_garman_klass_variance": "ln(max(1e4 * (0.5 * ln(H/L)^2 - (2 ln 2 - 1) * ln(Cr/O)^2), 1e-4)) of day t "
+                                 "(Garman-Klass variance in percent^2, floored at 1e-4 so that a day with H = L "
+                                 "stays finite)",
+    "log_parkinson_variance": "ln(max(1e4 * ln(H/L)^2 / (4 ln 2), 1e-4)) of day t (Parkinson variance in "
+                              "percent^2, same floor)",
+    "volume_change": "clip(ln(V[t] / V[t-1]), -5, 5)",
+}
+
+
 @dataclass
 class Series:
     """Per-day features and returns; row t is the close of `dates[t]` (the first price day has no
@@ -45,7 +60,7 @@ def compute_features(table: PriceTable) -> Series:
         o, h, lo, c = (f[k].to_numpy(float)[1:] for k in ("open", "high", "low", "raw_close"))
         prev_close = f["raw_close"].to_numpy(float)[:-1]
         hl, co = np.log(h / lo), np.log(c / o)
-        parkinson = 1e4 * hl**2 / (4 * np.log(2))
+        parkinson = 1e4 * hl**2 / (4 * np.log(2))  # each formula as FEATURE_FORMULAS states it
         garman_klass = 1e4 * (0.5 * hl**2 - (2 * np.log(2) - 1) * co**2)
         columns["overnight_return"] = 100.0 * np.log(o / prev_close)
         columns["log_garman_klass_variance"] = np.log(np.maximum(garman_klass, VARIANCE_FLOOR))

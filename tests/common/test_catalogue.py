@@ -47,6 +47,18 @@ def test_offline_error_names_expected_path(tmp_path):
     assert str(tmp_path / "mnist" / "mnist.npz") in message and "--data" in message
 
 
+def test_an_unwritable_data_directory_names_the_data_directory(tmp_path):
+    """A read-only data directory once got "free space or choose a writable --output" (the
+    generic disk message). Here a file stands where the directory should be (tests run as root,
+    for whom chmod does not stop a write)."""
+    not_a_directory = tmp_path / "data"
+    not_a_directory.write_text("")
+    remote = RemoteFile("mnist/mnist.npz", "http://127.0.0.1:9/mnist.npz", "md5:0")
+    with pytest.raises(UserError, match="cannot be downloaded there .*--data-dir") as err:
+        fetch(remote, not_a_directory, "mnist")
+    assert str(not_a_directory / "mnist" / "mnist.npz") in str(err.value)
+
+
 def test_fingerprint_changes_with_content(tmp_path):
     a = tmp_path / "a.txt"
     a.write_text("1")

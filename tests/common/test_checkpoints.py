@@ -21,6 +21,20 @@ def test_best_weights_from_a_lost_epoch_are_replaced_by_the_committed_ones(tmp_p
     assert (backup / "best-0002.weights.h5").read_bytes() == b"best as of epoch 2"
 
 
+def test_restoring_best_weights_already_linked_leaves_no_temporary_file(tmp_path):
+    """The best file is often a hard link to the committed one: a resume left a 1 MB hidden temp
+    in every finished run (rename(2) of one link over its twin is a no-op)."""
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    (backup / "best-0002.weights.npz").write_bytes(b"best as of epoch 2")
+    (backup / "training_metadata.json").write_text(json.dumps({"epoch": 2, "best": "best-0002.weights.npz"}))
+    best = tmp_path / "phase.best.weights.npz"
+    for _ in range(2):  # once as a copy, once as the link the first restore made
+        restore_committed_best(backup, best)
+        assert best.read_bytes() == b"best as of epoch 2"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["backup", "phase.best.weights.npz"]
+
+
 def test_nothing_committed_means_no_best_weights(tmp_path):
     best = tmp_path / "phase.best.weights.h5"
     best.write_bytes(b"from epoch 1, never committed")

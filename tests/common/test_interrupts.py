@@ -93,6 +93,27 @@ def _assert_finished(out: Path) -> None:
     assert len(history) == EPOCHS + 1 and history[0].startswith("epoch")  # one header, one row per epoch
     assert {"saved_model", "float32", "dynamic"} <= set(metrics["export"])
     assert not list(out.glob(".*.tmp-*")) and not list(out.glob(".*.new-*"))
+    assert not list(out.glob("checkpoints/.*.tmp-*"))  # a resume once left its best-weights temp link
+
+
+def test_sigterm_is_handled_as_ctrl_c_and_the_run_resumes(tmp_path):
+    """docker stop / systemd / a scheduler send SIGTERM: it once ended the run with status 143, no
+    word, the epoch in commit dropped and the time before it left out of the run's training time."""
+    out = tmp_path / "run"
+    process = _popen(*ARGS, "--output", str(out))
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None and _epoch_state(out) == 0:
+        time.sleep(0.01)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 143, err[-3000:]
+    assert f"Continue with: solutions train image-classification --output {out} --resume" in err, err[-2000:]
+    assert json.loads((_partial(out) / "checkpoints" / "timing.json").read_text())["seconds"] > 0
+    resumed = _popen(*ARGS, "--output", str(out), "--resume")
+    _, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err[-3000:]
+    _assert_finished(out)
 
 
 def test_six_interrupts_each_resume_to_the_same_end(tmp_path):

@@ -238,3 +238,22 @@ def test_a_folder_run_interrupted_before_first_stride_resumes_with_its_own_model
     model = keras.saving.load_model(final / "model.keras", compile=False)
     assert model.get_layer("features").output.shape[1] == 7  # 28 -> 28 -> 14 -> 7: stride 1
     assert resumed.finished
+
+
+def test_training_time_survives_a_kill_between_epochs(tmp_path):
+    """kill -9 skips `finally`: the seconds of the epochs trained before it are saved at each
+    epoch's end, so a resumed run's time (and samples/s) counts them."""
+    import time
+
+    from solutions.common.workflow import TrainingClock
+
+    path = tmp_path / "checkpoints" / "timing.json"
+    first = TrainingClock(path)
+    time.sleep(0.3)
+    first.on_epoch_end(0)  # then killed: no save() at the end
+    time.sleep(0.2)
+    resumed = TrainingClock(path)
+    assert 0.3 <= resumed.spent < 0.45
+    import json
+
+    assert resumed.save() >= resumed.spent and json.loads(path.read_text())["seconds"] >= 0.3

@@ -12,7 +12,8 @@ import solutions
 def _finished_run(root):
     run = root / "runs" / "r"
     run.mkdir(parents=True)
-    (run / "config.json").write_text(json.dumps({"domain": "image-classification", "options": {}, "plan": {}}))
+    (run / "config.json").write_text(json.dumps({"domain": "image-classification", "options": {}, "plan": {},
+                                                      "source": {}}))
     (run / "metrics.json").write_text(json.dumps({"test": {"accuracy": 0.5}}))
     (run / "model.keras").write_bytes(b"")
     return run

@@ -144,3 +144,60 @@ def test_a_chief_off_loopback_needs_a_token(monkeypatch, capsys):
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     check_chief_address("0.0.0.0")
     assert "WARNING" in capsys.readouterr().err
+
+
+def test_a_search_leaves_kerastuner_s_environment_as_it_found_it(monkeypatch):
+    """Left set in a notebook after a distributed tune, the next plain `tune()` became a chief of
+    KerasTuner's own: it served the oracle without a token and never ended."""
+    import os
+
+    from solutions.tuning.distributed import KERASTUNER_VARIABLES, configured
+
+    for name in KERASTUNER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "the-caller-s")
+    with pytest.raises(RuntimeError):
+        with configured("127.0.0.1:8000", "chief", None):
+            assert os.environ["KERASTUNER_TUNER_ID"] == "chief" and os.environ["KERASTUNER_ORACLE_PORT"] == "8000"
+            raise RuntimeError("the search failed")
+    assert os.environ["KERASTUNER_TUNER_ID"] == "the-caller-s"
+    assert "KERASTUNER_ORACLE_IP" not in os.environ and "KERASTUNER_ORACLE_PORT" not in os.environ
+
+
+def test_a_second_chief_on_the_same_port_is_refused(tmp_path):
+    """gRPC turns SO_REUSEPORT on: two chiefs listened on one port and shared the workers."""
+    import threading
+
+    import keras_tuner
+
+    from solutions.tuning import distributed
+
+    def oracle(name):
+        made = keras_tuner.oracles.RandomSearchOracle(objective=keras_tuner.Objective("val_loss", "min"),
+                                                      max_trials=1, seed=1)
+        made._set_project_dir(str(tmp_path), name)
+        return made
+
+    address = f"127.0.0.1:{_free_port()}"
+    first = oracle("first")
+    first.tuner_ids.add("worker")  # a worker still attached: the first chief keeps serving
+    first.ongoing_trials["worker"] = None
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    serving = threading.Thread(target=distributed.serve, args=(first, address, tmp_path / "first"), daemon=True)
+    serving.start()
+    try:
+        import time
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # listening?
+            with socket.socket() as s:
+                if s.connect_ex(tuple((address.split(":")[0], int(address.split(":")[1])))) == 0:
+                    break
+            time.sleep(0.1)
+        with pytest.raises(UserError, match="cannot listen"):
+            distributed.serve(oracle("second"), address, tmp_path / "second")
+    finally:
+        first.ongoing_trials.clear()
+        first.tuner_ids.clear()
+        serving.join(30)

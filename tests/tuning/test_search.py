@@ -190,3 +190,105 @@ def test_hyperband_continues_a_promoted_trial_from_its_checkpoint(ratings_csv, t
         # every trial starts from the same seed: from scratch, its first epoch would repeat the source's
         # (one epoch, same values); continued from the source's checkpoint, it is a second epoch
         assert history["val_rmse"][0] != pytest.approx(source["score"], abs=1e-6)
+
+
+def test_a_script_without_a_main_guard_tunes(ratings_csv, tmp_path):
+    """`solutions.tune(...)` at the top of a plain script: each trial's process once ran the whole
+    script again (multiprocessing's `__mp_main__`), so every trial failed, and the search still
+    ended with status 0. Now the trials start without the caller's script."""
+    out = tmp_path / "search"
+    script = tmp_path / "tune_it.py"
+    script.write_text(
+        "import solutions\n"
+        "print('SCRIPT RAN', flush=True)\n"
+        f"search = solutions.tune('recommendation', data={str(ratings_csv)!r}, user_column='user_id', "
+        "item_column='movie', rating_column='stars', model='mf', dim=8, epochs=2, max_epochs=2, max_trials=1, "
+        f"tuner='random', quantize='none', no_retrain=True, output={str(out)!r})\n"
+        "print('COMPLETED', search.summary['completed'])\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, cwd=tmp_path,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("SCRIPT RAN") == 1 and "COMPLETED 1" in result.stdout, result.stdout[-2000:]
+
+
+def test_a_search_whose_every_trial_fails_is_an_error(ratings_csv, tmp_path, monkeypatch):
+    from solutions.tuning import trial_process
+
+    def fail(spec, directory):
+        raise trial_process.TrialProcessError(f"the process of {directory.name} exited with status 1")
+
+    monkeypatch.setattr(trial_process, "run_trial_process", fail)
+    import solutions
+
+    with pytest.raises(solutions.UserError, match="no trial of .* finished"):
+        solutions.tune("recommendation", data=str(ratings_csv), user_column="user_id", item_column="movie",
+                       rating_column="stars", model="mf", dim=8, epochs=2, max_epochs=2, max_trials=1,
+                       tuner="random", quantize="none", no_retrain=True, output=str(tmp_path / "search"))
+
+
+def test_damaged_or_planted_search_state_is_one_error_or_ignored(ratings_csv, tmp_path):
+    """KerasTuner wrote oracle.json in place: a truncated one made --resume a JSONDecodeError
+    traceback; a planted trial_9 with a score of -5 became the search's best."""
+    import shutil
+
+    out = tmp_path / "search"
+    result = run_cli(*tune_args(ratings_csv, out, "--max-trials", "2", "--no-retrain"))
+    assert result.returncode == 0, result.stderr
+    assert json.loads((out / "oracle.json").read_text())["start_order"] == ["0", "1"]
+    assert not list(out.rglob(".*.tmp-*"))
+
+    planted = tmp_path / "planted"
+    shutil.copytree(out, planted)
+    state = json.loads((planted / "trial_0" / "trial.json").read_text())
+    state.update(trial_id="9", score=-5.0)
+    (planted / "trial_9").mkdir()
+    (planted / "trial_9" / "trial.json").write_text(json.dumps(state))
+    (planted / "summary.json").unlink()
+    again = run_cli("tune", "recommendation", "--output", str(planted), "--resume")
+    assert again.returncode == 0, again.stderr
+    assert "ignored trial folder(s) 9" in again.stderr
+    assert [r["trial"] for r in read_trials(planted)] == ["0", "1"]
+    assert json.loads((planted / "summary.json").read_text())["best_objective"] > 0
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(out, damaged)
+    text = (damaged / "oracle.json").read_text()
+    (damaged / "oracle.json").write_text(text[: len(text) // 2])
+    broken = run_cli("tune", "recommendation", "--output", str(damaged), "--resume")
+    assert broken.returncode == 2 and "is damaged" in broken.stderr and "Traceback" not in broken.stderr, \
+        broken.stderr[-2000:]
+
+
+def test_a_worker_started_before_its_chief_waits_and_never_writes_the_search(tmp_path, monkeypatch):
+    """It wrote its own search.json, after which the chief refused the directory."""
+    import threading
+
+    from solutions.common.errors import UserError
+    from solutions.tuning import search
+
+    out = tmp_path / "shared"
+    out.mkdir()
+    with pytest.raises(UserError, match="start the chief with this --output first"):
+        search._wait_for_chief(out, seconds=0.5)
+    assert not (out / "search.json").exists()
+    threading.Timer(0.6, lambda: (out / "search.json").write_text("{}")).start()
+    search._wait_for_chief(out, seconds=10)  # returns once the chief has written it
+
+
+def test_a_resumed_chief_keeps_its_trials_and_listens_where_it_is_told(ratings_csv, tmp_path):
+    """A chief never writes KerasTuner's chief.json, so --resume started the search from scratch
+    (a worker re-ran every finished trial), on the old port whatever --oracle said."""
+    out, oracle = tmp_path / "search", f"127.0.0.1:{free_port()}"
+    chief = popen(tune_args(ratings_csv, out, "--max-trials", "2", "--no-retrain", "--oracle", oracle,
+                            "--role", "chief"))
+    wait_for(out / "search.json", timeout=120)
+    worker = popen(tune_args(ratings_csv, out, "--oracle", oracle, "--role", "worker", "--worker-id", "w1"))
+    outputs = [p.communicate(timeout=900) for p in (chief, worker)]
+    assert [chief.returncode, worker.returncode] == [0, 0], [o[1][-2000:] for o in outputs]
+    moved = f"127.0.0.1:{free_port()}"
+    again = popen(["tune", "recommendation", "--output", str(out), "--resume", "--oracle", moved, "--role", "chief"])
+    stdout, stderr = again.communicate(timeout=300)  # the budget is spent: it serves no one and ends
+    assert again.returncode == 0, stderr[-2000:]
+    assert "2 finished trial(s) kept" in stdout and f"oracle serving on {moved}" in stdout, stdout[-2000:]
+    assert len(read_trials(out)) == 2

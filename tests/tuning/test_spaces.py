@@ -39,3 +39,25 @@ def test_unknown_domain_names_the_known_ones():
 
     with pytest.raises(UserError, match="recommendation"):
         space_for("weather")
+
+
+def test_the_printed_best_command_trains_the_best_configuration():
+    """It printed no --model (so `train` would build the default model), no --epochs, and rates cut
+    to 4 digits. Parsed back, it must give the search's options with the best values."""
+    import shlex
+
+    from solutions import flags as opts
+    from solutions.common.solution import get_solution
+    from solutions.tuning.search import command_line
+
+    options = {"data": "/data/my reviews.csv", "model": "cnn", "epochs": 3, "seed": 42, "output": "/tmp/x",
+               "quantize": "none", "batch_size": 32}
+    values = {"learning_rate": 0.009269123456789, "dropout": 0.0, "width": 64}
+    command = command_line("sentiment", values, options)
+    argv = shlex.split(command)
+    assert argv[:3] == ["solutions", "train", "sentiment"] and argv[3] == "--data=/data/my reviews.csv"
+    parsed = opts.parse(opts.domain_parser(get_solution("sentiment"), "train"), argv[3:])
+    for key, value in {**options, **values}.items():
+        if key != "output":
+            assert parsed[key] == value, (key, command)
+    assert "--output" not in command

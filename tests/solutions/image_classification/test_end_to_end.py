@@ -34,6 +34,12 @@ def test_folder_with_bad_files_trains_and_predicts(tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert abs(result["test"]["accuracy"] - metrics["test"]["accuracy"]) < 1e-9
 
+    labels = (out / "labels.txt").read_text()
+    (out / "labels.txt").write_text(labels.split("\n", 1)[1])  # a line lost: every answer would shift by one
+    assert main(["predict", str(out), str(image)]) == 2
+    assert "does not match the run's config.json" in capsys.readouterr().err
+    (out / "labels.txt").write_text(labels)
+
     assert main(["export", str(out), "--format", "tflite", "--quantize", "float16"]) == 0
     assert (out / "model_float16.tflite").exists()
     assert "float16" in json.loads((out / "metrics.json").read_text())["export"]

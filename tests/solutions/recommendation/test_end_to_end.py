@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from solutions.common.solution import get_solution
@@ -43,6 +44,16 @@ def test_csv_run_reports_repairs_and_ships_top_k(cli_run):
     assert metrics["export"]["float32"]["max_abs_diff"] <= 1e-4
     for name in ("recommend.tflite", "id_maps.json", "saved_model", "report.md"):
         assert (out / name).exists(), name
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(out / "recommend.tflite"))
+    signature = interpreter.get_signature_list()["serving_default"]
+    assert sorted(signature["outputs"]) == ["items", "scores"], signature  # was output_0 / output_1
+    answer = interpreter.get_signature_runner()(user=np.array([3], np.int32))
+    assert answer["items"].dtype == np.int32 and answer["scores"].dtype == np.float32
+    assert (np.diff(answer["scores"][0]) <= 0).all()  # best first
+    with pytest.raises(RuntimeError, match="out of bounds"):  # -1 (an unknown id's indexOf) is no user
+        interpreter.get_signature_runner()(user=np.array([-1], np.int32))
 
 
 def test_predict_known_and_unknown_users(cli_run):

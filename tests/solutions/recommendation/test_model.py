@@ -142,3 +142,36 @@ def test_signatures_refuse_an_index_outside_the_model(data, tmp_path, user, item
         message = str(model_error(info.value))
         assert f"{what} index(es) outside 0..{(N_USERS if what == 'user' else N_ITEMS) - 1}" in message, message
         assert f"{bad}" in message.split(":")[-1] and "\n" not in message
+
+
+@pytest.mark.parametrize("kind", ["mf", "neural", "two_tower"])
+def test_tflite_files_fail_on_an_index_outside_the_model(kind, data, tmp_path):
+    """The TFLite files carry no assert: -1 (what `List.indexOf` answers for an unknown id) once
+    wrapped to the last user in GATHER. It must fail like an index past the end, in the pair model
+    and in the top-K model, and leave every valid index's answer as it was."""
+    from solutions.recommendation.retrieval import TwoTower, serving_model
+
+    _, _, rated = data
+    if kind == "two_tower":
+        model = serving_model(TwoTower(N_USERS, N_ITEMS, 8))
+        model(np.arange(3, dtype=np.int32))
+        good, bad_inputs = np.array([3], np.int32), [np.array([-1], np.int32), np.array([N_USERS], np.int32)]
+    else:
+        model = build_model(kind, n_users=N_USERS, n_items=N_ITEMS, dim=4)
+        model(np.array([[0, 0]], np.int32))
+        good = np.array([[3, 4]], np.int32)
+        bad_inputs = [np.array([[-1, 4]], np.int32), np.array([[3, -1]], np.int32),
+                      np.array([[N_USERS, 4]], np.int32)]
+    pair = TFLiteRunner(convert_tflite(export_fixed_batch(model, tmp_path / "pair", batch=None), "float32"))
+    np.testing.assert_allclose(pair(good), model.predict(good, verbose=0), atol=1e-5)
+    head = TFLiteRunner(convert_tflite(export_fixed_batch(top_k_model(model, rated, 3), tmp_path / "top", batch=None),
+                                      "float32"))
+    assert tflite_top_k(head, np.array([3]))[1].shape == (1, 3)
+    for x in bad_inputs:
+        with pytest.raises(RuntimeError, match="out of bounds|outside"):
+            pair(x)
+    for user in (-1, -N_USERS, N_USERS):
+        with pytest.raises(RuntimeError, match="out of bounds|outside"):
+            tflite_top_k(head, np.array([user]))
+    with pytest.raises(tf.errors.InvalidArgumentError):  # the Keras model itself (TensorFlow's gather)
+        model.predict(bad_inputs[0], verbose=0)

@@ -118,3 +118,44 @@ def test_character_vocabulary_round_trip(tmp_path):
     (tmp_path / "char_vocab.txt").unlink()
     with pytest.raises(UserError, match="char_vocab.txt"):
         Tokenizer.load(tmp_path)
+
+
+def test_tokenizer_json_lets_a_client_rebuild_the_ids_without_the_kit(tmp_path):
+    """An app developer had only "ascii_lower_split_punctuation" to go on: a natural reading
+    (Python's string.punctuation, character n-grams of the raw text) moved probabilities by up to
+    0.155. tokenizer.json now states each step; this client follows the words alone."""
+    import json
+    import re
+
+    neg, pos = sentences(100)
+    tokenizer, _ = _char_tokenizer(neg + pos)
+    tokenizer.save(tmp_path)
+    record = json.loads((tmp_path / "tokenizer.json").read_text(encoding="utf-8"))
+    rules, example = record["rules"], record["example"]
+    punctuation = rules["2_punctuation"].split("after it: ", 1)[1].split(" (the apostrophe", 1)[0]
+    assert "'" not in punctuation and len(punctuation) == 31
+    vocab = (tmp_path / "vocab.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    char_vocab = (tmp_path / "char_vocab.txt").read_text(encoding="utf-8").split("\n")[:-1]
+
+    def client(text: str) -> list[int]:
+        lowered = "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
+        spaced = "".join(f" {c} " if c in punctuation else c for c in lowered)
+        tokens = [t for t in re.split(r"[ \t\n\x0b\x0c\r]+", spaced) if t]
+        n = record["ngrams"]
+        words = tokens + [" ".join(tokens[i:i + k]) for k in range(2, n + 1) for i in range(len(tokens) - k + 1)]
+
+        def look_up(items, table, length):
+            index = {t: i for i, t in enumerate(table) if i >= 2}
+            ids = [index.get(t, 1) for t in items][:length]
+            return ids + [0] * (length - len(ids))
+
+        joined = " ".join(tokens)
+        low, high = record["char_ngrams"]
+        chars = [joined[i:i + k] for k in range(low, high + 1) for i in range(len(joined) - k + 1)]
+        return (look_up(words, vocab, record["sequence_length"])
+                + look_up(chars, char_vocab, record["char_sequence_length"]))
+
+    texts = neg[:50] + pos[:50] + TRICKY + [example["text"]]
+    assert [client(t) for t in texts] == tokenizer(texts).tolist()
+    assert client(example["text"])[:len(example["word_ids_first"])] == example["word_ids_first"]
+    assert Tokenizer.load(tmp_path).config == tokenizer.config  # the rules and example are not settings

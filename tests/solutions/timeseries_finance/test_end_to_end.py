@@ -51,8 +51,30 @@ def test_defective_csv_trains_and_reports_its_repairs(cli_run):
     report = (out / "report.md").read_text()
     assert "Data repairs: " in report and "2 bad close rows dropped" in report
     assert "The model's test qlike" in report or "It does not beat" in report
+    # the report is written while the run is `<run>.partial`: its serving commands name the final path
+    assert ".partial" not in report and f"--model_base_path={out.resolve()}/serving" in report
     for name in ("forecast_vs_realized.png", "qlike_vs_baselines.png", "forecast.json", "model.tflite"):
         assert (out / name).exists(), name
+    forecast = json.loads((out / "forecast.json").read_text())
+    assert set(forecast["feature_formulas"]) == set(forecast["features"]) and "1e-4" in \
+        forecast["feature_formulas"]["log_parkinson_variance"]  # a client can build the window itself
+
+
+def test_serving_refuses_a_window_with_nan(cli_run):
+    """A window with ln(0) in it answered NaN with 200 OK (TF Serving's model: serving/)."""
+    from solutions.common.export import tf
+
+    out, _ = cli_run
+    loaded = tf.saved_model.load(str(out / "serving" / "timeseries_finance" / "1"))
+    window = np.zeros((1, 10, len(json.loads((out / "forecast.json").read_text())["features"])), np.float32)
+    for name in ("serving_default", "forecast"):
+        signature = loaded.signatures[name]
+        key = next(iter(signature.structured_input_signature[1]))
+        assert np.isfinite(list(signature(**{key: tf.constant(window)}).values())[0].numpy()).all()
+        window[0, 3, 1] = np.nan
+        with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or infinite"):
+            signature(**{key: tf.constant(window)})
+        window[0, 3, 1] = 0.0
 
 
 def test_predict_gives_the_next_forecast_with_its_interval(cli_run, csv_file, tmp_path):

@@ -118,3 +118,38 @@ def test_baselines_reproduce_the_published_reference_on_sp500():
     assert qlike(forecasts["historical_mean"]) == pytest.approx(0.943, abs=0.002)
     variance, mean = garch_forecasts(r, (0, first_test), 5)
     assert variance[origins[0]] > forecasts["garch11"][origins[0]]  # 5 days of variance, not 1
+
+
+def test_the_documented_formulas_rebuild_the_features_a_flat_day_included():
+    """An app developer had only feature names and "as the kit computes them": the formulas now
+    travel in forecast.json and the metadata. Followed literally (here with numpy, not the kit's
+    code), they give the kit's features, also on a day with open = high = low = close, which
+    gave NaN through the SavedModel and 0 through TFLite when the floor was not written down."""
+    import math
+
+    from solutions.timeseries_finance.data import clean_prices
+    from solutions.timeseries_finance.features import FEATURE_FORMULAS, compute_features
+    from tests.solutions.timeseries_finance.prices import sp500
+
+    frame = sp500(30)
+    frame.loc[10, ["Open", "High", "Low", "Close"]] = frame.loc[10, "Close"]
+    frame.loc[10, "Adj Close"] = frame.loc[10, "Close"]
+    series = compute_features(clean_prices(frame, name="t"))
+    assert set(series.feature_names) <= set(FEATURE_FORMULAS)
+    o, h, lo = (frame[k].to_numpy(float) for k in ("Open", "High", "Low"))
+    cr, c = frame["Close"].to_numpy(float), frame["Adj Close"].to_numpy(float)
+    v = frame["Volume"].to_numpy(float)
+    ln = np.log
+    floor = float(FEATURE_FORMULAS["log_parkinson_variance"].split("), ")[1].split(")")[0])
+    assert floor == 1e-4
+    expected = {
+        "return": 100 * ln(c[1:] / c[:-1]),
+        "overnight_return": 100 * ln(o[1:] / cr[:-1]),
+        "log_garman_klass_variance": ln(np.maximum(1e4 * (0.5 * ln(h / lo) ** 2 - (2 * math.log(2) - 1)
+                                                          * ln(cr / o) ** 2), floor))[1:],
+        "log_parkinson_variance": ln(np.maximum(1e4 * ln(h / lo) ** 2 / (4 * math.log(2)), floor))[1:],
+        "volume_change": np.clip(ln(v[1:] / v[:-1]), -5, 5),
+    }
+    for i, name in enumerate(series.feature_names):
+        np.testing.assert_allclose(series.features[:, i], expected[name], rtol=1e-12, err_msg=name)
+    assert np.isfinite(series.features[9]).all()  # the flat day (row 9: day 10 has no return row 10)

@@ -48,9 +48,9 @@ UINT8_PIXELS = (1.0, 0)
 
 
 def kit_version() -> str:
-    import solutions
+    from solutions.common.rundir import kit_version as version
 
-    return solutions.__version__
+    return version()
 
 
 def model_info(name: str, description: str, version: str, inputs: list[TensorInfo],

@@ -95,37 +95,39 @@ def restore_directories(parent: Path) -> None:
         remove_tree(leftover)
 
 
-SCRATCH_MARK = "-pid"
+SCRATCH_LOCK = ".in-use"
 STALE_SCRATCH_SECONDS = 600
 
 
 @contextlib.contextmanager
 def scratch_directory(prefix: str) -> Iterator[Path]:
     """A temporary directory (removed on exit) that a killed process does not leave behind for
-    good: named with its PID, and the next one made removes those of processes that are gone
-    (a SavedModel for conversion is megabytes; a preempted export once left one per kill).
-    Only directories untouched for 10 minutes are removed, against a PID of another namespace."""
+    good (a SavedModel for conversion is megabytes; a preempted export once left one per kill).
+    Its owner holds an flock on a file inside while it works; the next one made removes those
+    whose lock is free (the kernel drops it when a process dies, whatever its PID namespace) and
+    that are older than 10 minutes (the lock file is made just after the directory)."""
+    import fcntl
+
     base = Path(tempfile.gettempdir())
-    for old in base.glob(f"{prefix}{SCRATCH_MARK}*-*"):
+    for old in base.glob(f"{prefix}-*"):
         try:
-            pid = int(old.name[len(prefix) + len(SCRATCH_MARK):].split("-", 1)[0])
-            stale = time.time() - old.lstat().st_mtime > STALE_SCRATCH_SECONDS
-        except (ValueError, OSError):
+            if old.is_symlink() or not old.is_dir() or time.time() - old.lstat().st_mtime < STALE_SCRATCH_SECONDS:
+                continue
+            fd = os.open(old / SCRATCH_LOCK, os.O_RDWR | os.O_NOFOLLOW)
+        except OSError:  # no lock file (not ours, or made before the lock): left alone
             continue
-        if stale and not old.is_symlink() and not _alive(pid):
-            shutil.rmtree(old, ignore_errors=True)
-    path = Path(tempfile.mkdtemp(prefix=f"{prefix}{SCRATCH_MARK}{os.getpid()}-"))
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # its owner is still at work
+            os.close(fd)
+            continue
+        shutil.rmtree(old, ignore_errors=True)
+        os.close(fd)
+    path = Path(tempfile.mkdtemp(prefix=f"{prefix}-"))
+    fd = os.open(path / SCRATCH_LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
     try:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
+        os.close(fd)

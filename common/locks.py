@@ -37,9 +37,10 @@ class DirectoryLock:
             if exc.errno != errno.ELOOP:
                 raise
             raise UserError(f"{self.path} is a symbolic link, not the kit's lock file; remove it") from None
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:  # a hard link would be truncated like a symlink
             os.close(fd)
-            raise UserError(f"{self.path} is not a regular file (the kit's lock file); remove it")
+            raise UserError(f"{self.path} is not the kit's lock file (not a regular file of its own); remove it")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -178,6 +178,14 @@ def _repair_interrupted_export(path: Path) -> None:
         lock.release()
 
 
+def kit_version() -> str:
+    """This kit's installed version ("unknown" in a checkout used without installing)."""
+    try:
+        return metadata.version("keras-solutions-kit")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def package_versions() -> dict[str, str]:
     versions = {"python": platform.python_version(), "platform": platform.platform()}
     for pkg in ("keras-solutions-kit", "tensorflow", "keras", "numpy", "scikit-learn", "ai-edge-litert", "keras-tuner"):

@@ -36,14 +36,7 @@ from solutions.common.errors import UserError  # noqa: E402
 
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+from solutions.common.rundir import kit_version  # noqa: E402
 
-    try:
-        return version("keras-solutions-kit")
-    except PackageNotFoundError:  # a checkout used without installing
-        return "unknown"
-
-
-__version__ = _version()
+__version__ = kit_version()
 __all__ = ["Run", "Search", "UserError", "__version__", "domains", "load", "options", "train", "tune"]

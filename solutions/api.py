@@ -103,7 +103,8 @@ def _tune(solution: Solution, chosen: dict[str, Any], settings: dict[str, Any], 
     from solutions.tuning.search import run_search
 
     with caller_state_kept():
-        return run_search(solution, chosen, settings, resume=resume, role=settings["role"])
+        return run_search(solution, chosen, settings, resume=resume, role=settings["role"],
+                          command=opts.train_command)
 
 
 def _not_a_path(value: Any) -> str:

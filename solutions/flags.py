@@ -224,3 +224,21 @@ def finish(solution: Solution, options: dict[str, Any]) -> dict[str, Any]:
     if options["val_split"] + options["test_split"] >= 1:
         raise UserError("--val-split and --test-split must add up to less than 1 (something is left to train on)")
     return options
+
+
+def train_command(domain: str, values: dict[str, Any], options: dict[str, Any]) -> str:
+    """`solutions train` with the best values and every other option of the search that is not
+    the domain's default (a model chosen with --model, --epochs, the data), floats in full: it
+    once left out --model and cut rates to 4 digits, so it trained another model."""
+    import shlex
+
+    from solutions.common.solution import get_solution
+
+    parser = domain_parser(get_solution(domain), "train")
+    table = option_table(get_solution(domain), "train")
+    chosen = {key: value for key, value in {**options, **values}.items()
+              if key in table and key not in ("output", "config") and value is not None
+              and (key in values or value != table[key]["default"])}
+    first = [key for key in ("data", "dataset") if key in chosen]
+    ordered = {key: chosen[key] for key in [*first, *(k for k in chosen if k not in first)]}
+    return " ".join(["solutions", "train", domain, *map(shlex.quote, to_argv(parser, ordered))])

@@ -49,7 +49,7 @@ def imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
             names |= {f"{node.module}.{a.name}" for a in node.names}
-    return {n for n in names if n.startswith("solutions.")}
+    return {n for n in names if n == "solutions" or n.startswith("solutions.")}
 
 
 @pytest.mark.parametrize("module,path", modules(), ids=[m for m, _ in modules()])

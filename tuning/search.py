@@ -16,7 +16,7 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from solutions.common.files import write_text_atomic
 from solutions.common.locks import LOCK_FILE, DirectoryLock
@@ -47,6 +47,24 @@ def newest_search(domain: str) -> Path:
 
 
 CHIEF_WAIT_SECONDS = 120
+
+
+def data_fingerprint(options: dict[str, Any]) -> str | None:
+    """The user's own files (--data) as the search first saw them (names, bytes, folders), or
+    None for a named dataset: a --resume on files changed since then mixed trials scored on two
+    datasets and retrained the best on the new one, and said nothing."""
+    from solutions.common.catalogue import fingerprint_files, fingerprint_layout
+
+    if not options.get("data"):
+        return None
+    path = Path(options["data"]).expanduser()
+    if path.is_file():
+        return fingerprint_files([path])
+    if not path.is_dir():
+        return None
+    files = [p for p in path.rglob("*") if p.is_file()
+             and not any(part.startswith(".") for part in p.relative_to(path).parts)]
+    return f"{fingerprint_files(files)} {fingerprint_layout(files, path)}"
 
 
 def _wait_for_chief(path: Path, seconds: float = CHIEF_WAIT_SECONDS) -> None:
@@ -81,6 +99,10 @@ def prepare_search(solution: Solution, options: dict[str, Any], settings: dict[s
                 raise UserError(f"{path} is a {saved['domain']} search, not {solution.name}")
             # this process's own address and id (a resumed chief may listen on another port)
             own = {k: settings[k] for k in ("oracle", "worker_id") if settings.get(k) is not None} if role else {}
+            if role != "worker" and saved.get("data_fingerprint") not in (None, data_fingerprint(saved["options"])):
+                raise UserError(f"{saved['options']['data']} changed since the search {path} started (its files "
+                                "differ): trials scored on two datasets cannot be compared; start a new search "
+                                "with another --output")
             return path, solution.with_legacy_options(saved["options"]), {**saved["settings"], **own}, lock
         if resume:
             raise UserError(f"{path} has no {SEARCH_FILE}: nothing to resume")
@@ -100,13 +122,17 @@ def prepare_search(solution: Solution, options: dict[str, Any], settings: dict[s
         if (path / SEARCH_FILE).exists():
             lock.release()
             raise UserError(f"{path} already holds a search; continue it with --resume or choose another --output")
-    write_text_atomic(path / SEARCH_FILE, json.dumps({"domain": solution.name, "options": options, "settings": settings},
-                                               indent=2, default=str))
+    write_text_atomic(path / SEARCH_FILE, json.dumps({"domain": solution.name, "options": options, "settings": settings,
+                                                      "data_fingerprint": data_fingerprint(options)},
+                                                     indent=2, default=str))
     return path, options, settings, lock
 
 
+CommandFormatter = Callable[[str, dict[str, Any], dict[str, Any]], str]
+
+
 def run_search(solution: Solution, options: dict[str, Any], settings: dict[str, Any], *, resume: bool = False,
-               role: str | None = None) -> Path:
+               role: str | None = None, command: CommandFormatter | None = None) -> Path:
     """Search, tabulate, retrain the best. `settings`: tuner, max_trials, max_epochs, retrain,
     and for a distributed search oracle (HOST:PORT) and worker_id."""
     from solutions.tuning import distributed
@@ -114,13 +140,13 @@ def run_search(solution: Solution, options: dict[str, Any], settings: dict[str, 
     path, options, settings, lock = prepare_search(solution, options, settings, resume=resume, role=role)
     try:
         with distributed.configured(settings.get("oracle"), role, settings.get("worker_id")):
-            return _search(solution, path, options, settings, role)
+            return _search(solution, path, options, settings, role, command)
     finally:
         lock.release()
 
 
 def _search(solution: Solution, path: Path, options: dict[str, Any], settings: dict[str, Any],
-            role: str | None) -> Path:
+            role: str | None, command: CommandFormatter | None = None) -> Path:
     from solutions.tuning import distributed
     from solutions.tuning.hypermodel import SpaceHyperModel
     from solutions.tuning.spaces import space_for
@@ -163,14 +189,20 @@ def _search(solution: Solution, path: Path, options: dict[str, Any], settings: d
             print(f"Worker {settings.get('worker_id')}: the chief has no more trials; exiting")
             return path
         else:
-            tuner.search(epochs=settings["max_epochs"])
+            try:
+                tuner.search(epochs=settings["max_epochs"])
+            except RuntimeError as exc:  # KerasTuner's own stop after 3 failed trials in a row
+                if "consecutive failures" not in str(exc):
+                    raise
+                raise UserError(f"the search {path} stopped: {str(exc).splitlines()[0][:200]} (each trial's error "
+                                "is above); fix the cause and start a new search with another --output") from None
         searched = time.perf_counter() - started
         rows = trial_rows(tuner, path)
         write_table(rows, path / TABLE_FILE)
         print_table(rows, monitor)
         if rows:
             objective_plot(rows, monitor, mode, path / PLOT_FILE)
-        summary = summarise(rows, monitor, mode, path, solution, options)
+        summary = summarise(rows, monitor, mode, path, solution, options, command)
         summary["search_seconds"] = round(searched, 1)  # this invocation's; each trial's own is in the table
         if settings.get("retrain", True) and summary.get("best_trial") is not None:
             started = time.perf_counter()
@@ -183,8 +215,8 @@ def _search(solution: Solution, path: Path, options: dict[str, Any], settings: d
     Run(path).write_json(SUMMARY_FILE, summary)
     print_summary(summary, monitor, path)
     if summary.get("best_trial") is None:  # every trial failed: not a search that succeeded
-        raise UserError(f"no trial of {path} finished ({summary['trials']} tried; each one's error is above); "
-                        f"fix the cause and continue with: solutions tune {solution.name} --output {path} --resume")
+        raise UserError(f"no trial of {path} finished ({summary['trials']} tried; each one's error is above); fix "
+                        "the cause and start a new search with another --output (its trial budget is spent)")
     return path
 
 
@@ -263,8 +295,19 @@ def objective_plot(rows: list[dict[str, Any]], monitor: str, mode: str, path: Pa
     return save_figure(fig, path)
 
 
+def _values_command(domain: str, values: dict[str, Any], options: dict[str, Any]) -> str:
+    """`solutions train` with the data and the best values (floats in full), when the caller gives
+    no formatter that knows every option's default (the API's: solutions.flags.train_command)."""
+    parts = ["solutions", "train", domain]
+    parts += [f"--data={options['data']}"] if options.get("data") else (
+        [f"--dataset={options['dataset']}"] if options.get("dataset") else [])
+    parts += [f"--{k.replace('_', '-')}={v!r}" if isinstance(v, float) else f"--{k.replace('_', '-')}={v}"
+              for k, v in values.items()]
+    return " ".join(parts)
+
+
 def summarise(rows: list[dict[str, Any]], monitor: str, mode: str, path: Path, solution: Solution,
-              options: dict[str, Any]) -> dict[str, Any]:
+              options: dict[str, Any], command: CommandFormatter | None = None) -> dict[str, Any]:
     finished = [r for r in rows if r["objective"] is not None and math.isfinite(r["objective"])]
     summary: dict[str, Any] = {"domain": solution.name, "search": str(path), "objective": monitor, "direction": mode,
                                "trials": len(rows), "completed": sum(r["status"] == "COMPLETED" for r in rows),
@@ -276,29 +319,10 @@ def summarise(rows: list[dict[str, Any]], monitor: str, mode: str, path: Path, s
               if k not in ("trial", "status", "objective", "best_epoch", "tuner", *STAT_COLUMNS)}
     summary.update({"best_trial": best["trial"], "best_objective": best["objective"],
                     "best_epoch": best["best_epoch"], "best_values": values,
-                    "command": command_line(solution.name, values, options)})
+                    "command": (command or _values_command)(solution.name, values, options)})
     for key in ("trial_peak_mb", "tuner_rss_mb"):  # by trial, in trial order
         summary[f"{key}_by_trial"] = [r[key] for r in rows if r.get(key) is not None]
     return summary
-
-
-def command_line(domain: str, values: dict[str, Any], options: dict[str, Any]) -> str:
-    """`solutions train` with the best values and every other option of the search that is not
-    the domain's default (a model chosen with --model, --epochs, the data), floats in full: it
-    once left out --model and cut rates to 4 digits, so it trained another model."""
-    import shlex
-
-    from solutions import flags as opts
-    from solutions.common.solution import get_solution
-
-    parser = opts.domain_parser(get_solution(domain), "train")
-    table = opts.option_table(get_solution(domain), "train")
-    chosen = {key: value for key, value in {**options, **values}.items()
-              if key in table and key not in ("output", "config") and value is not None
-              and (key in values or value != table[key]["default"])}
-    first = [key for key in ("data", "dataset") if key in chosen]
-    ordered = {key: chosen[key] for key in [*first, *(k for k in chosen if k not in first)]}
-    return " ".join(["solutions", "train", domain, *map(shlex.quote, opts.to_argv(parser, ordered))])
 
 
 def retrain_best(solution: Solution, options: dict[str, Any], values: dict[str, Any], path: Path,

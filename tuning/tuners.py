@@ -53,7 +53,7 @@ class _RecordsTuners:
         never started (planted, or left by a kill before the oracle's own save) is not a result."""
         try:
             super().reload()
-        except (ValueError, UnicodeDecodeError, KeyError) as exc:  # json.JSONDecodeError is a ValueError
+        except (ValueError, UnicodeDecodeError, KeyError, RuntimeError) as exc:  # JSONDecodeError: a ValueError
             raise UserError(f"the search state under {self._project_dir} is damaged ({exc.__class__.__name__}: "
                             f"{str(exc)[:120]}); restore oracle.json and trial_*/trial.json from a copy, or "
                             "start a new search with another --output") from None
@@ -86,6 +86,12 @@ class Tuner(keras_tuner.Tuner):
     """Random search, Bayesian optimisation and Hyperband (the oracle decides), every trial run in
     its own process (solutions.tuning.trial_process); after each, its time and memory go to
     `trial-stats-<tuner>.json`: the trial's peak and this tuner process's resident memory."""
+
+    def save(self):
+        """As KerasTuner's, the tuner's own `<tuner id>.json` written atomically (it wrote in place)."""
+        if not self._is_worker():
+            self.oracle.save()
+        write_text_atomic(self._get_tuner_fname(), json.dumps(self.get_state()))
 
     def run_trial(self, trial, *args, **kwargs):
         from solutions.tuning.trial_process import resident_mb, run_trial_process
@@ -125,5 +131,10 @@ def make_tuner(kind: str, hypermodel: keras_tuner.HyperModel, *, objective: kera
         oracle.max_trials = max_trials  # the generic cap the base oracle checks on every new trial
     else:
         raise ValueError(f"unknown tuner {kind!r}; choose from {', '.join(TUNERS)}")
-    return Tuner(oracle=oracle, hypermodel=hypermodel, directory=str(directory), project_name=project_name,
-                 overwrite=overwrite)
+    try:
+        return Tuner(oracle=oracle, hypermodel=hypermodel, directory=str(directory), project_name=project_name,
+                     overwrite=overwrite)
+    except (ValueError, UnicodeDecodeError) as exc:  # a damaged <tuner id>.json (JSONDecodeError)
+        raise UserError(f"the search state under {Path(directory) / project_name} is damaged "
+                        f"({exc.__class__.__name__}: {str(exc)[:120]}); start a new search with another "
+                        "--output") from None

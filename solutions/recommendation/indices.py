@@ -3,8 +3,9 @@
 `keras.ops.take` (and `keras.layers.Embedding`) wrap a negative index as NumPy does (-1 is the last
 user), and a converted TFLite file keeps that: an app whose id map answers -1 for an unknown id
 (`List.indexOf`) would get the last user's recommendations. A negative index is sent past the end
-instead, where TensorFlow's and TFLite's GATHER raise ("index out of bounds") and JAX fills NaN,
-as for any index >= n.
+instead, where TFLite's GATHER and TensorFlow's on a CPU raise ("index out of bounds") and JAX
+fills NaN, as for any index >= n. A GPU's gather answers zeros and XLA clamps to the last row:
+there only the SavedModel signatures' range checks (export.py `in_range`) refuse it.
 """
 
 from __future__ import annotations

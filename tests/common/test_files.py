@@ -16,27 +16,30 @@ def test_a_missing_directory_is_created(tmp_path):
 
 
 def test_scratch_directories_of_killed_processes_do_not_pile_up(tmp_path, monkeypatch):
-    """A kill during TFLite conversion left a SavedModel copy in /tmp each time."""
+    """A kill during TFLite conversion left a SavedModel copy in /tmp each time. A directory whose
+    owner still holds its lock, a young one, and one without the kit's lock file are kept."""
+    import fcntl
     import os
-    import subprocess
     import tempfile
     import time
 
-    from solutions.common.files import scratch_directory
+    from solutions.common.files import SCRATCH_LOCK, scratch_directory
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    gone = subprocess.Popen(["true"])
-    gone.wait()  # a PID that has exited (and was reaped)
     old = time.time() - 3600
-    dead = tmp_path / f"tflite-source-pid{gone.pid}-abc"
-    recent = tmp_path / f"tflite-source-pid{gone.pid}-def"  # maybe another namespace's, still working
-    mine = tmp_path / f"tflite-source-pid{os.getpid()}-ghi"
-    other = tmp_path / "tflite-source-keep"
-    for path in (dead, recent, mine, other):
+    dead, busy, young, foreign = (tmp_path / f"tflite-source-{name}" for name in ("dead", "busy", "young", "foreign"))
+    for path in (dead, busy, young, foreign):
         (path / "saved_model").mkdir(parents=True)
-    for path in (dead, mine, other):
+    for path in (dead, busy, young):
+        (path / SCRATCH_LOCK).write_text("")
+    held = os.open(busy / SCRATCH_LOCK, os.O_RDWR)
+    fcntl.flock(held, fcntl.LOCK_EX)  # a process at work (another namespace's PIDs do not matter)
+    for path in (dead, busy, foreign):
         os.utime(path, (old, old))
-    with scratch_directory("tflite-source") as work:
-        assert work.is_dir() and work.parent == tmp_path and f"pid{os.getpid()}-" in work.name
-        assert not dead.exists() and recent.exists() and mine.exists() and other.exists()
-    assert not work.exists()
+    try:
+        with scratch_directory("tflite-source") as work:
+            assert work.is_dir() and work.parent == tmp_path and (work / SCRATCH_LOCK).exists()
+            assert not dead.exists() and busy.exists() and young.exists() and foreign.exists()
+        assert not work.exists()
+    finally:
+        os.close(held)

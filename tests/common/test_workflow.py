@@ -240,20 +240,21 @@ def test_a_folder_run_interrupted_before_first_stride_resumes_with_its_own_model
     assert resumed.finished
 
 
-def test_training_time_survives_a_kill_between_epochs(tmp_path):
+def test_training_time_survives_a_kill_between_epochs(tmp_path, monkeypatch):
     """kill -9 skips `finally`: the seconds of the epochs trained before it are saved at each
     epoch's end, so a resumed run's time (and samples/s) counts them."""
-    import time
-
-    from solutions.common.workflow import TrainingClock
-
-    path = tmp_path / "checkpoints" / "timing.json"
-    first = TrainingClock(path)
-    time.sleep(0.3)
-    first.on_epoch_end(0)  # then killed: no save() at the end
-    time.sleep(0.2)
-    resumed = TrainingClock(path)
-    assert 0.3 <= resumed.spent < 0.45
     import json
 
-    assert resumed.save() >= resumed.spent and json.loads(path.read_text())["seconds"] >= 0.3
+    from solutions.common import workflow
+
+    now = [100.0]
+    monkeypatch.setattr(workflow.time, "perf_counter", lambda: now[0])
+    path = tmp_path / "checkpoints" / "timing.json"
+    first = workflow.TrainingClock(path)
+    now[0] += 30.0
+    first.on_epoch_end(0)  # then killed: no save() at the end
+    now[0] += 20.0  # lost with the kill (the epoch in progress is trained again)
+    resumed = workflow.TrainingClock(path)
+    assert resumed.spent == 30.0
+    now[0] += 5.0
+    assert resumed.save() == 35.0 and json.loads(path.read_text())["seconds"] == 35.0

@@ -292,3 +292,24 @@ def test_a_resumed_chief_keeps_its_trials_and_listens_where_it_is_told(ratings_c
     assert again.returncode == 0, stderr[-2000:]
     assert "2 finished trial(s) kept" in stdout and f"oracle serving on {moved}" in stdout, stdout[-2000:]
     assert len(read_trials(out)) == 2
+
+
+def test_a_search_resumed_on_changed_data_is_refused(ratings_csv, tmp_path):
+    """Trial 0 was scored on the old CSV, trials 1-3 on a cut one, and the best retrained on it."""
+    import shutil
+
+    from solutions.common.errors import UserError
+    from solutions.common.solution import get_solution
+    from solutions.tuning.search import prepare_search
+
+    data = tmp_path / "ratings.csv"
+    shutil.copy(ratings_csv, data)
+    solution = get_solution("recommendation")
+    options = {"data": str(data), "output": str(tmp_path / "search"), "seed": 0}
+    _, _, _, lock = prepare_search(solution, options, {"tuner": "random"}, resume=False)
+    lock.release()
+    path, _, _, lock = prepare_search(solution, options, {}, resume=True)  # unchanged: resumes
+    lock.release()
+    data.write_text(data.read_text().replace("\n", "\n", 1)[:-200] + "\n")
+    with pytest.raises(UserError, match="changed since the search .* started"):
+        prepare_search(solution, options, {}, resume=True)

@@ -48,12 +48,10 @@ def test_the_printed_best_command_trains_the_best_configuration():
 
     from solutions import flags as opts
     from solutions.common.solution import get_solution
-    from solutions.tuning.search import command_line
-
     options = {"data": "/data/my reviews.csv", "model": "cnn", "epochs": 3, "seed": 42, "output": "/tmp/x",
                "quantize": "none", "batch_size": 32}
     values = {"learning_rate": 0.009269123456789, "dropout": 0.0, "width": 64}
-    command = command_line("sentiment", values, options)
+    command = opts.train_command("sentiment", values, options)
     argv = shlex.split(command)
     assert argv[:3] == ["solutions", "train", "sentiment"] and argv[3] == "--data=/data/my reviews.csv"
     parsed = opts.parse(opts.domain_parser(get_solution("sentiment"), "train"), argv[3:])
@@ -61,3 +59,4 @@ def test_the_printed_best_command_trains_the_best_configuration():
         if key != "output":
             assert parsed[key] == value, (key, command)
     assert "--output" not in command
+

@@ -173,5 +173,6 @@ def test_tflite_files_fail_on_an_index_outside_the_model(kind, data, tmp_path):
     for user in (-1, -N_USERS, N_USERS):
         with pytest.raises(RuntimeError, match="out of bounds|outside"):
             tflite_top_k(head, np.array([user]))
-    with pytest.raises(tf.errors.InvalidArgumentError):  # the Keras model itself (TensorFlow's gather)
-        model.predict(bad_inputs[0], verbose=0)
+    if not tf.config.list_physical_devices("GPU"):  # a GPU's gather answers zeros, XLA clamps
+        with pytest.raises(tf.errors.InvalidArgumentError):  # the Keras model itself (TensorFlow's gather)
+            model.predict(bad_inputs[0], verbose=0)

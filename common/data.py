@@ -42,6 +42,25 @@ class Splits:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
 
 
+def joined(splits: Splits) -> Split | None:
+    """Every example of `splits` as one split (scoring a run on data it never saw, all of it), or
+    None where the parts hold different things (a retrieval test split holds users, not pairs)."""
+    parts = [part for part in (splits.train, splits.val, splits.test) if len(part)]
+    if not parts:
+        return None
+    first = parts[0]
+
+    def alike(a: Any, b: Any) -> bool:
+        if a is None or b is None:
+            return a is None and b is None
+        return a.shape[1:] == b.shape[1:] and a.dtype.kind == b.dtype.kind
+
+    if not all(alike(part.x, first.x) and alike(part.y, first.y) and alike(part.raw, first.raw) for part in parts):
+        return None
+    return Split(np.concatenate([part.x for part in parts]), np.concatenate([part.y for part in parts]),
+                 None if first.raw is None else np.concatenate([part.raw for part in parts]))
+
+
 def stratified_split(
     x: np.ndarray, y: np.ndarray, *, val_fraction: float, test_fraction: float, seed: int,
     class_names: list[str] | None = None,

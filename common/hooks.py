@@ -147,6 +147,17 @@ class EvaluationHooks:
 
         return argmax_agreement(reference, other)
 
+    # Why `evaluate` scores only the test split of other data in this domain (None: it can score all).
+    whole_data_refused: ClassVar[str | None] = None
+
+    def all_examples(self, splits: "Splits") -> "Split | None":
+        """Every example of other data as one split, for `evaluate --data` on files the run never
+        trained on (it once scored that data's 15% test split only), or None to score its test
+        split (parts that cannot be joined, or a domain's `whole_data_refused`)."""
+        from solutions.common.data import joined
+
+        return None if self.whole_data_refused else joined(splits)
+
     def test_extras(self, splits: "Splits", y_score: "np.ndarray", fitted: dict[str, Any]) -> dict[str, Any]:
         """Test-split figures beyond per-sample metrics (a trading backtest), added to metrics.json."""
         return {}

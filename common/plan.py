@@ -41,3 +41,45 @@ def with_model(plan: Plan, model: Any) -> Plan:
 def plain(plan: Mapping[str, Any]) -> dict[str, Any]:
     """A JSON-ready copy."""
     return dict(plan)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as config.json keeps them: 40 and 40.0 alike, a tuple and its list alike."""
+    import json
+
+    numbers = (int, float)
+    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
+        return float(a) == float(b)
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
+def _shown(key: str, value: Any) -> str:
+    """An option as its flag: `--epochs 60`, `--flip off`; the tuner's `retrain` as `--no-retrain`."""
+    if key == "retrain" and isinstance(value, bool):
+        return f"--no-retrain {'off' if value else 'on'}"
+    flag = f"--{key.replace('_', '-')}"
+    if isinstance(value, bool):
+        return f"{flag} {'on' if value else 'off'}"
+    return f"{flag} {value}"
+
+
+def refuse_changed(lead: str, saved: Mapping[str, Any], asked: Mapping[str, Any], *, advice: str,
+                   resolved: Mapping[str, Any] | None = None) -> None:
+    """Options asked again that differ from those a run or search started with (`lead` says which
+    and why they must match; `advice` what to do): `--epochs 60 --resume` was once ignored without a
+    word, and the run ended at its old 40 epochs. A saved None the data resolved (`resolved`, the
+    run's plan) compares as what it resolved to."""
+    from solutions.common.errors import UserError
+
+    differ = []
+    for key, value in asked.items():
+        was = saved.get(key)
+        if was is None and resolved and resolved.get(key) is not None:
+            if _same(value, resolved[key]):
+                continue
+            differ.append(f"{_shown(key, value)} (it has {resolved[key]}, chosen from the data)")
+        elif not _same(value, was):
+            differ.append(f"{_shown(key, value)} (it has " + (_shown(key, was).split(" ", 1)[1] if was is not None
+                                                              else "none given: chosen from the data") + ")")
+    if differ:
+        raise UserError(f"{lead}, and these differ: {', '.join(differ)}; {advice}")

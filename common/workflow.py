@@ -465,8 +465,13 @@ def check_same_data(run: Run, config: dict[str, Any], splits: Splits) -> None:
                         "the kit reads them otherwise); retrain it, or score it on other data with --data")
 
 
-def evaluate(run_path: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    """Score a finished run's Keras model on its test split, or on the test split of other data."""
+def evaluate(run_path: str, overrides: dict[str, Any], split: str | None = None) -> dict[str, Any]:
+    """Score a finished run's Keras model on its test split, or on other data. Files of your own
+    (`--data`) the run never trained on are scored whole by default (it once scored their 15% test
+    split only); a named dataset, or `split="test"`, scores the test split; `split="all"` asks for
+    all of other data. Data whose files are the run's own always scores its test split."""
+    if split not in (None, "test", "all"):
+        raise UserError(f"--split {split!r}: choose test or all")
     run = open_finished(run_path)
     config = run.config
     solution = get_solution(config["domain"])
@@ -479,16 +484,29 @@ def evaluate(run_path: str, overrides: dict[str, Any]) -> dict[str, Any]:
     solution = solution.for_plan(plan)
     solution.check_data_source(plan)
     splits = solution.load_splits(plan)
+    trained, now = config.get("source", {}).get("fingerprint"), splits.source.get("fingerprint")
+    own = not (trained and now and trained != now)  # the same files (or no way to tell): the test split
     if not (overrides.get("data") or overrides.get("dataset")):
         check_same_data(run, config, splits)
     solution.check_compatible(run, splits)
+    scored, part = splits.test, "test"
+    if split == "all" or (split is None and overrides.get("data") and not own):
+        whole = None if own else solution.all_examples(splits)
+        if whole is not None:
+            scored, part = whole, "all"
+        elif split == "all":
+            why = ("the run was trained on these files" if own else solution.whole_data_refused
+                   or "its test split holds other things than its training split")
+            raise UserError(f"{run.path} scores only the test split of this data ({why}); leave out --split all")
     model = solution.load_model(run)
-    y_score = predict_keras(model, solution.model_inputs(splits.test))
+    y_score = predict_keras(model, solution.model_inputs(scored))
     return {
         "run": str(run.path),
         "dataset": splits.source.get("name"),
-        "test_size": len(splits.test),
-        "test": solution.test_metrics(splits.test.y, y_score, solution.load_fitted(run)),
+        "split": part,  # "all": every example of other data; "test": the test split
+        "size": len(scored),
+        "test_size": len(scored),  # the examples scored (the name older callers read)
+        "test": solution.test_metrics(scored.y, y_score, solution.load_fitted(run)),
     }
 
 

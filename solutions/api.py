@@ -46,17 +46,28 @@ def train(domain: str, *, config: str | Path | None = None, resume: bool = False
     """Train, evaluate, export and report one run of `domain`; return the finished run.
 
     `config`: a run's config.json (or a YAML/JSON mapping of options) to start from; keyword
-    options override its values. `resume=True` continues the interrupted run at `output`.
+    options override its values. `resume=True` continues the interrupted run at `output` with the
+    options it started with: other keyword options must be the run's own (another value is a
+    UserError), and `config` is refused with it.
     """
+    opts.refuse_config_on_resume(config, resume)
     solution = get_solution(domain)
     chosen = train_options(domain, config, **values)
-    return _train(solution, chosen, resume=resume)
+    return _train(solution, chosen, resume=resume, given=_asked(values))
 
 
-def _train(solution: Solution, chosen: dict[str, Any], *, resume: bool) -> "Run":
+def _asked(values: dict[str, Any]) -> set[str]:
+    """The options a call spells out (keyword values that are not None): on --resume they must be
+    the run's own, and a search never varies them."""
+    return {key for key, value in values.items() if value is not None}
+
+
+def _train(solution: Solution, chosen: dict[str, Any], *, resume: bool, given: set[str] = frozenset()) -> "Run":
     from solutions.common.plan import freeze
 
-    if not resume:
+    if resume:
+        _refuse_changed_run(solution, chosen, given)
+    else:
         solution.check_data_source(freeze(chosen))  # once, before TensorFlow loads: fast, clear errors
     if chosen.get("distribute") == "multi-worker":
         from solutions.common.distribute import check_tf_config
@@ -72,17 +83,40 @@ def _train(solution: Solution, chosen: dict[str, Any], *, resume: bool) -> "Run"
 def tune(domain: str, *, config: str | Path | None = None, resume: bool = False, **values: Any) -> "Search":
     """Search hyperparameters with KerasTuner, then retrain the best configuration into
     `<search>/best` (`Search.best`). Tuner settings (tuner, max_trials, max_epochs, no_retrain,
-    oracle, role, worker_id) are keyword options like the rest."""
+    oracle, role, worker_id) are keyword options like the rest. A searched hyperparameter given
+    here (`width=8`) is held at that value; with `resume=True` the options given must be the
+    search's own."""
+    opts.refuse_config_on_resume(config, resume)
     solution = get_solution(domain)
     parser = opts.domain_parser(solution, "tune")
     file = opts.read_config(config, parser, domain) if config is not None else {}
     parsed = opts.parse(parser, opts.merge_config(parser, file, values))
     settings = {k: parsed.pop(k) for k in opts.TUNE_SETTINGS}
-    return Search(_tune(solution, opts.finish(solution, parsed), settings, resume=resume))
+    return Search(_tune(solution, opts.finish(solution, parsed), settings, resume=resume,
+                        given=_asked(values)))
 
 
-def _tune(solution: Solution, chosen: dict[str, Any], settings: dict[str, Any], *, resume: bool) -> Path:
+def _refuse_changed_run(solution: Solution, chosen: dict[str, Any], given: set[str]) -> None:
+    """An interrupted run continues with the options it started with; others asked are an error."""
+    from solutions.common.plan import refuse_changed
+    from solutions.common.rundir import resume_run
+
+    asked = {key: chosen[key] for key in given if key in chosen and key not in opts.RESUME_FREE}
+    if asked:
+        run, _ = resume_run(solution.name, chosen.get("output"))
+        saved = solution.with_legacy_options(run.config["options"])
+        refuse_changed(f"--resume continues {run.path} with the options it started with", saved, asked,
+                       advice="leave them out to resume, or start a new run with them (--config "
+                              f"{run.path / 'config.json'}, the new flags and another --output)",
+                       resolved=run.config.get("plan"))
+
+
+def _tune(solution: Solution, chosen: dict[str, Any], settings: dict[str, Any], *, resume: bool,
+          given: set[str] = frozenset()) -> Path:
+    asked = {key: {**chosen, **settings}[key] for key in given if key in {**chosen, **settings}}
     settings["retrain"] = not settings.pop("no_retrain")
+    if "no_retrain" in asked:
+        asked["retrain"] = not asked.pop("no_retrain")
     if bool(settings["oracle"]) != bool(settings["role"]):
         raise UserError("a distributed search needs both --oracle HOST:PORT and --role chief|worker")
     if settings["role"] == "worker" and not chosen.get("output"):
@@ -104,7 +138,8 @@ def _tune(solution: Solution, chosen: dict[str, Any], settings: dict[str, Any], 
 
     with caller_state_kept():
         return run_search(solution, chosen, settings, resume=resume, role=settings["role"],
-                          command=opts.train_command)
+                          command=opts.train_command,
+                          asked={k: v for k, v in asked.items() if k not in opts.RESUME_FREE})
 
 
 def _not_a_path(value: Any) -> str:
@@ -170,8 +205,9 @@ class Run:
             return self.solution.predict(self._run, inputs, chosen, variant)
 
     def evaluate(self, *, dataset: str | None = None, data: str | Path | None = None,
-                 data_dir: str | Path | None = None) -> dict[str, Any]:
-        """The Keras model's test metrics on its own test split, or on the test split of other data."""
+                 data_dir: str | Path | None = None, split: str | None = None) -> dict[str, Any]:
+        """The Keras model's metrics on its own test split, or on other data: all of it (`split`
+        "all", the default there), or its test split ("test"). The result's "split" says which."""
         from solutions.common.runtime import caller_state_kept
         from solutions.common.workflow import evaluate
 
@@ -180,7 +216,7 @@ class Run:
             if overrides[key]:
                 overrides[key] = str(Path(overrides[key]).expanduser().resolve())
         with caller_state_kept():
-            return evaluate(str(self.path), overrides)
+            return evaluate(str(self.path), overrides, split)
 
     def export(self, *, format: str = "all", quantize: str = "all") -> dict[str, dict]:
         """Re-export (SavedModel, TF Serving directory and/or TFLite variants) and update metrics.json; returns each

@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--dataset")
     src.add_argument("--data")
     evaluate.add_argument("--data-dir")
+    evaluate.add_argument("--split", choices=("test", "all"), default=None,
+                          help="other data (--data/--dataset): score all of it (the default) or its test split; "
+                               "the run's own data: its test split")
 
     tune = verbs.add_parser("tune", help="search hyperparameters with KerasTuner, then retrain the best")
     tune_domains = tune.add_subparsers(dest="domain", required=True, parser_class=opts.Parser)
@@ -96,19 +99,23 @@ def _list() -> None:
         print("  models:   " + ", ".join(m + (" (default)" if m == s.default_model else "") for m in s.models))
 
 
-def _options(args: argparse.Namespace, argv: Sequence[str], verb: str) -> dict:
-    """The parsed flags; with --config, the file's options overridden by the flags typed here."""
-    values = {k: v for k, v in vars(args).items() if k not in ("verb", "domain", "resume", "config")}
-    if not args.config:
-        return values
+def _options(args: argparse.Namespace, argv: Sequence[str], verb: str) -> tuple[dict, set[str]]:
+    """The parsed flags, with --config the file's options overridden by the flags typed here; and
+    the names of the options typed, which --resume checks against the run's own and a search
+    never varies."""
     from solutions.common.solution import get_solution
 
+    opts.refuse_config_on_resume(args.config, args.resume)
+    values = {k: v for k, v in vars(args).items() if k not in ("verb", "domain", "resume", "config")}
     parser = opts.domain_parser(get_solution(args.domain), verb)
     command = opts.Parser(prog=f"solutions {verb} {args.domain}", add_help=False)
-    opts.add_run_flags(command)
+    opts.add_run_flags(command, verb)
     _, rest = command.parse_known_args(list(argv[2:]))  # the flags typed besides --config/--resume
-    merged = opts.merge_config(parser, opts.read_config(args.config, parser, args.domain), opts.typed(parser, rest))
-    return opts.parse(parser, merged)
+    typed = opts.typed(parser, rest)
+    if not args.config:
+        return values, set(typed)
+    file = opts.read_config(args.config, parser, args.domain)
+    return opts.parse(parser, opts.merge_config(parser, file, typed)), set(typed)
 
 
 def _train(args: argparse.Namespace, argv: Sequence[str]) -> None:
@@ -116,7 +123,8 @@ def _train(args: argparse.Namespace, argv: Sequence[str]) -> None:
     from solutions.common.solution import get_solution
 
     solution = get_solution(args.domain)
-    train(solution, opts.finish(solution, _options(args, argv, "train")), resume=args.resume)
+    values, given = _options(args, argv, "train")
+    train(solution, opts.finish(solution, values), resume=args.resume, given=given)
 
 
 def _tune(args: argparse.Namespace, argv: Sequence[str]) -> None:
@@ -124,9 +132,9 @@ def _tune(args: argparse.Namespace, argv: Sequence[str]) -> None:
     from solutions.common.solution import get_solution
 
     solution = get_solution(args.domain)
-    values = _options(args, argv, "tune")
+    values, given = _options(args, argv, "tune")
     settings = {k: values.pop(k) for k in opts.TUNE_SETTINGS}
-    tune(solution, opts.finish(solution, values), settings, resume=args.resume)
+    tune(solution, opts.finish(solution, values), settings, resume=args.resume, given=given)
 
 
 PREDICT_HELP = """usage: solutions predict RUN_DIR [INPUT ...] [--tflite] [--variant V] [options of the run's domain]
@@ -206,7 +214,8 @@ def _main(argv: Sequence[str] | None = None) -> int:
         elif args.verb == "evaluate":
             from solutions.api import load
 
-            result = load(args.run_dir).evaluate(dataset=args.dataset, data=args.data, data_dir=args.data_dir)
+            result = load(args.run_dir).evaluate(dataset=args.dataset, data=args.data, data_dir=args.data_dir,
+                                                 split=args.split)
             print(json.dumps(result, indent=2))
         elif args.verb == "serve":
             from solutions.api import load

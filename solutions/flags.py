@@ -20,6 +20,9 @@ from solutions.common.solution import Solution
 TRAIN_DEFAULTS = dict(epochs=40, batch_size=64, learning_rate=3e-3, patience=10, seed=42, val_split=0.15, test_split=0.15)
 QUANTIZE = ("none", "dynamic", "float16", "int8", "all")
 TUNE_SETTINGS = ("tuner", "max_trials", "max_epochs", "no_retrain", "oracle", "role", "worker_id")
+# What --resume lets differ from the run's (search's) own options: where it is, and a distributed
+# search process's own address, role and name. Everything else asked again must match.
+RESUME_FREE = frozenset({"output", "oracle", "role", "worker_id"})
 
 
 class Parser(argparse.ArgumentParser):
@@ -95,6 +98,13 @@ def add_run_flags(parser: argparse.ArgumentParser, verb: str = "train") -> None:
     parser.add_argument("--config", default=None, metavar="FILE",
                         help="a run's config.json (or a YAML/JSON file of options): re-run it; flags given here "
                              "override the file's values")
+
+
+def refuse_config_on_resume(config: Any, resume: bool) -> None:
+    """--resume replays the run's own options; a --config file beside it was once ignored."""
+    if config is not None and resume:
+        raise UserError("--resume continues a run (or search) with the options it started with, and --config "
+                        "starts a new one from a file: give one of them")
 
 
 def domain_parser(solution: Solution, verb: str = "train") -> Parser:

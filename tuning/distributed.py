@@ -1,7 +1,10 @@
-"""KerasTuner's own distributed search (`--oracle HOST:PORT --role chief|worker`), with the two
-exits the stock one lacks: the chief stops serving once the trial budget is spent and no trial is
-running (KerasTuner's loop can wait forever for a worker that never asks again, keras-tuner#344),
-and a worker whose chief has gone exits instead of waiting an hour on its RPC (#645)."""
+"""KerasTuner's own distributed search (`--oracle HOST:PORT --role chief|worker`), with the exits
+the stock one lacks: the chief stops serving once the trial budget is spent and no trial is
+running (KerasTuner's loop can wait forever for a worker that never asks again, keras-tuner#344);
+a worker sends the chief a heartbeat every HEARTBEAT_SECONDS while it searches, and the trial of a
+worker not heard from for WORKER_TIMEOUT_SECONDS (killed, machine lost) counts as failed, so the
+others take the remaining trials and the search ends; and a worker whose chief has gone exits
+instead of waiting an hour on its RPC (#645)."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from solutions.common.errors import UserError
 
@@ -78,6 +81,8 @@ def check_chief_address(host: str) -> None:
 
 
 GRACE_SECONDS = 60  # after the budget is spent, how long the chief waits for idle workers to ask again
+HEARTBEAT_SECONDS = 15.0  # how often a searching worker tells the chief it is alive
+WORKER_TIMEOUT_SECONDS = 300.0  # a worker silent this long has its running trial counted as failed
 
 
 def parse_address(address: str) -> tuple[str, int]:
@@ -130,9 +135,11 @@ def _budget_spent(oracle) -> bool:
     return len(ended) >= oracle.max_trials
 
 
-def serve(oracle, address: str, search_dir: Path, *, grace: float = GRACE_SECONDS) -> None:
+def serve(oracle, address: str, search_dir: Path, *, grace: float = GRACE_SECONDS,
+          worker_timeout: float = WORKER_TIMEOUT_SECONDS) -> None:
     """Serve the oracle to workers until the search is done, then return (the chief goes on to
-    tabulate and retrain)."""
+    tabulate and retrain). A running trial whose worker is silent for over `worker_timeout`
+    seconds is ended as failed: a worker killed mid-trial never reports it, and the chief waited."""
     from concurrent import futures
 
     import grpc
@@ -159,6 +166,7 @@ def serve(oracle, address: str, search_dir: Path, *, grace: float = GRACE_SECOND
     try:
         while True:
             time.sleep(0.5)
+            _fail_silent_trials(servicer, worker_timeout)
             if not (servicer.stop_triggered or _budget_spent(oracle)) or oracle.ongoing_trials:
                 continue
             if not oracle.tuner_ids:
@@ -172,12 +180,40 @@ def serve(oracle, address: str, search_dir: Path, *, grace: float = GRACE_SECOND
         server.stop(grace=2)
 
 
+def _fail_silent_trials(servicer, worker_timeout: float) -> None:
+    for tuner_id, trial_id, silent in servicer.fail_silent_trials(worker_timeout):
+        print(f"Chief: worker {tuner_id} not heard from for {silent:.0f} s; its trial {trial_id} is counted as failed",
+              flush=True)
+    if servicer.stopped:  # KerasTuner's limit of failed trials in a row: its oracle ends no trial any more
+        raise UserError(f"the search stopped: {servicer.stopped} (each trial's error is in its worker's output); "
+                        "fix the cause and start a new search with another --output")
+
+
+def _beat(beat: Callable[[], None], interval: float, stop: threading.Event) -> None:
+    """Call `beat` every `interval` seconds until stopped; a failure is left to the port check."""
+    while True:
+        try:
+            beat()
+        except Exception:  # noqa: BLE001  (a chief that is gone: the port watch ends the worker)
+            pass
+        if stop.wait(interval):
+            return
+
+
 @contextlib.contextmanager
-def chief_watch(address: str, *, interval: float = 2.0, misses: int = 3, startup: float = 600.0) -> Iterator[None]:
+def chief_watch(address: str, *, interval: float = 2.0, misses: int = 3, startup: float = 600.0,
+                heartbeat: Callable[[], None] | None = None,
+                heartbeat_interval: float = HEARTBEAT_SECONDS) -> Iterator[None]:
     """While the body runs, check the chief's port; once it was reachable, `misses` failed
-    checks in a row end this worker (exit status 3), as does no chief within `startup` seconds."""
+    checks in a row end this worker (exit status 3), as does no chief within `startup` seconds.
+    Meanwhile send the chief `heartbeat` (`guard.heartbeat` of the worker's own client) every
+    `heartbeat_interval` seconds, on a thread of its own: training runs in a child process, so a
+    worker in a long epoch still beats and is not taken for dead."""
     host, port = parse_address(address)
     stop = threading.Event()
+    if heartbeat is not None:
+        threading.Thread(target=_beat, args=(heartbeat, heartbeat_interval, stop), name="chief-heartbeat",
+                         daemon=True).start()
 
     def reachable() -> bool:
         try:

@@ -6,7 +6,7 @@ the space chose, scored on the validation split only (a search never looks at th
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, Sequence
 
 import keras_tuner
 
@@ -22,12 +22,16 @@ import keras  # noqa: E402  (solutions.common.training imported TensorFlow quiet
 class SpaceHyperModel(keras_tuner.HyperModel):
     """What the tuner needs to declare the search space: `build` draws the values, builds nothing."""
 
-    def __init__(self, solution: Solution, options: dict[str, Any], space: Space):
+    def __init__(self, solution: Solution, options: dict[str, Any], space: Space, fixed: Sequence[str] = ()):
         super().__init__(name=f"{solution.name}_hypermodel")
-        self.solution, self.base, self.space = solution, options, space
+        self.solution, self.base, self.space, self.fixed = solution, options, space, tuple(fixed)
 
     def trial_options(self, hp: keras_tuner.HyperParameters) -> dict[str, Any]:
-        """The base options with this trial's values (what `solutions train` would get)."""
+        """The base options with this trial's values (what `solutions train` would get). A `fixed`
+        name is registered first at its base value, so the space's own declaration of it returns
+        that value (KerasTuner keeps the first declaration of a name)."""
+        for name in self.fixed:
+            hp.Fixed(name, self.base[name])
         return {**self.base, **self.space(hp, self.base)}
 
     def build(self, hp: keras_tuner.HyperParameters) -> None:

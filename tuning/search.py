@@ -81,10 +81,12 @@ def _wait_for_chief(path: Path, seconds: float = CHIEF_WAIT_SECONDS) -> None:
 
 
 def prepare_search(solution: Solution, options: dict[str, Any], settings: dict[str, Any], *, resume: bool,
-                   role: str | None = None) -> tuple[Path, dict[str, Any], dict[str, Any], DirectoryLock]:
+                   role: str | None = None, asked: dict[str, Any] | None = None
+                   ) -> tuple[Path, dict[str, Any], dict[str, Any], DirectoryLock]:
     """The search directory, locked for this process unless it is a worker (workers share the
     chief's), and the (options, settings) the search runs with: saved ones on --resume (and for
-    workers joining a search), the command line's otherwise."""
+    workers joining a search), the command line's otherwise. `asked`: the options and settings the
+    user gave; on --resume and for a worker they must be the saved ones (they were once ignored)."""
     lock = DirectoryLock(Path(), "search")
     if resume or role == "worker":
         path = Path(options["output"]).expanduser() if options.get("output") else newest_search(solution.name)
@@ -103,6 +105,19 @@ def prepare_search(solution: Solution, options: dict[str, Any], settings: dict[s
                 raise UserError(f"{saved['options']['data']} changed since the search {path} started (its files "
                                 "differ): trials scored on two datasets cannot be compared; start a new search "
                                 "with another --output")
+            if role == "worker" and asked:  # the chief alone retrains the best
+                asked = {key: value for key, value in asked.items() if key != "retrain"}
+            if asked:
+                from solutions.common.plan import refuse_changed
+
+                searched = {**solution.with_legacy_options(saved["options"]), **saved["settings"]}
+                if role == "worker":
+                    refuse_changed(f"a worker runs the options of its chief's search ({path / SEARCH_FILE})", searched,
+                                   asked, advice="leave them out, or give the chief's values")
+                else:
+                    refuse_changed(f"--resume continues the search {path} with the options it started with", searched,
+                                   asked, advice="leave them out to resume, or start a new search with them (another "
+                                                 "--output)")
             return path, solution.with_legacy_options(saved["options"]), {**saved["settings"], **own}, lock
         if resume:
             raise UserError(f"{path} has no {SEARCH_FILE}: nothing to resume")
@@ -122,6 +137,10 @@ def prepare_search(solution: Solution, options: dict[str, Any], settings: dict[s
         if (path / SEARCH_FILE).exists():
             lock.release()
             raise UserError(f"{path} already holds a search; continue it with --resume or choose another --output")
+    if asked:
+        from solutions.tuning.spaces import searched_names
+
+        settings = {**settings, "fixed": sorted(searched_names(solution, options) & set(asked))}
     write_text_atomic(path / SEARCH_FILE, json.dumps({"domain": solution.name, "options": options, "settings": settings,
                                                       "data_fingerprint": data_fingerprint(options)},
                                                      indent=2, default=str))
@@ -132,12 +151,16 @@ CommandFormatter = Callable[[str, dict[str, Any], dict[str, Any]], str]
 
 
 def run_search(solution: Solution, options: dict[str, Any], settings: dict[str, Any], *, resume: bool = False,
-               role: str | None = None, command: CommandFormatter | None = None) -> Path:
+               role: str | None = None, command: CommandFormatter | None = None,
+               asked: dict[str, Any] | None = None) -> Path:
     """Search, tabulate, retrain the best. `settings`: tuner, max_trials, max_epochs, retrain,
-    and for a distributed search oracle (HOST:PORT) and worker_id."""
+    and for a distributed search oracle (HOST:PORT) and worker_id. `asked`: the options and
+    settings the user gave (not their defaults): a searched one among them is held at its value
+    (`settings["fixed"]`, kept in search.json), and on --resume they must be the search's own."""
     from solutions.tuning import distributed
 
-    path, options, settings, lock = prepare_search(solution, options, settings, resume=resume, role=role)
+    path, options, settings, lock = prepare_search(solution, options, settings, resume=resume, role=role,
+                                                   asked=asked)
     try:
         with distributed.configured(settings.get("oracle"), role, settings.get("worker_id")):
             return _search(solution, path, options, settings, role, command)
@@ -157,7 +180,9 @@ def _search(solution: Solution, path: Path, options: dict[str, Any], settings: d
 
     base = {**options, "epochs": settings["max_epochs"], "no_export": True}
     solution = solution.for_plan(before_data(solution, base))  # the task's own monitor
-    hypermodel = SpaceHyperModel(solution, base, space_for(solution.name))
+    hypermodel = SpaceHyperModel(solution, base, space_for(solution.name), fixed=settings.get("fixed", ()))
+    if settings.get("fixed"):
+        print("Not searched, as asked: " + ", ".join(f"{name} {base[name]}" for name in settings["fixed"]))
     monitor, mode = solution.monitoring(base)
     objective = keras_tuner.Objective(monitor, direction=mode)
     tuner = make_tuner(settings["tuner"], hypermodel, objective=objective, max_trials=settings["max_trials"],
@@ -177,10 +202,10 @@ def _search(solution: Solution, path: Path, options: dict[str, Any], settings: d
         elif role == "worker":
             import grpc
 
-            from solutions.tuning.guard import authenticate_client
+            from solutions.tuning.guard import authenticate_client, heartbeat
 
             authenticate_client(tuner.oracle, settings["oracle"], path)
-            with distributed.chief_watch(settings["oracle"]):
+            with distributed.chief_watch(settings["oracle"], heartbeat=heartbeat(tuner.oracle.stub)):
                 try:
                     tuner.search(epochs=settings["max_epochs"])
                 except grpc.RpcError as exc:
@@ -203,6 +228,7 @@ def _search(solution: Solution, path: Path, options: dict[str, Any], settings: d
         if rows:
             objective_plot(rows, monitor, mode, path / PLOT_FILE)
         summary = summarise(rows, monitor, mode, path, solution, options, command)
+        summary["fixed"] = {name: options[name] for name in settings.get("fixed", ())}
         summary["search_seconds"] = round(searched, 1)  # this invocation's; each trial's own is in the table
         if settings.get("retrain", True) and summary.get("best_trial") is not None:
             started = time.perf_counter()

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import keras_tuner
 
-from solutions.common.solution import get_solution
+from solutions.common.solution import Solution, get_solution
 
 Space = Callable[[keras_tuner.HyperParameters, dict[str, Any]], dict[str, Any]]
 
@@ -16,3 +16,11 @@ Space = Callable[[keras_tuner.HyperParameters, dict[str, Any]], dict[str, Any]]
 def space_for(domain: str) -> Space:
     """The search space the domain declares (an unknown domain names the known ones)."""
     return get_solution(domain).search_space
+
+
+def searched_names(solution: Solution, options: dict[str, Any]) -> set[str]:
+    """The options the domain's space searches for these base options (what a value given on the
+    command line holds fixed instead: `--width 8` was once varied like any other)."""
+    hp = keras_tuner.HyperParameters()
+    space_for(solution.name)(hp, options)
+    return set(hp.values)

@@ -15,6 +15,9 @@ def rating_scores(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
 class RatingEvaluation:
     """Ratings: RMSE and MAE against the global mean and the user + item bias model."""
 
+    whole_data_refused = ("other ratings must be by the run's users of its items, so they are usually a later "
+                          "export that holds the ratings it trained on")
+
     def monitoring(self, options) -> tuple[str, str]:
         """The plan's task's validation metric (asked of the registered object, too)."""
         task = self.for_plan(options)

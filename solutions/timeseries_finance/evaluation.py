@@ -18,6 +18,9 @@ from solutions.timeseries_finance.scores import point_forecast
 class ForecastEvaluation:
     """Scores, baselines and the backtest of a forecast run."""
 
+    whole_data_refused = ("other prices are usually a longer series of the same market, whose early days the run "
+                          "trained on; their test split is their latest days")
+
     def agreement(self, reference: np.ndarray, other: np.ndarray, fitted: dict) -> float:
         """Volatility: share of forecasts within 1% of Keras's. Return: share with the same long/flat
         decision (the backtest's), i.e. the same sign of the point forecast."""

@@ -41,3 +41,18 @@ def test_a_folder_too_small_for_every_split_is_one_clear_error(classes, per_clas
     y = np.repeat(np.arange(classes), need)
     train, val, test = stratified_split(np.arange(len(y)), y, val_fraction=0.15, test_fraction=0.15, seed=0)
     assert all(set(part.y) == set(range(classes)) for part in (train, val, test))
+
+
+def test_joined_splits_are_every_example_or_none_when_the_parts_differ():
+    import numpy as np
+
+    from solutions.common.data import Split, Splits, joined
+
+    parts = [Split(np.full((n, 3), n, np.float32), np.arange(n), np.array(["t"] * n, dtype=object)) for n in (5, 2, 3)]
+    whole = joined(Splits(*parts, class_names=["a", "b"]))
+    assert whole is not None and whole.x.shape == (10, 3) and list(whole.y) == [0, 1, 2, 3, 4, 0, 1, 0, 1, 2]
+    assert list(whole.x[:, 0]) == [5] * 5 + [2] * 2 + [3] * 3 and len(whole.raw) == 10
+    users = Split(np.arange(4), np.zeros((4, 7)))  # a retrieval test split: users and their item table
+    assert joined(Splits(parts[0], parts[1], users, class_names=[])) is None
+    no_raw = Split(parts[2].x, parts[2].y)
+    assert joined(Splits(parts[0], parts[1], no_raw, class_names=[])) is None

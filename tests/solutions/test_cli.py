@@ -126,3 +126,43 @@ def test_tune_refuses_a_non_empty_output_that_is_not_a_search(capsys, tmp_path):
     assert code == 2 and "not empty" in err
     assert (tmp_path / "mine" / "trials.csv").read_text() == "the user's own file\n"
     assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["trials.csv"]
+
+
+def _interrupted_run(tmp_path: Path) -> tuple[Path, dict]:
+    """A run directory as a kill leaves it: <run>.partial with its config.json."""
+    import json
+
+    from solutions.api import train_options
+    from tests.solutions.recommendation.contract import case
+
+    options = train_options("recommendation", **case(tmp_path)["options"])
+    out = tmp_path / "run"
+    (tmp_path / "run.partial").mkdir()
+    (tmp_path / "run.partial" / "config.json").write_text(json.dumps({"domain": "recommendation", "options": options}))
+    return out, options
+
+
+def test_resume_refuses_options_that_differ_from_the_runs_own(capsys, tmp_path):
+    """`--epochs 60 --resume` once trained the run's own 40 epochs without a word."""
+    out, options = _interrupted_run(tmp_path)
+    code, _, err = _main(capsys, "train", "recommendation", "--output", str(out), "--resume", "--epochs", "7",
+                         "--dim", "8", "--data", options["data"])
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1, err
+    assert "--epochs 7 (it has 1)" in lines[0] and "--dim" not in lines[0] and "--data" not in lines[0]
+    code, _, err = _main(capsys, "train", "recommendation", "--output", str(out), "--resume", "--config",
+                         str(tmp_path / "run.partial" / "config.json"))
+    assert code == 2 and "give one of them" in err
+
+
+def test_resume_with_the_runs_own_options_is_not_refused(tmp_path):
+    from solutions.api import _refuse_changed_run
+    from solutions.common.solution import get_solution
+
+    out, options = _interrupted_run(tmp_path)
+    chosen = {**options, "output": str(out), "learning_rate": float(options["learning_rate"])}
+    _refuse_changed_run(get_solution("recommendation"), chosen, {"output", "epochs", "dim", "data", "learning_rate"})
+    from solutions.common.errors import UserError
+
+    with pytest.raises(UserError, match=r"--seed 5 \(it has 0\)"):
+        _refuse_changed_run(get_solution("recommendation"), {**chosen, "seed": 5}, {"output", "seed"})

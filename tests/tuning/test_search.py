@@ -62,7 +62,11 @@ def test_search_writes_table_plot_and_retrains_the_best(ratings_csv, tmp_path):
     assert {"dim", "l2", "learning_rate", "batch_size", "objective", "best_epoch", "seconds"} <= set(rows[0])
     # each trial ran in a process of its own, which imported TensorFlow; the tuner process did not train
     assert all(float(r["trial_peak_mb"]) > 100 and float(r["tuner_rss_mb"]) > 100 for r in rows)
+    # --dim 8 was typed: searched by the space, but held at the user's value (it was once varied)
+    assert {r["dim"] for r in rows} == {"8"} and len({r["l2"] for r in rows}) == 3
+    assert "Not searched, as asked: dim 8" in result.stdout
     summary = json.loads((out / "summary.json").read_text())
+    assert summary["fixed"] == {"dim": 8} and "--dim=8" in summary["command"]
     scores = [float(r["objective"]) for r in rows]
     assert summary["objective"] == "val_rmse" and summary["best_objective"] == pytest.approx(min(scores))
     best = next(r for r in rows if r["trial"] == summary["best_trial"])
@@ -313,3 +317,25 @@ def test_a_search_resumed_on_changed_data_is_refused(ratings_csv, tmp_path):
     data.write_text(data.read_text().replace("\n", "\n", 1)[:-200] + "\n")
     with pytest.raises(UserError, match="changed since the search .* started"):
         prepare_search(solution, options, {}, resume=True)
+
+
+def test_a_resumed_search_or_a_worker_refuses_other_options(ratings_csv, tmp_path):
+    """`tune --resume --max-epochs 20` once went on with the search's own 2, silently."""
+    from solutions.common.errors import UserError
+    from solutions.common.solution import get_solution
+    from solutions.tuning.search import prepare_search
+
+    solution = get_solution("recommendation")
+    options = {"data": str(ratings_csv), "output": str(tmp_path / "search"), "seed": 0, "model": "mf"}
+    settings = {"tuner": "random", "max_epochs": 2, "retrain": False}
+    _, _, saved, lock = prepare_search(solution, options, settings, resume=False, asked={"seed": 0, "max_epochs": 2})
+    lock.release()
+    assert saved["fixed"] == []  # neither is a searched hyperparameter
+    path, _, _, lock = prepare_search(solution, options, {}, resume=True, asked={"seed": 0, "max_epochs": 2.0})
+    lock.release()
+    with pytest.raises(UserError, match=r"--max-epochs 20 \(it has 2\).*--model neural"):
+        prepare_search(solution, options, {}, resume=True, asked={"max_epochs": 20, "model": "neural"})
+    # a worker never retrains, so its --no-retrain (or not) is no conflict; its options are
+    prepare_search(solution, options, {}, resume=False, role="worker", asked={"retrain": True, "seed": 0})
+    with pytest.raises(UserError, match="a worker runs the options of its chief.s search"):
+        prepare_search(solution, options, {}, resume=False, role="worker", asked={"seed": 3})

@@ -33,6 +33,13 @@ def test_folder_with_bad_files_trains_and_predicts(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     metrics = json.loads((out / "metrics.json").read_text())
     assert abs(result["test"]["accuracy"] - metrics["test"]["accuracy"]) < 1e-9
+    assert result["split"] == "test" and result["size"] == config["sizes"]["test"]
+    # its own folder named again is still its own data: the test split, and never all of it
+    assert main(["evaluate", str(out), "--data", str(root)]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["split"] == "test" and again["test"]["accuracy"] == result["test"]["accuracy"]
+    assert main(["evaluate", str(out), "--data", str(root), "--split", "all"]) == 2
+    assert "the run was trained on these files" in capsys.readouterr().err
 
     labels = (out / "labels.txt").read_text()
     (out / "labels.txt").write_text(labels.split("\n", 1)[1])  # a line lost: every answer would shift by one
@@ -59,5 +66,8 @@ def test_evaluate_on_a_folder_uses_the_runs_input_shape(trained_run, tmp_path, c
             Image.fromarray(gray).convert("RGB").resize((24, 24)).save(folder / f"{i}.png")
     assert main(["evaluate", str(trained_run.path), "--data", str(tmp_path / "rgb")]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["dataset"].startswith("folder:") and result["test_size"] > 0
+    # data the run never saw is scored whole (it was once its own 15% test split: 12 of 80 images)
+    assert result["dataset"].startswith("folder:") and result["split"] == "all" and result["size"] == 80
     assert 0.0 <= result["test"]["accuracy"] <= 1.0
+    assert main(["evaluate", str(trained_run.path), "--data", str(tmp_path / "rgb"), "--split", "test"]) == 0
+    assert json.loads(capsys.readouterr().out)["size"] < 20

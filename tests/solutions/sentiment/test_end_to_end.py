@@ -62,6 +62,7 @@ def test_evaluate_reuses_the_runs_vocabulary(bilstm_run, csv_file):
     result = evaluate(str(bilstm_run.path), {"data": str(csv_file)})
     metrics = bilstm_run.read_json("metrics.json")
     assert result["test"]["accuracy"] == pytest.approx(metrics["test"]["accuracy"])
+    assert result["split"] == "test"  # the run's own file: its test split, not all of it
 
 
 def test_cross_validation_reports_every_fold(csv_file, tmp_path):

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from solutions.common.errors import UserError
 from solutions.common.solution import get_solution
 from solutions.common.workflow import evaluate, train
 from tests.conftest import run_cli
@@ -122,6 +123,15 @@ def test_return_target_scores_backtest_and_quantiles(csv_file, tmp_path):
     assert (run / "equity_curves.png").exists()
     result = evaluate(str(run.path), {})
     assert result["test"]["rmse"] == pytest.approx(metrics["test"]["rmse"], rel=1e-5)
+    # other prices (here: the same series with its first day cut) score their latest days, never
+    # the whole series, whose early days the run trained on
+    other = tmp_path / "other.csv"
+    head, _, rest = csv_file.read_text().partition("\n")
+    other.write_text(head + "\n" + rest.split("\n", 1)[1])
+    again = evaluate(str(run.path), {"data": str(other)})
+    assert again["split"] == "test" and again["size"] <= result["size"] + 1
+    with pytest.raises(UserError, match="latest days"):
+        evaluate(str(run.path), {"data": str(other)}, "all")
 
 
 def test_walk_forward_refits_on_expanding_windows(csv_file, tmp_path):

@@ -202,9 +202,10 @@ def _search(solution: Solution, path: Path, options: dict[str, Any], settings: d
         elif role == "worker":
             import grpc
 
-            from solutions.tuning.guard import authenticate_client, heartbeat
+            from solutions.tuning.guard import authenticate_client, heartbeat, keep_going_after_a_lost_trial
 
             authenticate_client(tuner.oracle, settings["oracle"], path)
+            keep_going_after_a_lost_trial(tuner.oracle)
             with distributed.chief_watch(settings["oracle"], heartbeat=heartbeat(tuner.oracle.stub)):
                 try:
                     tuner.search(epochs=settings["max_epochs"])

@@ -5,6 +5,7 @@ mid-trial has its trial counted as failed and the search finishes; one that send
 
 from __future__ import annotations
 
+import re
 import socket
 from concurrent import futures
 
@@ -351,3 +352,38 @@ def test_too_many_failures_in_a_row_stop_the_chief_and_free_the_oracle(tmp_path)
     other.start()
     other.join(10)
     assert not other.is_alive(), "the oracle's lock was kept"
+
+
+def test_a_worker_cut_off_too_long_says_so_and_takes_the_next_trial(tmp_path, serving, capsys, monkeypatch):
+    """Not dead, only silent past the chief's wait: its report was refused and its search stopped."""
+    from keras_tuner.src.distribute.oracle_client import OracleClient
+
+    from solutions.tuning.guard import authenticate_client, keep_going_after_a_lost_trial
+
+    oracle = _oracle(tmp_path, max_trials=2)
+    address, thread = serving(oracle, worker_timeout=2, grace=60)
+    host, port = address.rsplit(":", 1)
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", host)
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", port)
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "cut")
+    client = OracleClient(oracle)
+    authenticate_client(client, address, tmp_path)  # as tuning/search.py does for a worker
+    keep_going_after_a_lost_trial(client)
+    lost = client.create_trial("cut")
+    assert _wait_until(lambda: oracle.trials[lost.trial_id].status == "FAILED"), "the silent worker's trial still runs"
+    lost.status = "COMPLETED"
+    client.end_trial(lost)  # refused by the chief: said, not raised
+    assert re.search(rf"Worker cut: trial '{lost.trial_id}' .*counted as failed.*going on with the next trial",
+                     capsys.readouterr().out)
+    assert oracle.trials[lost.trial_id].status == "FAILED"
+    following = client.create_trial("cut")
+    assert following.trial_id != lost.trial_id and following.status == "RUNNING"
+    stranger = client.create_trial("cut")  # the same running trial again: KerasTuner keeps one per worker
+    stranger.trial_id = "9999"  # a trial this chief never handed out: still an error
+    with pytest.raises(grpc.RpcError) as info:
+        client.end_trial(stranger)
+    assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    _end(client.stub, following, val_loss=0.2)
+    assert client.create_trial("cut").status == "STOPPED"  # the budget is spent
+    thread.join(15)
+    assert not thread.is_alive()

@@ -207,7 +207,8 @@ class Run:
     def evaluate(self, *, dataset: str | None = None, data: str | Path | None = None,
                  data_dir: str | Path | None = None, split: str | None = None) -> dict[str, Any]:
         """The Keras model's metrics on its own test split, or on other data: all of it (`split`
-        "all", the default there), or its test split ("test"). The result's "split" says which."""
+        "all"; the default for `data` files it was not trained on) or its test split ("test"; the
+        default for a `dataset`). The result's "split" says which."""
         from solutions.common.runtime import caller_state_kept
         from solutions.common.workflow import evaluate
 

@@ -54,8 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--data")
     evaluate.add_argument("--data-dir")
     evaluate.add_argument("--split", choices=("test", "all"), default=None,
-                          help="other data (--data/--dataset): score all of it (the default) or its test split; "
-                               "the run's own data: its test split")
+                          help="what of other data to score: all (the default for --data files the run was not "
+                               "trained on) or its test split (the default for a --dataset); the run's own files: "
+                               "always their test split")
 
     tune = verbs.add_parser("tune", help="search hyperparameters with KerasTuner, then retrain the best")
     tune_domains = tune.add_subparsers(dest="domain", required=True, parser_class=opts.Parser)

@@ -53,14 +53,16 @@ def _same(a: Any, b: Any) -> bool:
     return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
 
 
-def _shown(key: str, value: Any) -> str:
-    """An option as its flag: `--epochs 60`, `--flip off`; the tuner's `retrain` as `--no-retrain`."""
-    if key == "retrain" and isinstance(value, bool):
-        return f"--no-retrain {'off' if value else 'on'}"
-    flag = f"--{key.replace('_', '-')}"
+def _flag(key: str) -> str:
+    """The flag that sets `key` (the tuner's `retrain` is set by `--no-retrain`, so shown inverted)."""
+    return "--no-retrain" if key == "retrain" else f"--{key.replace('_', '-')}"
+
+
+def _text(key: str, value: Any) -> str:
+    """A value as it reads beside its flag: `60`, or `on`/`off` for a switch."""
     if isinstance(value, bool):
-        return f"{flag} {'on' if value else 'off'}"
-    return f"{flag} {value}"
+        return "on" if value != (key == "retrain") else "off"
+    return "none given: chosen from the data" if value is None else str(value)
 
 
 def refuse_changed(lead: str, saved: Mapping[str, Any], asked: Mapping[str, Any], *, advice: str,
@@ -74,12 +76,9 @@ def refuse_changed(lead: str, saved: Mapping[str, Any], asked: Mapping[str, Any]
     differ = []
     for key, value in asked.items():
         was = saved.get(key)
-        if was is None and resolved and resolved.get(key) is not None:
-            if _same(value, resolved[key]):
-                continue
-            differ.append(f"{_shown(key, value)} (it has {resolved[key]}, chosen from the data)")
-        elif not _same(value, was):
-            differ.append(f"{_shown(key, value)} (it has " + (_shown(key, was).split(" ", 1)[1] if was is not None
-                                                              else "none given: chosen from the data") + ")")
+        chosen = (resolved or {}).get(key) if was is None else None
+        if not _same(value, was if chosen is None else chosen):
+            has = _text(key, was) if chosen is None else f"{chosen}, chosen from the data"
+            differ.append(f"{_flag(key)} {_text(key, value)} (it has {has})")
     if differ:
         raise UserError(f"{lead}, and these differ: {', '.join(differ)}; {advice}")

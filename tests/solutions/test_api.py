@@ -54,3 +54,26 @@ def test_an_old_run_whose_files_now_read_otherwise_is_not_scored_on_a_new_split(
     (run.path / "config.json").write_text(json.dumps(config))
     with pytest.raises(solutions.UserError, match="cannot be scored on its own test split again: its files now read"):
         solutions.load(run.path).evaluate()
+
+
+def test_a_notebook_s_keyword_options_are_what_resume_and_tune_check(tmp_path, monkeypatch):
+    """The Python API passes down which options a call spelled out, as the CLI does for typed flags:
+    `train(resume=True, epochs=7)` is refused on a 1-epoch run, and `tune(dim=8)` holds dim."""
+    from solutions.api import train_options
+    from solutions.tuning import search
+    from tests.solutions.recommendation.contract import case
+
+    options = case(tmp_path)["options"]
+    (tmp_path / "run.partial").mkdir()
+    (tmp_path / "run.partial" / "config.json").write_text(json.dumps(
+        {"domain": "recommendation", "options": train_options("recommendation", **options)}))
+    with pytest.raises(solutions.UserError, match=r"--epochs 7 \(it has 1\)"):
+        solutions.train("recommendation", resume=True, output=str(tmp_path / "run"), epochs=7)
+    with pytest.raises(solutions.UserError, match="give one of them"):
+        solutions.train("recommendation", resume=True, output=str(tmp_path / "run"), config=tmp_path / "c.yaml")
+
+    seen = {}
+    monkeypatch.setattr(search, "run_search", lambda *args, **kwargs: seen.update(kwargs) or tmp_path)
+    solutions.tune("recommendation", **{**options, "dim": 8}, output=str(tmp_path / "search"))
+    assert seen["asked"]["dim"] == 8 and "learning_rate" not in seen["asked"]  # a default is not asked
+    assert "output" not in seen["asked"]

@@ -61,6 +61,39 @@ def joined(splits: Splits) -> Split | None:
                  None if first.raw is None else np.concatenate([part.raw for part in parts]))
 
 
+SEEN_FILE = "trained_examples.json"  # in a run directory: what `evaluate` on other data leaves out
+
+
+def example_keys(split: Split) -> list[str]:
+    """A short hash of each example's input, the text a user gave where the model reads ids derived
+    from it: a run keeps those of its training and validation examples, so that `evaluate` on a
+    folder that mixes them with new files scores the new ones only (the folder's fingerprint alone
+    cannot tell them apart). Equal pixels or equal text are one example, whatever the file's name."""
+    import hashlib
+
+    items = split.raw if split.raw is not None else split.x
+
+    def key(item: Any) -> str:
+        if isinstance(item, bytes):
+            data = b"b" + item
+        elif isinstance(item, str):
+            data = b"s" + item.encode("utf-8", "surrogatepass")
+        else:
+            array = np.ascontiguousarray(item)
+            data = f"{array.dtype.str}{array.shape}".encode() + array.tobytes()
+        return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+    return [key(item) for item in items]
+
+
+def without_seen(split: Split, seen: set[str]) -> tuple[Split, int]:
+    """`split` without the examples whose key is in `seen`, and how many those were."""
+    keep = np.array([key not in seen for key in example_keys(split)], dtype=bool)
+    if keep.all():
+        return split, 0
+    return Split(split.x[keep], split.y[keep], None if split.raw is None else split.raw[keep]), int((~keep).sum())
+
+
 def stratified_split(
     x: np.ndarray, y: np.ndarray, *, val_fraction: float, test_fraction: float, seed: int,
     class_names: list[str] | None = None,

@@ -158,6 +158,16 @@ class EvaluationHooks:
 
         return None if self.whole_data_refused else joined(splits)
 
+    def seen_keys(self, splits: "Splits") -> "list[str] | None":
+        """The keys (`common.data.example_keys`) of the training and validation examples, which a run
+        keeps so `evaluate` on other data can leave them out; None where it scores only the test
+        split of other data anyway (`whole_data_refused`)."""
+        from solutions.common.data import example_keys
+
+        if self.whole_data_refused:
+            return None
+        return sorted(set(example_keys(splits.train)) | set(example_keys(splits.val)))
+
     def test_extras(self, splits: "Splits", y_score: "np.ndarray", fitted: dict[str, Any]) -> dict[str, Any]:
         """Test-split figures beyond per-sample metrics (a trading backtest), added to metrics.json."""
         return {}

@@ -16,7 +16,7 @@ from solutions.common import export as ex
 from solutions.common.catalogue import source_difference, split_difference
 from solutions.common.checkpoints import save_model_atomic
 from solutions.common.files import write_bytes_atomic
-from solutions.common.data import Splits
+from solutions.common.data import SEEN_FILE, Split, Splits, without_seen
 from solutions.common.distribute import make_strategy, scope as distribute_scope, shard_by_data, synchronize_batch_norm
 from solutions.common.errors import UserError
 from solutions.common.pipeline import fit_pipelines, measure_throughput
@@ -121,6 +121,10 @@ def _train(solution: Solution, options: dict[str, Any], lock: DirectoryLock, *, 
         lock.path = run / LOCK_FILE
         lock.acquire()
         run.write_json("config.json", config)
+    keys = solution.seen_keys(splits)
+    if keys is not None and not (run / SEEN_FILE).exists():
+        run.write_json(SEEN_FILE, {"hash": "blake2b-64 of each training and validation example's input",
+                                   "keys": keys})
 
     clock = TrainingClock(run / "checkpoints" / "timing.json")
     try:
@@ -498,16 +502,35 @@ def evaluate(run_path: str, overrides: dict[str, Any], split: str | None = None)
             why = ("the run was trained on these files" if own else solution.whole_data_refused
                    or "its test split holds other things than its training split")
             raise UserError(f"{run.path} scores only the test split of this data ({why}); leave out --split all")
+    scored, seen = (scored, None) if own else _unseen(run, scored)
     model = solution.load_model(run)
     y_score = predict_keras(model, solution.model_inputs(scored))
-    return {
+    result = {
         "run": str(run.path),
         "dataset": splits.source.get("name"),
         "split": part,  # "all": every example of other data; "test": the test split
         "size": len(scored),
         "test_size": len(scored),  # the examples scored (the name older callers read)
-        "test": solution.test_metrics(scored.y, y_score, solution.load_fitted(run)),
     }
+    if seen is not None:  # other data: examples the run trained or validated on, not scored
+        result["left_out_seen"] = seen
+    return {**result, "test": solution.test_metrics(scored.y, y_score, solution.load_fitted(run))}
+
+
+def _unseen(run: Run, scored: Split) -> tuple[Split, int | None]:
+    """Other data without the examples the run trained or validated on (its `trained_examples.json`),
+    and how many were left out; None where the run kept no such list (older runs, finance and
+    recommendation, which score the test split of other data)."""
+    if not (run.path / SEEN_FILE).exists():
+        return scored, None
+    saved = run.read_json(SEEN_FILE)
+    if not isinstance(saved, dict) or not isinstance(saved.get("keys"), list):
+        raise UserError(f"{run.path / SEEN_FILE} is damaged (no list of keys); retrain, or restore it from a copy")
+    kept, seen = without_seen(scored, set(saved["keys"]))
+    if not len(kept):
+        raise UserError(f"every one of the {len(scored)} examples to score was in {run.path}'s training or "
+                        "validation split: none is new to it (its own test split: evaluate without --data)")
+    return kept, seen
 
 
 def run_data(run: Run) -> tuple[Solution, Any, Splits]:

@@ -18,6 +18,23 @@ from solutions.tuning.spaces import Space
 
 import keras  # noqa: E402  (solutions.common.training imported TensorFlow quietly first)
 
+DEFAULTS = "tuner/defaults"  # a trial's marker: it trains the search's own options, as `solutions train` would
+
+
+def _a_point_of(hp: Any, value: Any) -> bool:
+    """Whether `value` is a point of `hp`'s range (a Choice among its values, a number within its
+    bounds): only such a value can be told to Bayesian optimisation's model of the space."""
+    try:
+        return 0.0 <= float(hp.value_to_prob(value)) <= 1.0
+    except (ValueError, TypeError, ZeroDivisionError):
+        return False
+
+
+def _plain(value: Any) -> Any:
+    """A value as JSON keeps it (a NumPy scalar as its Python number; anything else as text)."""
+    value = value.item() if hasattr(value, "item") else value
+    return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
+
 
 class SpaceHyperModel(keras_tuner.HyperModel):
     """What the tuner needs to declare the search space: `build` draws the values, builds nothing."""
@@ -32,7 +49,37 @@ class SpaceHyperModel(keras_tuner.HyperModel):
         that value (KerasTuner keeps the first declaration of a name)."""
         for name in self.fixed:
             hp.Fixed(name, self.base[name])
-        return {**self.base, **self.space(hp, self.base)}
+        drawn = self.space(hp, self.base)
+        if hp.values.get(DEFAULTS):  # the search's first trial: the options as given, unset ones chosen as train does
+            return dict(self.base)
+        return {**self.base, **drawn}
+
+    def _searched_defaults(self) -> list[tuple[Any, Any]]:
+        """Each searched hyperparameter with its default before any data is read (None: the data or
+        the model chooses it)."""
+        hp = keras_tuner.HyperParameters()
+        self.trial_options(hp)
+        plan = before_data(self.solution, self.base)
+        return [(item, plan.get(item.name)) for item in hp.space]
+
+    def default_values(self) -> dict[str, Any]:
+        """The values of a new search's first trial, which trains the defaults (the options as given), so
+        the summary can say whether the search beat them. KerasTuner needs a value for every searched
+        name: one the defaults leave to the data or the model, or set outside the space, is given the
+        space's own default, which only the oracle's model of the space reads (`unset_defaults`); the
+        trial itself trains what `solutions train` would."""
+        unset = self.unset_defaults()
+        values = {item.name: item.default if item.name in unset else value for item, value in self._searched_defaults()}
+        return {**values, DEFAULTS: True}
+
+    def default_options(self) -> dict[str, Any]:
+        """The searched names' defaults before any data is read: what the defaults' row shows where
+        its trial's own report is not at hand."""
+        return {item.name: value for item, value in self._searched_defaults()}
+
+    def unset_defaults(self) -> set[str]:
+        """The searched names whose default is not a point of the space (see `default_values`)."""
+        return {item.name for item, value in self._searched_defaults() if value is None or not _a_point_of(item, value)}
 
     def build(self, hp: keras_tuner.HyperParameters) -> None:
         self.trial_options(hp)
@@ -67,6 +114,7 @@ class SolutionHyperModel(SpaceHyperModel):
         turn, one history)."""
         options, splits = self.plan_for(hp)
         options = with_model(options, model)
+        self.ran = {item.name: _plain(options.get(item.name)) for item in hp.space}  # what the trial trained with
         train_ds, val_ds = fit_pipelines(self.solution.training_datasets(splits, options))
         monitor, mode = self.solution.monitoring(options)
         stop = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=options["patience"],

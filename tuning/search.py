@@ -250,12 +250,14 @@ def _search(solution: Solution, path: Path, options: dict[str, Any], settings: d
 def trial_rows(tuner, path: Path) -> list[dict[str, Any]]:
     """One row per trial: id, status, objective, best epoch, who ran it, its time, its process's
     peak memory and the tuner's resident memory after it, then its values."""
+    from solutions.tuning.hypermodel import DEFAULTS
     from solutions.tuning.tuners import STATS_PREFIX
 
     stats: dict[str, dict[str, dict[str, float]]] = {}
     for file in path.glob(f"{STATS_PREFIX}*.json"):
         stats[file.stem[len(STATS_PREFIX):]] = json.loads(file.read_text())
     owners = getattr(tuner.oracle, "trial_tuners", {})
+    planned = tuner.hypermodel.default_options() if hasattr(tuner.hypermodel, "default_options") else {}
     rows = []
     for trial_id in sorted(tuner.oracle.trials):
         trial = tuner.oracle.trials[trial_id]
@@ -263,12 +265,19 @@ def trial_rows(tuner, path: Path) -> list[dict[str, Any]]:
         best_step = trial.best_step if trial.score is not None else None
         if best_step is not None:  # a promoted Hyperband trial counts from the epoch it continued at
             best_step += int(trial.hyperparameters.values.get("tuner/initial_epoch", 0))
+        seen = stats.get(owner, {}).get(trial_id, {})
+        values = {k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}
+        defaults = bool(trial.hyperparameters.values.get(DEFAULTS))
+        if defaults:  # what it trained with, as its process reported it (a blank: the model's own default)
+            ran = seen.get("ran") or planned  # a remote worker's report stays on its machine
+            values.update({k: v for k, v in ran.items() if k in values})
         rows.append({"trial": trial_id, "status": trial.status,
                      "objective": None if trial.score is None else float(trial.score),
                      "best_epoch": None if best_step is None else int(best_step) + 1,
-                     "tuner": owner,
-                     **{k: stats.get(owner, {}).get(trial_id, {}).get(k) for k in STAT_COLUMNS},
-                     **{k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}})
+                     "tuner": owner, "defaults": "yes" if defaults else None,
+                     **({"epochs": trial.hyperparameters.values["tuner/epochs"]}  # Hyperband: this trial's budget
+                        if "tuner/epochs" in trial.hyperparameters.values else {}),
+                     **{k: seen.get(k) for k in STAT_COLUMNS}, **values})
     return rows
 
 
@@ -343,10 +352,20 @@ def summarise(rows: list[dict[str, Any]], monitor: str, mode: str, path: Path, s
         return summary
     best = (min if mode == "min" else max)(finished, key=lambda r: r["objective"])
     values = {k: v for k, v in best.items()
-              if k not in ("trial", "status", "objective", "best_epoch", "tuner", *STAT_COLUMNS)}
+              if k not in ("trial", "status", "objective", "best_epoch", "tuner", "defaults", "epochs", *STAT_COLUMNS)}
     summary.update({"best_trial": best["trial"], "best_objective": best["objective"],
                     "best_epoch": best["best_epoch"], "best_values": values,
                     "command": (command or _values_command)(solution.name, values, options)})
+    marked = [r for r in rows if r.get("defaults")]  # the first trial, and under Hyperband its continuations
+    scored = [r for r in marked if r in finished]
+    if scored:  # the options as given: the best of their trials against the best of the search
+        defaults = (min if mode == "min" else max)(scored, key=lambda r: r["objective"])
+        summary["defaults"] = {"trial": defaults["trial"], "objective": defaults["objective"],
+                               "best_epoch": defaults["best_epoch"], "best_is_defaults": bool(best.get("defaults")),
+                               "gain": abs(best["objective"] - defaults["objective"]),
+                               **({"epochs": defaults["epochs"]} if "epochs" in defaults else {})}
+    elif marked:
+        summary["defaults"] = {"trial": marked[0]["trial"], "objective": None, "finished": False}
     for key in ("trial_peak_mb", "tuner_rss_mb"):  # by trial, in trial order
         summary[f"{key}_by_trial"] = [r[key] for r in rows if r.get(key) is not None]
     return summary
@@ -377,6 +396,16 @@ def print_summary(summary: dict[str, Any], monitor: str, path: Path) -> None:
     print(f"Search {path}: {summary['completed']} of {summary['trials']} trials completed; best trial "
           f"{summary['best_trial']} {monitor} {summary['best_objective']:.4f} at epoch {summary['best_epoch']}")
     print(f"  best values: {summary['command']}")
+    defaults = summary.get("defaults")
+    budget = f", {defaults['epochs']} epochs" if defaults and defaults.get("epochs") else ""
+    if defaults and defaults["objective"] is None:
+        print(f"  the defaults (trial {defaults['trial']}) did not finish: no comparison with them")
+    elif defaults and defaults["best_is_defaults"]:
+        print(f"  no trial beat the defaults (trial {defaults['trial']}{budget}, {monitor} "
+              f"{defaults['objective']:.4f}) on the validation split: the best configuration is the defaults")
+    elif defaults:
+        print(f"  the defaults (trial {defaults['trial']}{budget}): {monitor} {defaults['objective']:.4f}; the best "
+              f"trial is {defaults['gain']:.4f} better")
     retrained = summary.get("retrained")
     if retrained:
         val = retrained["validation"].get(monitor)

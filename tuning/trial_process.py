@@ -151,4 +151,4 @@ def train_trial(spec: dict[str, Any]) -> dict[str, Any]:
                              callbacks=[checkpoint])
     return {"history": {k: [float(v) for v in values] for k, values in history.history.items()},
             "epoch": [int(e) for e in history.epoch], "seconds": round(time.perf_counter() - start, 1),
-            "peak_rss_mb": resident_mb("VmHWM")}
+            "peak_rss_mb": resident_mb("VmHWM"), "ran": getattr(hypermodel, "ran", {})}

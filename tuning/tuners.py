@@ -29,6 +29,14 @@ class _RecordsTuners:
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.trial_tuners: dict[str, str] = {}
+        self.defaults: dict[str, Any] | None = None  # the first trial's values (SpaceHyperModel.default_values)
+
+    def _random_values(self):
+        """A new search's first trial trains the defaults; the others are drawn as KerasTuner draws them
+        (Bayesian optimisation's first points and each Hyperband bracket's trials come from here)."""
+        if self.defaults is not None and not self.trials:
+            return dict(self.defaults)
+        return super()._random_values()
 
     def create_trial(self, tuner_id):
         trial = super().create_trial(tuner_id)
@@ -111,7 +119,7 @@ class Tuner(keras_tuner.Tuner):
         stats = Path(self.project_dir) / f"{STATS_PREFIX}{self.tuner_id}.json"
         seen = json.loads(stats.read_text()) if stats.exists() else {}
         seen[trial.trial_id] = {"seconds": result["seconds"], "trial_peak_mb": result["peak_rss_mb"],
-                                "tuner_rss_mb": resident_mb()}
+                                "tuner_rss_mb": resident_mb(), "ran": result.get("ran", {})}
         write_text_atomic(stats, json.dumps(seen, indent=1))
         history = keras.callbacks.History()
         history.history, history.epoch = result["history"], result["epoch"]
@@ -125,12 +133,14 @@ def make_tuner(kind: str, hypermodel: keras_tuner.HyperModel, *, objective: kera
     if kind == "random":
         oracle = RandomOracle(max_trials=max_trials, **common)
     elif kind == "bayesian":
-        oracle = BayesianOracle(max_trials=max_trials, num_initial_points=min(3, max_trials), **common)
+        oracle = BayesianOracle(max_trials=max_trials, num_initial_points=min(4, max_trials), **common)  # defaults + 3
     elif kind == "hyperband":
         oracle = HyperbandOracle(max_epochs=max_epochs, factor=3, **common)
         oracle.max_trials = max_trials  # the generic cap the base oracle checks on every new trial
     else:
         raise ValueError(f"unknown tuner {kind!r}; choose from {', '.join(TUNERS)}")
+    if hasattr(hypermodel, "default_values"):
+        oracle.defaults = hypermodel.default_values()
     try:
         return Tuner(oracle=oracle, hypermodel=hypermodel, directory=str(directory), project_name=project_name,
                      overwrite=overwrite)

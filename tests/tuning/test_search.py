@@ -65,13 +65,22 @@ def test_search_writes_table_plot_and_retrains_the_best(ratings_csv, tmp_path):
     # --dim 8 was typed: searched by the space, but held at the user's value (it was once varied)
     assert {r["dim"] for r in rows} == {"8"} and len({r["l2"] for r in rows}) == 3
     assert "Not searched, as asked: dim 8" in result.stdout
+    # the first trial trained the defaults: mf's l2 left to the model (blank), the rest as given
+    assert [r["defaults"] for r in rows] == ["yes", "", ""] and rows[0]["l2"] == ""
+    assert float(rows[0]["learning_rate"]) == 0.002 and rows[0]["batch_size"] == "256"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["fixed"] == {"dim": 8} and "--dim=8" in summary["command"]
     scores = [float(r["objective"]) for r in rows]
     assert summary["objective"] == "val_rmse" and summary["best_objective"] == pytest.approx(min(scores))
+    assert summary["defaults"]["trial"] == "0" and summary["defaults"]["objective"] == pytest.approx(scores[0])
+    assert "the defaults (trial 0)" in result.stdout or "no trial beat the defaults (trial 0" in result.stdout
     best = next(r for r in rows if r["trial"] == summary["best_trial"])
     config = json.loads((out / "best" / "config.json").read_text())  # the retrained run used the best values
-    assert config["options"]["dim"] == int(best["dim"]) and config["options"]["l2"] == pytest.approx(float(best["l2"]))
+    assert config["options"]["dim"] == int(best["dim"])
+    if best["l2"]:
+        assert config["options"]["l2"] == pytest.approx(float(best["l2"]))
+    else:  # the defaults were best: mf's l2 stays the model's own
+        assert best["defaults"] == "yes" and config["options"]["l2"] is None
     retrained = summary["retrained"]
     assert "rmse" in retrained["test"] and "val_rmse" in retrained["validation"]
     assert (out / "objective_by_trial.png").exists() and (out / "best" / "report.md").exists()

@@ -2,6 +2,9 @@
 
 import json
 
+import numpy as np
+import pytest
+
 from solutions.cli import main
 from tests.conftest import write_digit_pngs
 
@@ -71,3 +74,59 @@ def test_evaluate_on_a_folder_uses_the_runs_input_shape(trained_run, tmp_path, c
     assert 0.0 <= result["test"]["accuracy"] <= 1.0
     assert main(["evaluate", str(trained_run.path), "--data", str(tmp_path / "rgb"), "--split", "test"]) == 0
     assert json.loads(capsys.readouterr().out)["size"] < 20
+
+
+def test_evaluate_on_a_folder_mixing_the_runs_training_images_with_new_ones_scores_the_new(tmp_path, capsys):
+    """A user adds new scans to the folder a run trained on and evaluates on it: the whole folder was
+    scored, the run's own training images included (its fingerprint differs, so it counts as new)."""
+    import shutil
+
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    root = write_digit_pngs(tmp_path / "pngs", per_class=15, classes=3)
+    out = tmp_path / "run"
+    assert main(["train", "image-classification", "--data", str(root), "--image-size", "16", "--epochs", "1",
+                 "--width", "8", "--no-export", "--output", str(out)]) == 0
+    capsys.readouterr()
+    sizes = json.loads((out / "config.json").read_text())["sizes"]
+    seen = json.loads((out / "trained_examples.json").read_text())["keys"]
+    assert len(seen) == sizes["train"] + sizes["val"]
+    mixed = tmp_path / "mixed"
+    shutil.copytree(root, mixed)
+    digits = load_digits()
+    for label in range(3):  # 10 new images a class, named so they sort among the old ones
+        for i, img in enumerate(digits.images[digits.target == label][15:25]):
+            Image.fromarray(np.round(img * 255 / 16).astype(np.uint8), mode="L").save(
+                mixed / f"digit_{label}" / f"new_{i}.png")
+    assert main(["evaluate", str(out), "--data", str(mixed)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["split"] == "all" and result["left_out_seen"] == sizes["train"] + sizes["val"]
+    assert result["size"] == 30 + sizes["test"]  # the new images and the run's own test images
+    assert main(["evaluate", str(out), "--data", str(mixed), "--split", "test"]) == 0
+    part = json.loads(capsys.readouterr().out)  # the mixed folder's own test split, less what the run saw
+    assert part["split"] == "test" and part["size"] + part["left_out_seen"] < 30 + 45 // 2
+
+
+def test_other_data_the_run_saw_whole_is_one_error_and_a_damaged_list_too(tmp_path):
+    from solutions.common.data import Split, example_keys
+    from solutions.common.errors import UserError
+    from solutions.common.rundir import Run
+    from solutions.common.workflow import _unseen
+
+    x = np.arange(4 * 2 * 2, dtype=np.uint8).reshape(4, 2, 2)
+    split = Split(x, np.array([0, 1, 0, 1]))
+    run = Run(tmp_path)
+    assert _unseen(run, split) == (split, None)  # an older run: nothing to leave out
+    run.write_json("trained_examples.json", {"keys": example_keys(Split(x[:3], split.y[:3]))})
+    kept, seen = _unseen(run, split)
+    assert seen == 3 and kept.x.tolist() == x[3:].tolist() and kept.y.tolist() == [1]
+    run.write_json("trained_examples.json", {"keys": example_keys(split)})
+    with pytest.raises(UserError, match="every one of the 4 examples"):
+        _unseen(run, split)
+    run.write_json("trained_examples.json", {"keys": "abc"})
+    with pytest.raises(UserError, match="damaged"):
+        _unseen(run, split)
+    texts = Split(np.zeros((2, 3)), np.array([0, 1]), raw=np.array(["good film", "bad film"], dtype=object))
+    assert example_keys(texts) == example_keys(Split(np.ones((2, 3)), np.array([1, 0]),
+                                                     raw=np.array(["good film", "bad film"])))  # the text counts

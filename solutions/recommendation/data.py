@@ -166,25 +166,58 @@ def data_scale(values: np.ndarray, rare: float = 0.001) -> tuple[float, float]:
     return float(unique[min(b[0] for b in kept)]), float(unique[max(b[-1] for b in kept)])
 
 
+NO_RATINGS = "none"  # --rating-column none: a table of interactions (clicks, plays, purchases), for retrieval
+IMPLICIT = "no rating column: each row is one interaction (--rating-column none)"
+
+
+def implicit(rating_column: str | None) -> bool:
+    """Whether `--rating-column` says the table has no ratings (every row one interaction)."""
+    return isinstance(rating_column, str) and rating_column.strip().lower() == NO_RATINGS
+
+
 def read_csv(path: Path, *, user_column: str, item_column: str, rating_column: str,
              timestamp_column: str | None, scale: tuple[float, float] | None) -> Ratings:
-    """A user's ratings table; column names are matched case-insensitively."""
+    """A user's ratings table; column names are matched case-insensitively. With `rating_column`
+    "none", a table of interactions without ratings: each row counts as one (a rating of 1), which
+    retrieval learns from as it learns from every rating."""
     path = Path(path).expanduser()
     frame = read_table(path, dtype=str)
     lower = {str(c).strip().lower(): c for c in frame.columns}
-    wanted = {"user": user_column, "item": item_column, "rating": rating_column}
+    interactions = implicit(rating_column)
+    if interactions and scale is not None:
+        raise UserError("--rating-scale does not apply with --rating-column none (the table has no ratings)")
+    wanted = {"user": user_column, "item": item_column, **({} if interactions else {"rating": rating_column})}
     found = {}
     for role, name in wanted.items():
         if name.lower() not in lower:
-            raise UserError(f"{path} has no {role} column {name!r} (--{role}-column); {columns_listing(frame)}")
+            hint = (" (a table of interactions without ratings, such as clicks or plays: --rating-column none "
+                    "with --task retrieval)") if role == "rating" else ""
+            raise UserError(f"{path} has no {role} column {name!r} (--{role}-column){hint}; {columns_listing(frame)}")
         found[role] = lower[name.lower()]
     stamp = lower.get((timestamp_column or "timestamp").lower())
     if timestamp_column and stamp is None:
         raise UserError(f"{path} has no timestamp column {timestamp_column!r}; {columns_listing(frame)}")
-    ratings = _from_frame(frame, f"file:{path.resolve()}", scale, found["user"], found["item"], found["rating"], stamp,
-                          origin=str(path))
+    if interactions:
+        found["rating"] = " interactions"  # stripped names are matched: no table's column is this one
+        frame = frame.assign(**{found["rating"]: "1"})
+    ratings = _from_frame(frame, f"file:{path.resolve()}", (1.0, 1.0) if interactions else scale, found["user"],
+                          found["item"], found["rating"], stamp, origin=str(path),
+                          scale_from=IMPLICIT if interactions else "--rating-scale")
     ratings.files = [path.resolve()]
     return ratings
+
+
+def read_user_csv(options: dict) -> Ratings:
+    """`--data FILE.csv` with the options' column names and scale (read before TensorFlow loads, to
+    answer a missing column at once, and again to train). Interactions without ratings
+    (`--rating-column none`) train retrieval only: a rating model has nothing to learn from them."""
+    if implicit(options.get("rating_column", "rating")) and (options.get("task") or "rating") != "retrieval":
+        raise UserError("--rating-column none (interactions without ratings) needs --task retrieval: a rating "
+                        "model learns ratings")
+    return read_csv(Path(options["data"]), user_column=options.get("user_column", "user"),
+                    item_column=options.get("item_column", "item"),
+                    rating_column=options.get("rating_column", "rating"),
+                    timestamp_column=options.get("timestamp_column"), scale=parse_scale(options.get("rating_scale")))
 
 
 def clean_id(value: object) -> str:
@@ -302,11 +335,7 @@ LOADERS = {"movielens-100k": load_movielens_100k, "movielens-1m": load_movielens
 
 def load_ratings(options: dict) -> Ratings:
     if options.get("data"):
-        scale = parse_scale(options.get("rating_scale"))
-        return read_csv(Path(options["data"]), user_column=options.get("user_column", "user"),
-                        item_column=options.get("item_column", "item"),
-                        rating_column=options.get("rating_column", "rating"),
-                        timestamp_column=options.get("timestamp_column"), scale=scale)
+        return read_user_csv(options)
     name = options["dataset"]
     if name not in LOADERS:
         raise UserError(f"unknown dataset {name!r} for recommendation; known: {', '.join(LOADERS)}, or --data FILE.csv")

@@ -37,7 +37,9 @@ class RecommendationOptions:
                                  "random: seeded; temporal: each user's latest ratings are the test")
         parser.add_argument("--user-column", default="user")
         parser.add_argument("--item-column", default="item")
-        parser.add_argument("--rating-column", default="rating")
+        parser.add_argument("--rating-column", default="rating",
+                            help="none: a table of interactions without ratings (clicks, plays, purchases), each row "
+                                 "one, for --task retrieval")
         parser.add_argument("--timestamp-column", default=None)
         parser.add_argument("--rating-scale", default=None,
                             help="LOW,HIGH of a CSV's ratings; ratings outside are rejected (default: the data's own "
@@ -86,11 +88,9 @@ class RecommendationOptions:
             path = Path(options["data"]).expanduser()
             if not path.is_file():
                 raise UserError(f"{path} is not a file (give a CSV of user, item, rating)")
-            from solutions.recommendation.data import parse_scale, read_csv  # checked before TensorFlow loads
+            from solutions.recommendation.data import read_user_csv
 
-            read_csv(path, user_column=options.get("user_column", "user"), item_column=options.get("item_column", "item"),
-                     rating_column=options.get("rating_column", "rating"),
-                     timestamp_column=options.get("timestamp_column"), scale=parse_scale(options.get("rating_scale")))
+            read_user_csv({**options, "data": str(path)})  # a missing column is answered before TensorFlow loads
         elif options["dataset"] not in LOADERS:
             raise UserError(f"unknown dataset {options['dataset']!r} for recommendation; known: "
                             f"{', '.join(LOADERS)}, or --data FILE.csv")

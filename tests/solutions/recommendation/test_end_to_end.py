@@ -81,6 +81,7 @@ def test_missing_rating_column_is_one_error_line(csv_file, tmp_path):
     result = run_cli("train", "recommendation", "--data", str(csv_file), *columns, "--output", str(tmp_path / "run"))
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1 and "has no rating column 'score'" in lines[0]
+    assert "--rating-column none with --task retrieval" in lines[0]  # what a table of clicks is told
     assert not (tmp_path / "run").exists()
 
 
@@ -146,3 +147,32 @@ def test_rating_model_for_retrieval_is_one_error_line(csv_file, tmp_path):
                      "--model", "mf", "--output", str(tmp_path / "run"))
     assert result.returncode == 2 and "--model mf does not fit --task retrieval" in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_interactions_without_ratings_train_retrieval(csv_file, tmp_path):
+    """A table of clicks or plays has no rating column; it was one error, though retrieval learns
+    from every row as a positive whatever its rating."""
+    import pandas as pd
+
+    clicks = tmp_path / "clicks.csv"
+    pd.read_csv(csv_file, dtype=str).drop(columns=["stars"]).to_csv(clicks, index=False)
+    columns = ["--user-column", "user_id", "--item-column", "movie", "--timestamp-column", "ts"]
+    out = tmp_path / "clicks"
+    result = run_cli("train", "recommendation", "--data", str(clicks), *columns, "--rating-column", "none",
+                     "--task", "retrieval", "--epochs", "2", "--dim", "16", "--batch-size", "128", "--no-export",
+                     "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "Interactions: no rating column: each row is one interaction" in result.stdout
+    config = json.loads((out / "config.json").read_text())
+    assert config["source"]["scale"] == [1.0, 1.0] and "each row is one interaction" in config["source"]["scale_from"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test"]["recall_at_10"] > metrics["baselines"]["random"]["recall_at_10"]
+    score = run_cli("predict", str(out), "--user", "196", "--item", "242")
+    assert score.returncode == 0 and ": score " in score.stdout, score.stderr
+    for extra, message in ((["--task", "rating"], "needs --task retrieval"),
+                           (["--task", "retrieval", "--rating-scale", "1,5"], "--rating-scale does not apply")):
+        refused = run_cli("train", "recommendation", "--data", str(clicks), *columns, "--rating-column", "none",
+                          *extra, "--output", str(tmp_path / "refused"))
+        lines = refused.stderr.strip().splitlines()
+        assert refused.returncode == 2 and len(lines) == 1 and message in lines[0]
+    assert not (tmp_path / "refused").exists()

@@ -208,7 +208,8 @@ class Run:
                  data_dir: str | Path | None = None, split: str | None = None) -> dict[str, Any]:
         """The Keras model's metrics on its own test split, or on other data: all of it (`split`
         "all"; the default for `data` files it was not trained on) or its test split ("test"; the
-        default for a `dataset`). The result's "split" says which."""
+        default for a `dataset`). The result's "split" says which; "left_out_seen" counts the examples
+        of other data that the run trained or validated on, which are not scored."""
         from solutions.common.runtime import caller_state_kept
         from solutions.common.workflow import evaluate
 

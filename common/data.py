@@ -68,7 +68,8 @@ def example_keys(split: Split) -> list[str]:
     """A short hash of each example's input, the text a user gave where the model reads ids derived
     from it: a run keeps those of its training and validation examples, so that `evaluate` on a
     folder that mixes them with new files scores the new ones only (the folder's fingerprint alone
-    cannot tell them apart). Equal pixels or equal text are one example, whatever the file's name."""
+    cannot tell them apart). Equal pixels or equal text (spacing aside) are one example, whatever the
+    file's name."""
     import hashlib
 
     items = split.raw if split.raw is not None else split.x
@@ -76,8 +77,8 @@ def example_keys(split: Split) -> list[str]:
     def key(item: Any) -> str:
         if isinstance(item, bytes):
             data = b"b" + item
-        elif isinstance(item, str):
-            data = b"s" + item.encode("utf-8", "surrogatepass")
+        elif isinstance(item, str):  # spacing aside: a folder's text file ends in a newline, a CSV cell does not
+            data = b"s" + " ".join(item.split()).encode("utf-8", "surrogatepass")
         else:
             array = np.ascontiguousarray(item)
             data = f"{array.dtype.str}{array.shape}".encode() + array.tobytes()

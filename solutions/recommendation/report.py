@@ -65,9 +65,12 @@ def _rating_notes(splits) -> list[str]:
 
 
 def _ranking_notes(splits) -> list[str]:
+    from solutions.recommendation.data import IMPLICIT
+
     s = splits.source
-    return [f"Split: {s['split']}. {s['users']} users, {s['items']} items, {s['ratings']} ratings. "
-            f"Retrieval: {len(splits.test)} test users with {s['test_ratings']} held-out ratings; each "
-            f"user's whole catalogue is ranked, items rated in training or validation excluded; "
+    unit = "interactions" if s.get("scale_from") == IMPLICIT else "ratings"  # --rating-column none: clicks, plays
+    return [f"Split: {s['split']}. {s['users']} users, {s['items']} items, {s['ratings']} {unit}. "
+            f"Retrieval: {len(splits.test)} test users with {s['test_ratings']} held-out {unit}; each "
+            f"user's whole catalogue is ranked, items seen in training or validation excluded; "
             f"recall@10 = held-out items in the top 10 / the user's held-out items, averaged over users. "
-            f"{s['cold_test_users']} test ratings are by users without training ratings."]
+            f"{s['cold_test_users']} test {unit} are by users without training {unit}."]

@@ -105,7 +105,7 @@ def test_evaluate_on_a_folder_mixing_the_runs_training_images_with_new_ones_scor
     assert result["size"] == 30 + sizes["test"]  # the new images and the run's own test images
     assert main(["evaluate", str(out), "--data", str(mixed), "--split", "test"]) == 0
     part = json.loads(capsys.readouterr().out)  # the mixed folder's own test split, less what the run saw
-    assert part["split"] == "test" and part["size"] + part["left_out_seen"] < 30 + 45 // 2
+    assert part["split"] == "test" and part["size"] >= 1 and part["left_out_seen"] >= 1 and part["size"] < 20
 
 
 def test_other_data_the_run_saw_whole_is_one_error_and_a_damaged_list_too(tmp_path):
@@ -129,4 +129,5 @@ def test_other_data_the_run_saw_whole_is_one_error_and_a_damaged_list_too(tmp_pa
         _unseen(run, split)
     texts = Split(np.zeros((2, 3)), np.array([0, 1]), raw=np.array(["good film", "bad film"], dtype=object))
     assert example_keys(texts) == example_keys(Split(np.ones((2, 3)), np.array([1, 0]),
-                                                     raw=np.array(["good film", "bad film"])))  # the text counts
+                                                     raw=np.array(["good film\n", " bad  film"])))  # the text counts
+    assert example_keys(texts)[0] != example_keys(texts)[1]

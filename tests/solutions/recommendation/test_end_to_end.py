@@ -167,6 +167,7 @@ def test_interactions_without_ratings_train_retrieval(csv_file, tmp_path):
     assert config["source"]["scale"] == [1.0, 1.0] and "each row is one interaction" in config["source"]["scale_from"]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test"]["recall_at_10"] > metrics["baselines"]["random"]["recall_at_10"]
+    assert "held-out interactions" in (out / "report.md").read_text()
     score = run_cli("predict", str(out), "--user", "196", "--item", "242")
     assert score.returncode == 0 and ": score " in score.stdout, score.stderr
     for extra, message in ((["--task", "rating"], "needs --task retrieval"),

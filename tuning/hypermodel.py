@@ -66,20 +66,16 @@ class SpaceHyperModel(keras_tuner.HyperModel):
         """The values of a new search's first trial, which trains the defaults (the options as given), so
         the summary can say whether the search beat them. KerasTuner needs a value for every searched
         name: one the defaults leave to the data or the model, or set outside the space, is given the
-        space's own default, which only the oracle's model of the space reads (`unset_defaults`); the
-        trial itself trains what `solutions train` would."""
-        unset = self.unset_defaults()
-        values = {item.name: item.default if item.name in unset else value for item, value in self._searched_defaults()}
+        space's own default, which only the oracle's model of the space reads; the trial itself
+        trains what `solutions train` would."""
+        values = {item.name: value if value is not None and _a_point_of(item, value) else item.default
+                  for item, value in self._searched_defaults()}
         return {**values, DEFAULTS: True}
 
     def default_options(self) -> dict[str, Any]:
         """The searched names' defaults before any data is read: what the defaults' row shows where
         its trial's own report is not at hand."""
         return {item.name: value for item, value in self._searched_defaults()}
-
-    def unset_defaults(self) -> set[str]:
-        """The searched names whose default is not a point of the space (see `default_values`)."""
-        return {item.name for item, value in self._searched_defaults() if value is None or not _a_point_of(item, value)}
 
     def build(self, hp: keras_tuner.HyperParameters) -> None:
         self.trial_options(hp)

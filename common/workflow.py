@@ -514,7 +514,23 @@ def evaluate(run_path: str, overrides: dict[str, Any], split: str | None = None)
     }
     if seen is not None:  # other data: examples the run trained or validated on, not scored
         result["left_out_seen"] = seen
+    if not own:  # other data: what reading it skipped, repaired or decided, as training prints it
+        result.update(data_account(splits.source))
     return {**result, "test": solution.test_metrics(scored.y, y_score, solution.load_fitted(run))}
+
+
+def data_account(source: dict[str, Any]) -> dict[str, Any]:
+    """A source's counted skips ("skipped", "skipped_unit"), repairs and notes, those that say anything."""
+    account: dict[str, Any] = {}
+    skipped = {reason: count for reason, count in source.get("skipped", {}).items() if count}
+    if skipped:
+        account["skipped"], account["skipped_unit"] = skipped, source.get("skipped_unit", "file(s)")
+    repairs = {repair: count for repair, count in source.get("repairs", {}).items() if count}
+    if repairs:
+        account["repairs"] = repairs
+    if source.get("notes"):
+        account["notes"] = list(source["notes"])
+    return account
 
 
 def _unseen(run: Run, scored: Split) -> tuple[Split, int | None]:

@@ -55,6 +55,7 @@ class Ratings:
     user_features: dict[str, dict[str, str]] = field(default_factory=dict)
     repairs: Counter = field(default_factory=Counter)
     files: list[Path] = field(default_factory=list)
+    interactions: bool = False  # no ratings: each row one interaction (a click, a play), every rating 1
     # the publisher's own split where it has one: name -> boolean "is test" per row
     publisher_splits: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -175,23 +176,47 @@ def implicit(rating_column: str | None) -> bool:
     return isinstance(rating_column, str) and rating_column.strip().lower() == NO_RATINGS
 
 
+def as_interactions(ratings: Ratings, why: str = IMPLICIT) -> Ratings:
+    """Ratings read as interactions: every row a 1, whatever its rating (retrieval ranks rows)."""
+    ratings.ratings = np.ones(len(ratings), np.float32)
+    ratings.scale, ratings.scale_from, ratings.interactions = (1.0, 1.0), why, True
+    return ratings
+
+
+def check_interactions_task(options: dict) -> None:
+    """Interactions without ratings (`--rating-column none`) train retrieval only: a rating model
+    has nothing to learn from them."""
+    if implicit(options.get("rating_column", "rating")) and (options.get("task") or "rating") != "retrieval":
+        raise UserError("--rating-column none (interactions without ratings) needs --task retrieval: a rating "
+                        "model learns ratings")
+
+
 def read_csv(path: Path, *, user_column: str, item_column: str, rating_column: str,
-             timestamp_column: str | None, scale: tuple[float, float] | None) -> Ratings:
+             timestamp_column: str | None, scale: tuple[float, float] | None,
+             scoring_task: str | None = None) -> Ratings:
     """A user's ratings table; column names are matched case-insensitively. With `rating_column`
     "none", a table of interactions without ratings: each row counts as one (a rating of 1), which
-    retrieval learns from as it learns from every rating."""
+    retrieval learns from as it learns from every rating. `scoring_task`: the task of a finished
+    run the table is scored with (evaluate); a retrieval run reads a table without its rating
+    column as interactions, as it would read the ratings (`evaluate` takes no column flags)."""
     path = Path(path).expanduser()
     frame = read_table(path, dtype=str)
     lower = {str(c).strip().lower(): c for c in frame.columns}
-    interactions = implicit(rating_column)
+    interactions, why = implicit(rating_column), IMPLICIT
+    if not interactions and scoring_task == "retrieval" and rating_column.lower() not in lower:
+        interactions, scale = True, None  # the run's --rating-scale is for ratings this table lacks
+        why = (f"no rating column {rating_column!r}: each row is one interaction (a retrieval run ranks rows, "
+               "whatever their rating)")
     if interactions and scale is not None:
         raise UserError("--rating-scale does not apply with --rating-column none (the table has no ratings)")
     wanted = {"user": user_column, "item": item_column, **({} if interactions else {"rating": rating_column})}
     found = {}
     for role, name in wanted.items():
         if name.lower() not in lower:
-            hint = (" (a table of interactions without ratings, such as clicks or plays: --rating-column none "
-                    "with --task retrieval)") if role == "rating" else ""
+            hint = ""
+            if role == "rating":
+                hint = (" (a table of interactions without ratings, such as clicks or plays: --rating-column none "
+                        "with --task retrieval)") if scoring_task is None else " (a rating run is scored on ratings)"
             raise UserError(f"{path} has no {role} column {name!r} (--{role}-column){hint}; {columns_listing(frame)}")
         found[role] = lower[name.lower()]
     stamp = lower.get((timestamp_column or "timestamp").lower())
@@ -202,22 +227,22 @@ def read_csv(path: Path, *, user_column: str, item_column: str, rating_column: s
         frame = frame.assign(**{found["rating"]: "1"})
     ratings = _from_frame(frame, f"file:{path.resolve()}", (1.0, 1.0) if interactions else scale, found["user"],
                           found["item"], found["rating"], stamp, origin=str(path),
-                          scale_from=IMPLICIT if interactions else "--rating-scale")
+                          scale_from=why if interactions else "--rating-scale")
     ratings.files = [path.resolve()]
+    ratings.interactions = interactions
     return ratings
 
 
 def read_user_csv(options: dict) -> Ratings:
     """`--data FILE.csv` with the options' column names and scale (read before TensorFlow loads, to
-    answer a missing column at once, and again to train). Interactions without ratings
-    (`--rating-column none`) train retrieval only: a rating model has nothing to learn from them."""
-    if implicit(options.get("rating_column", "rating")) and (options.get("task") or "rating") != "retrieval":
-        raise UserError("--rating-column none (interactions without ratings) needs --task retrieval: a rating "
-                        "model learns ratings")
+    answer a missing column at once, and again to train). With `trained_run` (evaluate, export)
+    the table is read for that finished run's task."""
+    check_interactions_task(options)
     return read_csv(Path(options["data"]), user_column=options.get("user_column", "user"),
                     item_column=options.get("item_column", "item"),
                     rating_column=options.get("rating_column", "rating"),
-                    timestamp_column=options.get("timestamp_column"), scale=parse_scale(options.get("rating_scale")))
+                    timestamp_column=options.get("timestamp_column"), scale=parse_scale(options.get("rating_scale")),
+                    scoring_task=(options.get("task") or "rating") if options.get("trained_run") else None)
 
 
 def clean_id(value: object) -> str:
@@ -334,9 +359,13 @@ LOADERS = {"movielens-100k": load_movielens_100k, "movielens-1m": load_movielens
 
 
 def load_ratings(options: dict) -> Ratings:
+    """A CSV (`--data`) or a named dataset; with `--rating-column none` a named dataset's ratings
+    are read as interactions too, as a CSV's would be without its rating column."""
     if options.get("data"):
         return read_user_csv(options)
     name = options["dataset"]
     if name not in LOADERS:
         raise UserError(f"unknown dataset {name!r} for recommendation; known: {', '.join(LOADERS)}, or --data FILE.csv")
-    return LOADERS[name](options)
+    check_interactions_task(options)
+    ratings = LOADERS[name](options)
+    return as_interactions(ratings) if implicit(options.get("rating_column")) else ratings

@@ -21,6 +21,12 @@ def history_table(splits) -> np.ndarray:
     return table
 
 
+def seen_verb(splits) -> str:
+    """What the metadata says users did to the items their top-K leaves out: "rated", or for a table of
+    interactions (`--rating-column none`) "interacted with"."""
+    return "interacted with" if splits.fitted["ratings"].interactions else "rated"
+
+
 def popular_items(splits, limit: int = 100) -> list[str]:
     """The most-rated items in training (the unknown user's fallback), as data ids."""
     counts = np.bincount(splits.train.x[:, 1], minlength=splits.fitted["maps"].n_items)
@@ -78,8 +84,8 @@ def recommender_tensors(splits, task: str, k: int | None = None) -> tuple[list, 
                       value_range=user_range, dimension_names=("batch",), files=(users,))
     if k is not None:
         return [user], [
-            TensorInfo("scores", f"The {k} best scores, best first, of items the user had not rated in training or "
-                       "validation.",
+            TensorInfo("scores", f"The {k} best scores, best first, of items the user had not {seen_verb(splits)} "
+                       "in training or validation.",
                        dimension_names=("batch", "rank")),
             TensorInfo("items", f"The item index of each of the {k} scores; line i of items.txt is the data's "
                        "id of item index i, of item_titles.txt its title.", value_range=(0, maps.n_items - 1),
@@ -184,7 +190,7 @@ class RecommenderExport:
         k = int(options.get("top_k") or 10)
         users = splits.test.x if splits.test.x.ndim == 1 else np.unique(splits.test.x[:, 0])
         info = run_model_info(self, run.path, splits.source.get("name", "?"), f"{self.name} top-{k}",
-                              f"the top {k} items for a user, the items rated in training left out",
+                              f"the top {k} items for a user, the items {seen_verb(splits)} in training left out",
                               recommender_tensors(splits, self.task, k))
         return check_top_k_tflite(run, model, history_table(splits), users, k, info)
 

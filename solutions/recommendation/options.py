@@ -9,7 +9,7 @@ from typing import Any
 
 from solutions.common import ranges
 from solutions.common.errors import UserError
-from solutions.recommendation.data import LOADERS
+from solutions.recommendation.data import LOADERS, check_interactions_task
 
 RATING_MODELS = ("autorec", "mf", "neural")
 
@@ -39,7 +39,7 @@ class RecommendationOptions:
         parser.add_argument("--item-column", default="item")
         parser.add_argument("--rating-column", default="rating",
                             help="none: a table of interactions without ratings (clicks, plays, purchases), each row "
-                                 "one, for --task retrieval")
+                                 "one, for --task retrieval (with --dataset: its ratings read as interactions)")
         parser.add_argument("--timestamp-column", default=None)
         parser.add_argument("--rating-scale", default=None,
                             help="LOW,HIGH of a CSV's ratings; ratings outside are rejected (default: the data's own "
@@ -94,6 +94,8 @@ class RecommendationOptions:
         elif options["dataset"] not in LOADERS:
             raise UserError(f"unknown dataset {options['dataset']!r} for recommendation; known: "
                             f"{', '.join(LOADERS)}, or --data FILE.csv")
+        else:
+            check_interactions_task(options)  # --rating-column none reads a named dataset's ratings as interactions
         split = options.get("split") or self.default_split(options)
         if split == "u1" and options.get("dataset") != "movielens-100k":
             raise UserError("--split u1 is the publisher's split of movielens-100k; use random or temporal")

@@ -68,7 +68,7 @@ def _ranking_notes(splits) -> list[str]:
     from solutions.recommendation.data import IMPLICIT
 
     s = splits.source
-    unit = "interactions" if s.get("scale_from") == IMPLICIT else "ratings"  # --rating-column none: clicks, plays
+    unit = "interactions" if s.get("interactions") or s.get("scale_from") == IMPLICIT else "ratings"  # clicks, plays
     return [f"Split: {s['split']}. {s['users']} users, {s['items']} items, {s['ratings']} {unit}. "
             f"Retrieval: {len(splits.test)} test users with {s['test_ratings']} held-out {unit}; each "
             f"user's whole catalogue is ranked, items seen in training or validation excluded; "

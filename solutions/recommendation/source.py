@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from solutions.common.errors import UserError
-from solutions.recommendation.data import IMPLICIT, load_ratings
+from solutions.recommendation.data import load_ratings
 
 
 class RatingsSource:
@@ -38,7 +38,8 @@ class RatingsSource:
             "users": maps.n_users, "items": maps.n_items, "ratings": len(ratings),
             "scale": list(ratings.scale),
             "scale_from": ratings.scale_from,
-            "notes": [f"Interactions: {ratings.scale_from}" if ratings.scale_from == IMPLICIT else
+            **({"interactions": True} if ratings.interactions else {}),
+            "notes": [f"Interactions: {ratings.scale_from}" if ratings.interactions else
                       f"Rating scale {ratings.scale[0]:g}..{ratings.scale[1]:g} (from {ratings.scale_from})"],
             "cold_test_users": int(np.isin(made["test"].x[:, 0], made["train"].x[:, 0], invert=True).sum()),
             "cold_test_items": int(np.isin(made["test"].x[:, 1], made["train"].x[:, 1], invert=True).sum()),

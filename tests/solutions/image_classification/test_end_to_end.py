@@ -99,9 +99,11 @@ def test_evaluate_on_a_folder_mixing_the_runs_training_images_with_new_ones_scor
         for i, img in enumerate(digits.images[digits.target == label][15:25]):
             Image.fromarray(np.round(img * 255 / 16).astype(np.uint8), mode="L").save(
                 mixed / f"digit_{label}" / f"new_{i}.png")
+    (mixed / "digit_1" / "broken.png").write_bytes(b"not an image")
     assert main(["evaluate", str(out), "--data", str(mixed)]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["split"] == "all" and result["left_out_seen"] == sizes["train"] + sizes["val"]
+    assert sum(result["skipped"].values()) == 1 and result["skipped_unit"] == "file(s)"  # said, as training says it
     assert result["size"] == 30 + sizes["test"]  # the new images and the run's own test images
     assert main(["evaluate", str(out), "--data", str(mixed), "--split", "test"]) == 0
     part = json.loads(capsys.readouterr().out)  # the mixed folder's own test split, less what the run saw

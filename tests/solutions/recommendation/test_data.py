@@ -74,6 +74,44 @@ def test_missing_column_is_one_clear_error(tmp_path):
     assert "\n" not in str(info.value)
 
 
+def test_a_finished_retrieval_run_reads_a_table_without_its_rating_column_as_interactions(tmp_path):
+    """`evaluate` takes no column flags: a retrieval run scored on a table of clicks (no rating
+    column) ranks its rows, each one interaction, as it ranks ratings; a rating run is refused, and
+    neither is told of `--rating-column none`, which evaluate does not take."""
+    path = tmp_path / "clicks.csv"
+    path.write_text("user_id,movie,ts\n" + "".join(f"u{i % 4},i{i % 7},{i}\n" for i in range(20)))
+    clicks = read_csv(path, user_column="user_id", item_column="movie", rating_column="stars", timestamp_column="ts",
+                      scale=(1.0, 5.0), scoring_task="retrieval")
+    assert clicks.interactions and clicks.scale == (1.0, 1.0) and (clicks.ratings == 1).all() and len(clicks) == 20
+    assert clicks.scale_from.startswith("no rating column 'stars': each row is one interaction")
+    with pytest.raises(UserError, match="no rating column 'stars'.*a rating run is scored on ratings") as info:
+        read_csv(path, user_column="user_id", item_column="movie", rating_column="stars", timestamp_column="ts",
+                 scale=None, scoring_task="rating")
+    assert "--rating-column none" not in str(info.value)
+    with pytest.raises(UserError, match="--rating-column none with --task retrieval"):  # training is told
+        _csv(path)
+    rated = tmp_path / "rated.csv"
+    rated.write_text("user_id,movie,stars\na,b,4\nc,d,2\n")  # a run's own rating column is read as ratings
+    assert not read_csv(rated, user_column="user_id", item_column="movie", rating_column="stars", timestamp_column=None,
+                        scale=None, scoring_task="retrieval").interactions
+
+
+def test_rating_column_none_reads_a_named_datasets_ratings_as_interactions():
+    """`--rating-column none` with `--dataset` was ignored: the run said ratings of 1..5. Now the
+    ratings are read as interactions (the same rows and split), and the rating task refuses it."""
+    require_data("ml-100k/u.data")
+    options = {"dataset": "movielens-100k", "rating_column": "none", "task": "retrieval"}
+    ratings = load_ratings(options)
+    assert ratings.interactions and ratings.scale == (1.0, 1.0) and (ratings.ratings == 1).all()
+    assert len(ratings) == 100_000 and ratings.publisher_splits["u1"].sum() == 20_000
+    with pytest.raises(UserError, match="needs --task retrieval"):
+        load_ratings({**options, "task": "rating"})
+    from solutions.recommendation.options import RecommendationOptions
+
+    with pytest.raises(UserError, match="needs --task retrieval"):  # answered before TensorFlow loads
+        RecommendationOptions().check_data_source({**options, "task": "rating", "data": None})
+
+
 @pytest.mark.parametrize("how", ["u1", "random", "temporal"])
 def test_splits_are_disjoint_and_validation_comes_from_training(how):
     require_data("ml-100k/u.data")

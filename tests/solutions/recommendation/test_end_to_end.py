@@ -140,6 +140,18 @@ def test_retrieval_run_ranks_the_catalogue_and_ships_top_k(csv_file, tmp_path):
     items = json.loads((out / "id_maps.json").read_text())["items"]
     assert set(top["item_ids"]) <= set(items) and len(scores[0]) == len(items)  # a score per catalogue item
     assert top["scores"][0] <= max(scores[0]) + 1e-5 and top["scores"] == sorted(top["scores"], reverse=True)
+    from solutions.common.tflite_metadata import read_metadata
+
+    outputs = read_metadata((out / "recommend.tflite").read_bytes())["outputs"]
+    assert any("items the user had not rated in training" in o["description"] for o in outputs), outputs
+    # evaluate takes no column flags: a table of clicks (the rating column dropped) is ranked as interactions
+    import pandas as pd
+
+    clicks = tmp_path / "clicks.csv"
+    pd.read_csv(csv_file, dtype=str).drop(columns=["stars"]).to_csv(clicks, index=False)
+    scored = solutions.load(out).evaluate(data=clicks)
+    assert scored["split"] == "test" and scored["test"]["recall_at_10"] > metrics["baselines"]["random"]["recall_at_10"]
+    assert any(note.startswith("Interactions: no rating column 'stars'") for note in scored["notes"])
 
 
 def test_rating_model_for_retrieval_is_one_error_line(csv_file, tmp_path):
@@ -170,6 +182,16 @@ def test_interactions_without_ratings_train_retrieval(csv_file, tmp_path):
     assert "held-out interactions" in (out / "report.md").read_text()
     score = run_cli("predict", str(out), "--user", "196", "--item", "242")
     assert score.returncode == 0 and ": score " in score.stdout, score.stderr
+    from solutions.recommendation.export_adapter import recommender_tensors
+    from solutions.recommendation.source import RankingSource
+
+    splits = RankingSource().load_splits({**config["options"], **config["plan"]})
+    assert splits.fitted["ratings"].interactions  # what recommend.tflite's metadata says users did
+    assert "had not interacted with in training" in recommender_tensors(splits, "retrieval", 10)[1][0].description
+    import solutions
+
+    rated = solutions.load(out).evaluate(data=csv_file)  # the run reads other data as interactions, ratings aside
+    assert rated["split"] == "test" and any(note.startswith("Interactions:") for note in rated["notes"])
     for extra, message in ((["--task", "rating"], "needs --task retrieval"),
                            (["--task", "retrieval", "--rating-scale", "1,5"], "--rating-scale does not apply")):
         refused = run_cli("train", "recommendation", "--data", str(clicks), *columns, "--rating-column", "none",

@@ -44,7 +44,7 @@ bench-serve: $(STAMP)  ## solutions serve under load: 2,000 requests from 16 cli
 bench-medical-tries: $(STAMP)  ## PneumoniaMNIST's default model, one change at a time, test AUC logged each epoch (ARGS="--per-image-std")
 	$(BIN)/python -m benchmarks.medical_tries $(ARGS)
 
-bench-retrieval-rerank: $(STAMP)  ## u1 retrieval in two stages (EASE candidates, a Keras MLP reranker), seeds 0 1 2 (ARGS="--repeats 3")
+bench-retrieval-rerank: $(STAMP)  ## u1 retrieval in two stages (EASE candidates, a Keras MLP reranker), seeds 0 1 2 (ARGS="--seeds 3 4 5")
 	$(BIN)/python -m benchmarks.retrieval_rerank $(ARGS)
 
 clean:

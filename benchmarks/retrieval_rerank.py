@@ -103,8 +103,10 @@ def candidate_features(pairs: np.ndarray, users: np.ndarray, side: Side,
     history = np.zeros((n_users, n_items), np.float32)
     history[pairs[:, 0], pairs[:, 1]] = 1.0
     mine = history[users]
+    user_count, item_count = history.sum(1), history.sum(0)
     ease_w, cosine = ease_and_cosine(history)
     ease = mine @ ease_w
+    ease[mine.sum(1) == 0] = item_count  # a user without history: the most-rated items, as the kit's EASE
     masked = np.where(mine > 0, -np.inf, ease)
     part = np.argpartition(-masked, n_candidates - 1, axis=1)[:, :n_candidates]
     cand = np.take_along_axis(part, np.argsort(-np.take_along_axis(masked, part, 1), 1, kind="stable"), 1)
@@ -113,7 +115,6 @@ def candidate_features(pairs: np.ndarray, users: np.ndarray, side: Side,
         return np.take_along_axis(table, cand, 1)
 
     scores = pick(ease)
-    user_count, item_count = history.sum(1), history.sum(0)
     columns = [scores, np.broadcast_to(np.arange(n_candidates, dtype=np.float32), scores.shape),
                (scores - scores.mean(1, keepdims=True)) / (scores.std(1, keepdims=True) + 1e-6),
                pick(mine @ cosine), np.log1p(item_count)[cand], np.log1p(user_count[users])[:, None] + 0 * scores]

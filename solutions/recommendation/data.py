@@ -169,6 +169,7 @@ def data_scale(values: np.ndarray, rare: float = 0.001) -> tuple[float, float]:
 
 NO_RATINGS = "none"  # --rating-column none: a table of interactions (clicks, plays, purchases), for retrieval
 IMPLICIT = "no rating column: each row is one interaction (--rating-column none)"
+NAMED_IMPLICIT = "its ratings read as interactions, each one 1 (--rating-column none)"
 
 
 def implicit(rating_column: str | None) -> bool:
@@ -217,7 +218,8 @@ def read_csv(path: Path, *, user_column: str, item_column: str, rating_column: s
             if role == "rating":
                 hint = (" (a table of interactions without ratings, such as clicks or plays: --rating-column none "
                         "with --task retrieval)") if scoring_task is None else " (a rating run is scored on ratings)"
-            raise UserError(f"{path} has no {role} column {name!r} (--{role}-column){hint}; {columns_listing(frame)}")
+            named = f"--{role}-column" if scoring_task is None else "as the run was trained"  # evaluate takes no flag
+            raise UserError(f"{path} has no {role} column {name!r} ({named}){hint}; {columns_listing(frame)}")
         found[role] = lower[name.lower()]
     stamp = lower.get((timestamp_column or "timestamp").lower())
     if timestamp_column and stamp is None:
@@ -366,6 +368,8 @@ def load_ratings(options: dict) -> Ratings:
     name = options["dataset"]
     if name not in LOADERS:
         raise UserError(f"unknown dataset {name!r} for recommendation; known: {', '.join(LOADERS)}, or --data FILE.csv")
-    check_interactions_task(options)
+    if not options.get("trained_run"):  # a finished run trained with the flag ignored is read as it trained
+        check_interactions_task(options)
     ratings = LOADERS[name](options)
-    return as_interactions(ratings) if implicit(options.get("rating_column")) else ratings
+    retrieval = (options.get("task") or "rating") == "retrieval"
+    return as_interactions(ratings, NAMED_IMPLICIT) if implicit(options.get("rating_column")) and retrieval else ratings

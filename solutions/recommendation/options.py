@@ -94,7 +94,7 @@ class RecommendationOptions:
         elif options["dataset"] not in LOADERS:
             raise UserError(f"unknown dataset {options['dataset']!r} for recommendation; known: "
                             f"{', '.join(LOADERS)}, or --data FILE.csv")
-        else:
+        elif not options.get("trained_run"):  # a finished run is read as it trained (the flag was once ignored here)
             check_interactions_task(options)  # --rating-column none reads a named dataset's ratings as interactions
         split = options.get("split") or self.default_split(options)
         if split == "u1" and options.get("dataset") != "movielens-100k":

@@ -40,8 +40,24 @@ def test_candidates_leave_out_the_history_and_every_feature_is_finite():
     seen = {(u, i) for u, i in history}
     assert not any((u, i) in seen for k, u in enumerate(users) for i in cand[k])
     assert len(set(cand[0])) == 10  # no candidate twice
+    counts = np.bincount(history[:, 1], minlength=side.values.shape[1])
+    assert set(counts[cand[1]]) <= set(np.sort(counts)[-10:])  # the cold user's candidates: the most-rated items
     without_side = rr.Side(None, side.values, None, None, None, side.genres[:, :0])
     assert rr.candidate_features(history, users, without_side, n_candidates=10)[1].shape == (3, 10, 7)
+
+
+def test_features_read_only_the_history():
+    """`Side` holds every rating, the test split's too: changing the ratings and times outside the
+    history must leave the candidates and features as they are (no leak from the held-out pairs)."""
+    pairs, side = _world()
+    history, users = pairs[::2], np.array([0, 3, 9])
+    cand, features = rr.candidate_features(history, users, side, n_candidates=10)
+    outside = np.ones(side.values.shape, bool)
+    outside[history[:, 0], history[:, 1]] = False
+    changed = rr.Side(np.where(outside, 9e9, side.times), np.where(outside, -7.0, side.values), side.occupation,
+                      side.age, side.male, side.genres)
+    cand2, features2 = rr.candidate_features(history, users, changed, n_candidates=10)
+    assert (cand == cand2).all() and np.allclose(features, features2)
 
 
 def test_fold_examples_label_the_held_out_pairs_only():

@@ -84,7 +84,8 @@ def test_a_finished_retrieval_run_reads_a_table_without_its_rating_column_as_int
                       scale=(1.0, 5.0), scoring_task="retrieval")
     assert clicks.interactions and clicks.scale == (1.0, 1.0) and (clicks.ratings == 1).all() and len(clicks) == 20
     assert clicks.scale_from.startswith("no rating column 'stars': each row is one interaction")
-    with pytest.raises(UserError, match="no rating column 'stars'.*a rating run is scored on ratings") as info:
+    with pytest.raises(UserError, match="no rating column 'stars' .as the run was trained. .a rating run is scored "
+                                         "on ratings") as info:
         read_csv(path, user_column="user_id", item_column="movie", rating_column="stars", timestamp_column="ts",
                  scale=None, scoring_task="rating")
     assert "--rating-column none" not in str(info.value)
@@ -104,12 +105,21 @@ def test_rating_column_none_reads_a_named_datasets_ratings_as_interactions():
     ratings = load_ratings(options)
     assert ratings.interactions and ratings.scale == (1.0, 1.0) and (ratings.ratings == 1).all()
     assert len(ratings) == 100_000 and ratings.publisher_splits["u1"].sum() == 20_000
+    assert ratings.scale_from.startswith("its ratings read as interactions")  # u.data has a rating column
     with pytest.raises(UserError, match="needs --task retrieval"):
         load_ratings({**options, "task": "rating"})
+    # a rating run trained while the flag was ignored here is read as it trained (evaluate, export)
+    old = load_ratings({**options, "task": "rating", "trained_run": "/runs/old"})
+    assert not old.interactions and old.scale == (1.0, 5.0)
+
+
+def test_rating_column_none_for_the_rating_task_is_refused_before_tensorflow_loads():
     from solutions.recommendation.options import RecommendationOptions
 
-    with pytest.raises(UserError, match="needs --task retrieval"):  # answered before TensorFlow loads
-        RecommendationOptions().check_data_source({**options, "task": "rating", "data": None})
+    options = {"dataset": "movielens-100k", "rating_column": "none", "task": "rating", "data": None}
+    with pytest.raises(UserError, match="needs --task retrieval"):
+        RecommendationOptions().check_data_source(options)
+    RecommendationOptions().check_data_source({**options, "trained_run": "/runs/old"})  # a finished run: no refusal
 
 
 @pytest.mark.parametrize("how", ["u1", "random", "temporal"])

@@ -111,7 +111,10 @@ class RecommendationOptions:
     def resolve(self, options) -> dict[str, Any]:
         """The split, task and model a run without those flags gets."""
         task = options.get("task") or "rating"
-        return {"split": options.get("split") or self.default_split(options), "task": task,
+        split = options.get("split") or self.default_split(options)
+        if split == "u1" and options.get("trained_run") and options.get("data"):
+            split = "random"  # a `--split u1` run scored on a CSV (evaluate): the seeded rule; u1 is ml-100k's own
+        return {"split": split, "task": task,
                 "model": options.get("model") or ("two_tower" if task == "retrieval" else "autorec")}
 
     @staticmethod

@@ -113,6 +113,22 @@ def test_rating_column_none_reads_a_named_datasets_ratings_as_interactions():
     assert not old.interactions and old.scale == (1.0, 5.0)
 
 
+def test_a_u1_run_scored_on_a_csv_uses_the_seeded_split(tmp_path):
+    """`--split u1` is ml-100k's own split: a run trained with it and evaluated on a CSV was refused
+    ("use random or temporal"), a flag evaluate does not take; it now scores the CSV's seeded split."""
+    from solutions.recommendation.options import RecommendationOptions
+
+    path = tmp_path / "r.csv"
+    path.write_text("user,item,rating\na,b,4\nc,d,2\n")
+    options = {"dataset": None, "data": str(path), "split": "u1", "task": "retrieval", "top_k": 10}
+    chosen = RecommendationOptions().resolve({**options, "trained_run": "/runs/u1"})
+    assert chosen["split"] == "random"
+    RecommendationOptions().check_data_source({**options, **chosen, "trained_run": "/runs/u1"})
+    assert RecommendationOptions().resolve(options)["split"] == "u1"  # training is still refused with it
+    with pytest.raises(UserError, match="--split u1 is the publisher's split"):
+        RecommendationOptions().check_data_source(options)
+
+
 def test_rating_column_none_for_the_rating_task_is_refused_before_tensorflow_loads():
     from solutions.recommendation.options import RecommendationOptions
 

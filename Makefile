@@ -9,7 +9,7 @@ ifneq ($(wildcard ../shared/datasets),)
 export SOLUTIONS_DATA_DIR ?= $(abspath ../shared/datasets)
 endif
 
-.PHONY: bootstrap quickstart test test-slow test-ci-slow bench bench-throughput bench-serve bench-medical-tries bench-retrieval-rerank clean
+.PHONY: bootstrap quickstart test test-slow test-ci-slow bench bench-throughput bench-serve bench-medical-tries clean
 
 bootstrap: $(STAMP)
 
@@ -43,9 +43,6 @@ bench-serve: $(STAMP)  ## solutions serve under load: 2,000 requests from 16 cli
 
 bench-medical-tries: $(STAMP)  ## PneumoniaMNIST's default model, one change at a time, test AUC logged each epoch (ARGS="--per-image-std")
 	$(BIN)/python -m benchmarks.medical_tries $(ARGS)
-
-bench-retrieval-rerank: $(STAMP)  ## u1 retrieval in two stages (EASE candidates, a Keras MLP reranker), seeds 0 1 2 (ARGS="--seeds 3 4 5")
-	$(BIN)/python -m benchmarks.retrieval_rerank $(ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -127,9 +127,11 @@ def convert_tflite(
 
 
 def convert_tflite_isolated(saved_model_dir: Path, variant: str, representative: np.ndarray | None = None) -> bytes:
-    """`convert_tflite` in a child process: the int8 quantizer can crash the whole process on
-    recurrent models (a segmentation fault, tensorflow/tensorflow#76672), which no `except` catches.
-    A crash becomes an ExportError, so the run records the variant as skipped and goes on."""
+    """`convert_tflite` in a child process, which also runs the file once on two representative
+    samples: the int8 quantizer can crash the whole process on recurrent models (a segmentation
+    fault, tensorflow/tensorflow#76672), and the two-stage retrieval model's int8 file aborts the
+    interpreter at its first invoke, neither of which an `except` catches. A crash becomes an
+    ExportError, so the run records the variant as skipped and goes on."""
     import subprocess
     import sys
 
@@ -146,8 +148,9 @@ def convert_tflite_isolated(saved_model_dir: Path, variant: str, representative:
         if lines:
             raise ExportError(lines[-1].removeprefix("error: "))
         why = f"signal {-done.returncode}" if done.returncode < 0 else f"exit status {done.returncode}"
-        raise ExportError(f"the TFLite converter crashed ({why}) building {variant}; "
-                          "a known converter bug for quantized recurrent layers (tensorflow/tensorflow#76672)")
+        raise ExportError(f"the TFLite converter, or the interpreter running the converted file, crashed ({why}) "
+                          f"building {variant} (a TensorFlow Lite bug, known for quantized recurrent layers: "
+                          "tensorflow/tensorflow#76672)")
 
 
 # A float export computes what its Keras model computes up to float rounding; beyond this share of
@@ -300,7 +303,10 @@ if __name__ == "__main__":  # the child process of `convert_tflite_isolated`
     source, variant_name, target = sys.argv[1:4]
     samples = np.load(sys.argv[4]) if len(sys.argv) > 4 else None
     try:
-        Path(target).write_bytes(convert_tflite(Path(source), variant_name, samples))
+        content = convert_tflite(Path(source), variant_name, samples)
+        if samples is not None:  # a file that aborts the interpreter (two_stage int8 did) dies here, not in the run
+            TFLiteRunner(content)(samples[:2])
+        Path(target).write_bytes(content)
     except ExportError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -238,6 +238,13 @@ class ExportHooks:
             return saved_model_dir
         return export_fixed_batch(model, workdir / "tflite_source", batch=tflite_batch(model))
 
+    def quantize_apart(self, model: "keras.Model") -> bool:
+        """Whether the int8 quantizer runs in a child process (`convert_tflite_isolated`): where it
+        is known to crash the whole process, which no `except` catches, for recurrent layers."""
+        from solutions.common.export import tflite_batch
+
+        return tflite_batch(model) is not None
+
     def load_fitted(self, run: "Run") -> dict[str, Any]:
         """A finished run's `fitted`, read back from the files `write_artifacts` saved."""
         return {}

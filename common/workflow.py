@@ -356,7 +356,7 @@ def export_run(
     representative = solution.representative_samples(splits) if "int8" in variants else None
     with scratch_directory("tflite-source") as workdir:  # not shipped in the run
         source = solution.tflite_source(model, sm_dir, Path(workdir))
-        isolate = ex.tflite_batch(model) is not None  # recurrent: quantizers may crash the process
+        isolate = solution.quantize_apart(model)  # e.g. recurrent: quantizers may crash the process
         for variant in variants:
             convert = ex.convert_tflite_isolated if isolate and variant == "int8" else ex.convert_tflite
             results.update(_tflite_variant(

@@ -3,7 +3,8 @@ SavedModel with `score(user, item)` and `recommend(user, k)` and a builtin-op TF
 
 Assembled from its parts: options.py, source.py, builder.py, evaluation.py, export_adapter.py,
 report.py and predictor.py; beside them data.py (rating sources and repairs), splits.py (id maps,
-splits), model.py, retrieval.py (two towers), ranking.py (top-K metrics), export.py (signatures,
+splits), model.py, two_stage.py (EASE's candidates reranked, the retrieval default), retrieval.py
+(two towers), ranking.py (top-K metrics), export.py (signatures,
 top-K TFLite). Training, resuming, export checks and the report are the shared layer.
 """
 
@@ -33,7 +34,7 @@ class Recommendation(RecommendationOptions, RatingsSource, RecommenderBuilder, R
         DatasetInfo("movielens-latest-small", "MovieLens latest small, 100,836 ratings, 0.5-5 stars (ml-latest-small/)"),
     )
     models = MODEL_NAMES
-    default_model = "autorec"  # rating: item + user AutoRec blended, 0.899 RMSE on u1 (README); retrieval: two_tower
+    default_model = "autorec"  # rating: item + user AutoRec blended, 0.899 RMSE on u1 (README); retrieval: two_stage
     layers_module = "solutions.recommendation.model"
     task, monitor, monitor_mode, headline_metric = "rating", "val_rmse", "min", "rmse"
     train_defaults = {"epochs": 100, "patience": 10, "batch_size": 256, "learning_rate": 2e-3, "val_split": 0.05,

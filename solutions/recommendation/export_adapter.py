@@ -202,10 +202,19 @@ class RankingExport(RecommenderExport):
         """The run's model, its tower `frozen` as training leaves it now: a run saved before the
         catalogue was folded in NumPy re-exports correctly too (README, "Reliability")."""
         model = super().load_model(run)  # TensorFlow imported quietly first
-        from solutions.recommendation.retrieval import serving_model, tower_of
+        from solutions.recommendation.retrieval import TwoTower, serving_model, tower_of
 
+        if not any(isinstance(layer, TwoTower) for layer in model.layers):
+            return model  # two_stage: its tables are the model's constants already
         tower = tower_of(model)
         return model if tower.catalogue is not None else serving_model(tower)
+
+    def quantize_apart(self, model) -> bool:
+        """The two-stage model's int8 file aborts the interpreter at its first invoke (SIGABRT, u1,
+        TensorFlow 2.21, 2026-12-07): it is made and tried apart, the crash costing the variant only."""
+        from solutions.recommendation.two_stage import TwoStage
+
+        return any(isinstance(layer, TwoStage) for layer in model.layers) or super().quantize_apart(model)
 
     def representative_samples(self, splits) -> np.ndarray:
         return np.unique(splits.train.x[:, 0])[:300].astype(np.int32)

@@ -25,6 +25,7 @@ from keras import ops
 
 from solutions.recommendation.indices import lookup, negative_past_end
 from solutions.recommendation.retrieval import TwoTower  # registered here too: model.keras of retrieval runs
+from solutions.recommendation.two_stage import TwoStage
 
 MODELS = ("autorec", "mf", "neural")
 
@@ -133,9 +134,9 @@ def pair_model(scorer: keras.layers.Layer, name: str) -> keras.Model:
 
 
 def scorer_of(model: keras.Model) -> keras.layers.Layer:
-    """The layer that scores (FactorScorer, NeuralScorer or the retrieval TwoTower): it has
-    `all_item_scores(users)` and `pair_scores(users, items)`."""
-    return next(layer for layer in model.layers if isinstance(layer, (FactorScorer, NeuralScorer, TwoTower)))
+    """The layer that scores (FactorScorer, NeuralScorer, or the retrieval TwoTower or TwoStage):
+    it has `all_item_scores(users)` and `pair_scores(users, items)`."""
+    return next(layer for layer in model.layers if isinstance(layer, (FactorScorer, NeuralScorer, TwoTower, TwoStage)))
 
 
 def autorec_trainer(n_users: int, *, hidden: int = 500, l2: float = 0.06, offset: float = 0.0,

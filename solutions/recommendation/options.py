@@ -14,7 +14,7 @@ from solutions.recommendation.data import LOADERS, check_interactions_task
 RATING_MODELS = ("autorec", "mf", "neural")
 
 
-RETRIEVAL_MODELS = ("two_tower",)
+RETRIEVAL_MODELS = ("two_stage", "two_tower")
 
 
 MODEL_NAMES = RATING_MODELS + RETRIEVAL_MODELS
@@ -29,9 +29,11 @@ class RecommendationOptions:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--task", choices=("rating", "retrieval"), default="rating",
                             help="rating: predict a user's rating of an item; retrieval: rank the catalogue "
-                                 "for a user (two-tower, in-batch softmax)")
+                                 "for a user")
         parser.add_argument("--model", choices=self.models, default=None,
-                            help=f"rating: {', '.join(RATING_MODELS)} (default autorec); retrieval: two_tower")
+                            help=f"rating: {', '.join(RATING_MODELS)} (default autorec); retrieval: two_stage (EASE's top 100 "
+                                 "reordered by an MLP; the default up to 2,500 items) or two_tower (in-batch softmax; "
+                                 "the default above)")
         parser.add_argument("--split", choices=SPLITS, default=None,
                             help="u1: the publisher's u1.base/u1.test (movielens-100k, the default there); "
                                  "random: seeded; temporal: each user's latest ratings are the test")
@@ -46,7 +48,7 @@ class RecommendationOptions:
                                  "lowest and highest rating, a rare outlying typo left out; printed and kept in "
                                  "config.json)")
         parser.add_argument("--dim", type=ranges.POSITIVE, default=None,
-                            help="factors (mf) or embedding size (neural, two_tower)")
+                            help="factors (mf) or embedding size (neural, two_tower; two_stage has none)")
         parser.add_argument("--hidden", type=ranges.POSITIVE, default=500, help="autorec code size")
         parser.add_argument("--l2", type=ranges.NON_NEGATIVE_REAL, default=None, help="weight regularisation")
         parser.add_argument("--dropout", type=ranges.DROPOUT, default=0.2, help="neural")
@@ -56,6 +58,8 @@ class RecommendationOptions:
                             help="two_tower: softmax temperature (0.2: recall@10 on u1 1.93-1.99x popularity, 0.1: 1.66x)")
         parser.add_argument("--sampling-correction", action=argparse.BooleanOptionalAction, default=True,
                             help="two_tower: subtract log(item frequency) from the in-batch logits (logQ)")
+        parser.add_argument("--units", type=ranges.POSITIVE, default=64,
+                            help="two_stage: the width of the reranker's MLP layers")
         parser.add_argument("--top-k", type=ranges.POSITIVE, default=10, help="items the TFLite model returns")
 
     def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -69,11 +73,14 @@ class RecommendationOptions:
         from solutions.common.search_space import optimisation
 
         task = options.get("task") or "rating"
-        model = options.get("model") or ("two_tower" if task == "retrieval" else "autorec")
+        model = options.get("model") or ("two_stage" if task == "retrieval" else "autorec")
         if model == "autorec":  # full-batch: the batch size does not apply
             return {"hidden": hp.Choice("hidden", [250, 500, 750]),
                     "l2": hp.Float("l2", 0.01, 0.3, sampling="log"),
                     "learning_rate": hp.Float("learning_rate", 5e-4, 5e-3, sampling="log")}
+        if model == "two_stage":  # the reranker's MLP heads (the candidates and their features are fixed)
+            return {"units": hp.Choice("units", [32, 64, 128]),
+                    **optimisation(hp, lr=(3e-4, 5e-3), batches=[128, 256, 512, 1024])}
         if model == "two_tower":
             return {"dim": hp.Choice("dim", [32, 64, 128]),
                     "temperature": hp.Float("temperature", 0.05, 0.3, sampling="log"),
@@ -115,7 +122,7 @@ class RecommendationOptions:
         if split == "u1" and options.get("trained_run") and options.get("data"):
             split = "random"  # a `--split u1` run scored on a CSV (evaluate): the seeded rule; u1 is ml-100k's own
         return {"split": split, "task": task,
-                "model": options.get("model") or ("two_tower" if task == "retrieval" else "autorec")}
+                "model": options.get("model") or ("two_stage" if task == "retrieval" else "autorec")}
 
     @staticmethod
     def default_split(options: dict[str, Any]) -> str:

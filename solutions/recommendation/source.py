@@ -54,6 +54,20 @@ class RatingsSource:
 class RankingSource(RatingsSource):
     """Retrieval: the test split becomes users -> relevance over the whole catalogue (ranking.py)."""
 
+    def load_splits(self, options: dict[str, Any]):
+        """The splits; a two_stage plan on a catalogue over TWO_STAGE_MAX_ITEMS items trains the
+        two-tower model instead (said, and kept in the plan): two_stage ships two item x item
+        matrices, too large there."""
+        from solutions.recommendation.two_stage import TWO_STAGE_MAX_ITEMS
+
+        splits = super().load_splits(options)
+        n_items = splits.fitted["maps"].n_items
+        if options.get("model") == "two_stage" and n_items > TWO_STAGE_MAX_ITEMS:
+            splits.resolved["model"] = "two_tower"
+            splits.source["notes"].append(f"Model two_tower (from the data: {n_items} items; two_stage holds two "
+                                          f"items x items matrices and takes up to {TWO_STAGE_MAX_ITEMS:,} items)")
+        return splits
+
     def task_splits(self, made: dict, source: dict, fitted: dict) -> None:
         from solutions.common.data import Split
         from solutions.recommendation.ranking import relevance_table

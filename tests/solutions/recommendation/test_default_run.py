@@ -1,5 +1,5 @@
-"""Acceptance on MovieLens 100K's u1 split at default settings, rating and retrieval (about 1.5 minutes
-each): `make test-slow`."""
+"""Acceptance on MovieLens 100K's u1 split at default settings, rating and retrieval (about 1.5 and 4-7
+minutes): `make test-slow`."""
 
 import pytest
 
@@ -23,13 +23,14 @@ def test_default_rating_model_reaches_0_903_on_u1(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.ci
-def test_default_retrieval_model_beats_popularity_by_1_8x_on_u1(tmp_path):
+def test_default_retrieval_model_beats_popularity_by_1_95x_on_u1(tmp_path):
     require_data("ml-100k/u1.base")
     metrics, wall = train_default_run(tmp_path / "run", "recommendation", "--task", "retrieval")
     assert wall <= 10 * 60
     assert metrics["sizes"]["test"] == 459  # every u1.test user
     recall, popular = metrics["test"]["recall_at_10"], metrics["baselines"]["popularity"]["recall_at_10"]
-    assert recall >= 1.8 * popular, (recall, popular)  # seeds 0/1/2: 1.96x/1.93x/1.99x
+    assert metrics["test"]["recall_at_10"] > metrics["baselines"]["ease"]["recall_at_10"]  # its own first stage
+    assert recall >= 1.95 * popular, (recall, popular)  # two_stage, seeds 0/1/2: 2.04x/2.06x/2.04x
     assert metrics["test"]["ndcg_at_10"] > metrics["baselines"]["popularity"]["ndcg_at_10"]
     checks = metrics["checks"]
     assert checks["topk_agreement"] == 1.0 and checks["topk_users_checked"] == 459

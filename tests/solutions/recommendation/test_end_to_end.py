@@ -111,9 +111,9 @@ def test_too_few_ratings_is_one_error_line(tmp_path):
 def test_retrieval_run_ranks_the_catalogue_and_ships_top_k(csv_file, tmp_path):
     out = tmp_path / "retrieval"
     result = run_cli("train", "recommendation", "--data", str(csv_file), *COLUMNS, "--task", "retrieval",
-                     "--epochs", "4", "--dim", "16", "--batch-size", "128", "--quantize", "int8",
-                     "--output", str(out))
+                     "--epochs", "4", "--batch-size", "128", "--quantize", "int8", "--output", str(out))
     assert result.returncode == 0, result.stderr
+    assert json.loads((out / "config.json").read_text())["plan"]["model"] == "two_stage"  # the default
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["monitor"] == "val_recall_at_10" and metrics["best_epoch"] is not None
     assert {"recall_at_10", "ndcg_at_10"} <= set(metrics["test"])
@@ -171,7 +171,8 @@ def test_interactions_without_ratings_train_retrieval(csv_file, tmp_path):
     columns = ["--user-column", "user_id", "--item-column", "movie", "--timestamp-column", "ts"]
     out = tmp_path / "clicks"
     result = run_cli("train", "recommendation", "--data", str(clicks), *columns, "--rating-column", "none",
-                     "--task", "retrieval", "--epochs", "2", "--dim", "16", "--batch-size", "128", "--no-export",
+                     "--task", "retrieval", "--model", "two_tower", "--epochs", "2", "--dim", "16", "--batch-size", "128",
+                     "--no-export",
                      "--output", str(out))
     assert result.returncode == 0, result.stderr
     assert "Interactions: no rating column: each row is one interaction" in result.stdout

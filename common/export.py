@@ -307,6 +307,6 @@ if __name__ == "__main__":  # the child process of `convert_tflite_isolated`
         if samples is not None:  # a file that aborts the interpreter (two_stage int8 did) dies here, not in the run
             TFLiteRunner(content)(samples[:2])
         Path(target).write_bytes(content)
-    except ExportError as error:
+    except (ExportError, ValueError, RuntimeError) as error:  # said as they are, not as a crash
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -37,6 +37,7 @@ class Recommendation(RecommendationOptions, RatingsSource, RecommenderBuilder, R
     default_model = "autorec"  # rating: item + user AutoRec blended, 0.899 RMSE on u1 (README); retrieval: two_stage
     layers_module = "solutions.recommendation.model"
     task, monitor, monitor_mode, headline_metric = "rating", "val_rmse", "min", "rmse"
+    legacy_defaults = {"units": None}  # saved before two_stage: their retrieval default was two_tower
     train_defaults = {"epochs": 100, "patience": 10, "batch_size": 256, "learning_rate": 2e-3, "val_split": 0.05,
                       "test_split": 0.2}
 

@@ -70,8 +70,8 @@ class RankingEvaluation:
 
     def baselines(self, splits) -> dict[str, dict[str, float]]:
         """The most-rated items, a random ranking, and EASE (a linear item-item model in closed
-        form, its lambda chosen on the validation split; on u1 it scores about as the two-tower
-        model does), all from the training ratings only, as the model is. EASE is left out for a
+        form, its lambda chosen on the validation split; on u1 just below the two-tower model, and
+        the two-stage model's first stage), all from the training ratings only, as the model is. EASE is left out for a
         catalogue over EASE_MAX_ITEMS items."""
         from solutions.recommendation.ranking import (ease_scores, popularity_scores, random_scores, ranking_scores,
                                                       tuned_ease)

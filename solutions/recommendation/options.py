@@ -72,8 +72,7 @@ class RecommendationOptions:
         dropout; the two-tower's embedding size and temperature."""
         from solutions.common.search_space import optimisation
 
-        task = options.get("task") or "rating"
-        model = options.get("model") or ("two_stage" if task == "retrieval" else "autorec")
+        model = self.model_for(options)
         if model == "autorec":  # full-batch: the batch size does not apply
             return {"hidden": hp.Choice("hidden", [250, 500, 750]),
                     "l2": hp.Float("l2", 0.01, 0.3, sampling="log"),
@@ -121,8 +120,18 @@ class RecommendationOptions:
         split = options.get("split") or self.default_split(options)
         if split == "u1" and options.get("trained_run") and options.get("data"):
             split = "random"  # a `--split u1` run scored on a CSV (evaluate): the seeded rule; u1 is ml-100k's own
-        return {"split": split, "task": task,
-                "model": options.get("model") or ("two_stage" if task == "retrieval" else "autorec")}
+        return {"split": split, "task": task, "model": self.model_for(options)}
+
+    @staticmethod
+    def model_for(options: dict[str, Any]) -> str:
+        """The model a run without --model trains. A run or search saved before the two-stage model
+        has no `units` (read as None, `legacy_defaults`): it trained, and resumes with, the two-tower
+        model. (Above TWO_STAGE_MAX_ITEMS items the data turns two_stage into two_tower: source.py.)"""
+        if options.get("model"):
+            return options["model"]
+        if (options.get("task") or "rating") != "retrieval":
+            return "autorec"
+        return "two_stage" if options.get("units") is not None else "two_tower"
 
     @staticmethod
     def default_split(options: dict[str, Any]) -> str:

@@ -69,7 +69,7 @@ class RecommenderPredictor:
                 return [f"user {first['user']}, item {first['item']} ({first['title']}): predicted rating "
                         f"{first['rating']:.2f}"]
             return [f"user {first['user']}, item {first['item']} ({first['title']}): score {first['score']:.2f} "
-                    "(cosine / temperature; the ranking, not a rating)"]
+                    "(the ranking's score, not a rating)"]
         lines = []
         if first["returned"] < first["asked"]:
             lines.append(f"(recommend.tflite returns its fixed top {first['returned']}; the SavedModel takes any k)")

@@ -55,17 +55,24 @@ class RankingSource(RatingsSource):
     """Retrieval: the test split becomes users -> relevance over the whole catalogue (ranking.py)."""
 
     def load_splits(self, options: dict[str, Any]):
-        """The splits; a two_stage plan on a catalogue over TWO_STAGE_MAX_ITEMS items trains the
-        two-tower model instead (said, and kept in the plan): two_stage ships two item x item
-        matrices, too large there."""
-        from solutions.recommendation.two_stage import TWO_STAGE_MAX_ITEMS
+        """The splits; a two_stage plan on over TWO_STAGE_MAX_ITEMS items, or over
+        TWO_STAGE_MAX_CELLS users x items, trains the two-tower model instead (said, and kept in the
+        plan): two_stage ships two items x items matrices and the users x items history."""
+        from solutions.recommendation.two_stage import TWO_STAGE_MAX_CELLS, TWO_STAGE_MAX_ITEMS
 
         splits = super().load_splits(options)
-        n_items = splits.fitted["maps"].n_items
-        if options.get("model") == "two_stage" and n_items > TWO_STAGE_MAX_ITEMS:
+        n_users, n_items = splits.fitted["maps"].n_users, splits.fitted["maps"].n_items
+        if options.get("model") != "two_stage":
+            return splits
+        why = None
+        if n_items > TWO_STAGE_MAX_ITEMS:
+            why = f"{n_items} items; two_stage holds two items x items matrices and takes up to {TWO_STAGE_MAX_ITEMS:,}"
+        elif n_users * n_items > TWO_STAGE_MAX_CELLS:
+            why = (f"{n_users} users x {n_items} items; two_stage holds the users x items history and takes up to "
+                   f"{TWO_STAGE_MAX_CELLS:,} cells")
+        if why:
             splits.resolved["model"] = "two_tower"
-            splits.source["notes"].append(f"Model two_tower (from the data: {n_items} items; two_stage holds two "
-                                          f"items x items matrices and takes up to {TWO_STAGE_MAX_ITEMS:,} items)")
+            splits.source["notes"].append(f"Model two_tower (from the data: {why})")
         return splits
 
     def task_splits(self, made: dict, source: dict, fitted: dict) -> None:

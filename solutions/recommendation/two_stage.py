@@ -32,6 +32,8 @@ from keras import ops
 from solutions.recommendation.indices import lookup
 
 TWO_STAGE_MAX_ITEMS = 2_500  # two [items, items] float32 matrices ship inside every exported file (50 MB here)
+TWO_STAGE_MAX_CELLS = 10_000_000  # users x items: the int8 history in every file, float64 tables while training
+SEEN = -1e4  # an item of the user's history, below any EASE score; finite in a float16 file (-1e9 is not)
 CANDIDATES = 100
 EASE_LAMBDA = 300.0  # chosen on u1's validation split for the history of training + validation (README)
 FOLDS = 5
@@ -170,7 +172,7 @@ def stage_features(t, users, n_candidates: int):
     ease = ops.matmul(mine, t["ease"])
     item_count = ops.expand_dims(ops.cast(t["item_count"], "float32"), 0)
     ease = ops.where(count > 0, ease, item_count + 0.0 * ease)  # a user without history: the most-rated items
-    masked = ops.where(mine > 0, -1e9, ease)
+    masked = ops.where(mine > 0, SEEN, ease)
     top, _ = ops.top_k(masked, n_candidates)
     kth = top[:, -1:]
     rank = ops.sum(ops.cast(ops.expand_dims(top, 1) > ops.expand_dims(masked, 2), "float32"), axis=-1)

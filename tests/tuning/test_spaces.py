@@ -10,7 +10,7 @@ from solutions.common.solution import all_solutions
 from solutions.tuning.spaces import space_for
 
 CASES = [(s.name, {}) for s in all_solutions()] + [
-    ("recommendation", {"task": "retrieval"}), ("recommendation", {"task": "retrieval", "model": "two_tower"}),
+    ("recommendation", {"task": "retrieval", "units": 64}), ("recommendation", {"task": "retrieval", "model": "two_tower"}),
     ("recommendation", {"model": "mf"}),
     ("recommendation", {"model": "neural"}), ("sentiment", {"model": "cnn"})]
 
@@ -30,7 +30,7 @@ def test_space_values_are_train_options_that_round_trip_through_the_cli(domain, 
 
 def test_the_space_follows_the_model_chosen_on_the_command_line():
     autorec = space_for("recommendation")(keras_tuner.HyperParameters(), {})
-    staged = space_for("recommendation")(keras_tuner.HyperParameters(), {"task": "retrieval"})
+    staged = space_for("recommendation")(keras_tuner.HyperParameters(), {"task": "retrieval", "units": 64})
     tower = space_for("recommendation")(keras_tuner.HyperParameters(), {"task": "retrieval", "model": "two_tower"})
     assert "hidden" in autorec and "batch_size" not in autorec  # AutoRec trains full-batch
     assert "units" in staged and "temperature" not in staged  # the retrieval default: two_stage's reranker

@@ -169,3 +169,21 @@ def test_a_large_catalogue_trains_the_two_tower_model_and_says_so(tmp_path, monk
     assert splits.resolved["model"] == "two_tower"
     assert any(note.startswith("Model two_tower (from the data: 40 items") for note in splits.source["notes"])
     assert RankingSource().load_splits({**options, "model": "two_tower"}).resolved.get("model") is None
+    monkeypatch.setattr(ts, "TWO_STAGE_MAX_ITEMS", 2_500)
+    monkeypatch.setattr(ts, "TWO_STAGE_MAX_CELLS", 500)  # 30 users x 40 items: many users, few items
+    splits = RankingSource().load_splits(options)
+    assert splits.resolved["model"] == "two_tower"
+    assert any("30 users x 40 items" in note for note in splits.source["notes"])
+
+
+def test_runs_saved_before_the_two_stage_model_resume_as_they_trained():
+    """A retrieval run or search saved before `units` existed trained the two-tower model without
+    --model: resumed or replayed, it must rebuild that model, not the new default."""
+    from solutions.common.solution import get_solution
+
+    solution = get_solution("recommendation")
+    old = {"task": "retrieval", "model": None, "dataset": "movielens-100k"}
+    assert solution.resolve(solution.with_legacy_options(old))["model"] == "two_tower"
+    assert solution.resolve({**old, "units": 64})["model"] == "two_stage"
+    assert solution.resolve({**old, "model": "two_stage", "units": None})["model"] == "two_stage"  # asked
+    assert solution.resolve({"task": "rating", "units": None})["model"] == "autorec"

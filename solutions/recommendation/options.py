@@ -113,6 +113,14 @@ class RecommendationOptions:
             raise UserError(f"--model {model} does not fit --task {task}; choose from {', '.join(allowed)}")
         if options.get("temperature", 0.2) <= 0:
             raise UserError("--temperature must be positive")
+        if task == "retrieval" and not options.get("trained_run") and self.model_for(options) == "two_stage":
+            tower_only = [flag for flag, given in (
+                ("--dim", options.get("dim") is not None), ("--side-features", bool(options.get("side_features"))),
+                ("--temperature", options.get("temperature", 0.2) != 0.2),
+                ("--no-sampling-correction", options.get("sampling_correction") is False)) if given]
+            if tower_only:  # silently ignored by the two-stage model otherwise
+                raise UserError(f"{', '.join(tower_only)} set{'s' if len(tower_only) == 1 else ''} the two-tower model, "
+                                "not two_stage (the retrieval default up to 2,500 items); add --model two_tower")
 
     def resolve(self, options) -> dict[str, Any]:
         """The split, task and model a run without those flags gets."""

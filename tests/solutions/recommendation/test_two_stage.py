@@ -187,3 +187,37 @@ def test_runs_saved_before_the_two_stage_model_resume_as_they_trained():
     assert solution.resolve({**old, "units": 64})["model"] == "two_stage"
     assert solution.resolve({**old, "model": "two_stage", "units": None})["model"] == "two_stage"  # asked
     assert solution.resolve({"task": "rating", "units": None})["model"] == "autorec"
+
+
+def test_the_model_has_no_batched_matmul():
+    """oneDNN's batched matmul corrupts memory on AVX-512 CPUs (tensorflow/tensorflow#117700,
+    PITFALLS "Native crashes"), which this 2-core AVX2 machine cannot show: the exported graph must
+    keep to plain MatMul (features [b, items, F] through Dense layers would be one if Keras did not
+    fold them)."""
+    from solutions.common.runtime import import_tensorflow
+
+    tf = import_tensorflow()
+    pairs, side = _world()
+    model = ts.serving_model(ts.TwoStage.for_tables(ts.stage_tables(pairs, side), candidates=10))
+    graph = tf.function(lambda users: model(users)).get_concrete_function(tf.TensorSpec([None], tf.int32)).graph
+    definition = graph.as_graph_def()
+    ops = {node.op for node in definition.node} | {node.op for f in definition.library.function for node in f.node_def}
+    assert "MatMul" in ops and not {op for op in ops if op.startswith("BatchMatMul")}, sorted(ops)
+
+
+def test_two_tower_flags_without_the_two_tower_model_are_one_clear_error():
+    """--dim, --side-features, --temperature or --no-sampling-correction meant the two-tower model
+    before it stopped being the default: the two-stage model would ignore them silently."""
+    from solutions.common.errors import UserError
+    from solutions.common.solution import get_solution
+
+    solution = get_solution("recommendation")
+    options = {"dataset": "movielens-100k", "task": "retrieval", "model": None, "units": 64, "rating_column": "rating",
+               "temperature": 0.2, "sampling_correction": True, "dim": None, "side_features": False}
+    solution.check_data_source(options)  # the default model's own flags
+    for extra, flag in (({"dim": 16}, "--dim"), ({"side_features": True}, "--side-features"),
+                        ({"temperature": 0.1}, "--temperature"), ({"sampling_correction": False}, "--no-sampling")):
+        with pytest.raises(UserError, match=f"{flag}.*add --model two_tower"):
+            solution.check_data_source({**options, **extra})
+        solution.check_data_source({**options, **extra, "model": "two_tower"})
+        solution.check_data_source({**options, **extra, "units": None})  # a run from before two_stage: two-tower
